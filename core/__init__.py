@@ -1,0 +1,1 @@
+"""StyleLens core library: catalog, encoders, index and search. Never imports streamlit."""

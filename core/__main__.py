@@ -1,0 +1,181 @@
+"""Command line of StyleLens: the same core functions the pages call.
+
+    python -m core ingest --images DIR --styles CSV
+    python -m core search (--image PATH | --text TEXT) [--gender G] [--category C] [--k 10] --json
+    python -m core status --json
+    python -m core reindex
+    python -m core db (start|stop)
+
+Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.catalog import DatabaseUnavailable
+from core.config import load_settings
+from core.images import ImageError
+from core.index import SearchFilter
+from core.ingest import CatalogFormatError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (ImageError, CatalogFormatError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="StyleLens fashion search.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="import products (images + CSV) into the catalog")
+    ingest.add_argument("--images", type=Path, required=True, help="folder of <id>.jpg images")
+    ingest.add_argument("--styles", type=Path, required=True, help="CSV in the Fashion Product Images layout")
+    ingest.add_argument("--json", action="store_true", help="print the import report as JSON")
+    ingest.set_defaults(run=_ingest)
+
+    search = commands.add_parser("search", help="search the catalog by image or text")
+    query = search.add_mutually_exclusive_group(required=True)
+    query.add_argument("--image", type=Path, help="a product photo")
+    query.add_argument("--text", help="a description, e.g. 'red floral summer dress'")
+    search.add_argument("--gender", help="Men, Women, Boys, Girls or Unisex (Unisex items are kept unless --strict-gender)")
+    search.add_argument("--strict-gender", action="store_true", help="do not add Unisex items to a gender filter")
+    search.add_argument("--category", action="append", help="masterCategory, subCategory or articleType (repeatable)")
+    search.add_argument("--k", type=int, default=10, help="number of results (default 10)")
+    search.add_argument("--json", action="store_true", help="print {\"hits\": [...]} as JSON")
+    search.set_defaults(run=_search)
+
+    status = commands.add_parser("status", help="database, catalog, index and encoder state")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=_status)
+
+    reindex = commands.add_parser("reindex", help="re-embed what is missing and rebuild the index")
+    reindex.set_defaults(run=_reindex)
+
+    db = commands.add_parser("db", help="start or stop the embedded database (when MONGO_URI is unset)")
+    db.add_argument("action", choices=["start", "stop"])
+    db.set_defaults(run=_db)
+    return parser
+
+
+def _engine():
+    from core.engine import StyleLens
+
+    return StyleLens.open(load_settings())
+
+
+def _ingest(args) -> int:
+    engine = _engine()
+    with _ProgressBar() as bar:
+        report = engine.import_catalog(args.images, args.styles, progress=bar)
+    if args.json:
+        print(json.dumps({"rows": report.rows, "added": report.added, "updated": report.updated,
+                          "unchanged": report.unchanged, "seconds": round(report.seconds, 2),
+                          "skipped": [{"id": i, "reason": r} for i, r in report.skipped]}))
+    else:
+        print(report.summary())
+        for product_id, reason in report.skipped[:20]:
+            print(f"  skipped {product_id}: {reason}")
+        if len(report.skipped) > 20:
+            print(f"  ... and {len(report.skipped) - 20} more")
+    return 0
+
+
+def _search(args) -> int:
+    engine = _engine()
+    where = SearchFilter.make(args.gender, args.category, include_unisex=not args.strict_gender)
+    if args.image is not None:
+        result = engine.search_image(args.image, args.k, where)
+    else:
+        result = engine.search_text(args.text, args.k, where)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        for note in result.notes:
+            print(f"note: {note}")
+        for hit in result.hits:
+            p = hit.product
+            print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]")
+    return 0
+
+
+def _status(args) -> int:
+    from core.catalog import Catalog
+    from core.encoders import load_encoder
+    from core.engine import StyleLens
+
+    settings = load_settings()
+    try:
+        catalog = Catalog.open(settings)
+    except DatabaseUnavailable as exc:
+        status = {"products": 0, "indexed": 0, "index_in_step": False, "encoder": settings.encoder_name,
+                  "database": str(exc)}
+        print(json.dumps(status) if args.json else f"database: {exc}")
+        return 3
+    status = StyleLens(settings, catalog, load_encoder(settings.encoder_name)).status()
+    if args.json:
+        print(json.dumps(status.to_json()))
+    else:
+        for key, value in status.to_json().items():
+            print(f"{key}: {value}")
+    return 0 if status.database == "ok" else 3
+
+
+def _reindex(args) -> int:
+    engine = _engine()
+    with _ProgressBar() as bar:
+        index = engine.rebuild_index(progress=bar)
+    print(f"index: {len(index)} products, {index.manifest.index_type}, encoder {index.manifest.model_key}")
+    return 0
+
+
+def _db(args) -> int:
+    from core.dbserver import local_server_uri, stop_local_server
+
+    settings = load_settings()
+    if settings.mongo_uri:
+        print("MONGO_URI is set: StyleLens uses that database and does not manage a server.", file=sys.stderr)
+        return 1
+    if args.action == "start":
+        print(local_server_uri(settings.data_dir))
+    else:
+        print("stopped" if stop_local_server(settings.data_dir) else "not running")
+    return 0
+
+
+class _ProgressBar:
+    """A tqdm bar driven by core's progress(done, total, message) callbacks; silent without a terminal."""
+
+    def __enter__(self):
+        from tqdm import tqdm
+
+        self._tqdm, self._bar, self._message = tqdm, None, None
+        return self
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if message != self._message:
+            if self._bar:
+                self._bar.close()
+            self._bar = self._tqdm(total=total, desc=message, unit="item", file=sys.stderr,
+                                   disable=not sys.stderr.isatty())
+            self._message = message
+        self._bar.n = done
+        self._bar.refresh()
+
+    def __exit__(self, *exc):
+        if self._bar:
+            self._bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

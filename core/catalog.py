@@ -1,0 +1,232 @@
+"""The product catalog in MongoDB: the source of truth for products, their images and embeddings.
+
+Documents use the catalog id as `_id`. Embeddings are stored as float32 bytes next to the name of
+the model that made them, so an index can always be rebuilt from the database alone.
+`Catalog.get(ids)` answers in the order asked; that is the contract the FAISS index relies on.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+import numpy as np
+from bson.binary import Binary
+from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
+
+from core.config import Settings
+from core.dbserver import ServerStartError, local_server_uri
+
+DB_TIMEOUT_MS = 4000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The catalog database cannot be reached; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class Product:
+    id: int
+    name: str
+    gender: str
+    master_category: str
+    sub_category: str
+    article_type: str
+    base_colour: str
+    colour_group: str = ""
+    season: str = ""
+    usage: str = ""
+    image: str = ""  # file name under the images folder
+    content_hash: str = ""  # hash of the row and image bytes: unchanged hash, nothing to re-import
+
+    @property
+    def caption(self) -> str:
+        """A sentence describing the product, used to embed it for text search."""
+        parts = [self.name, self.gender, self.article_type, self.sub_category, self.base_colour,
+                 self.colour_group, self.usage, self.season]
+        return ", ".join(p for p in dict.fromkeys(parts) if p)
+
+    def to_doc(self) -> dict:
+        doc = asdict(self)
+        doc["_id"] = doc.pop("id")
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "Product":
+        fields = {k: doc.get(k, "") for k in cls.__dataclass_fields__ if k != "id"}
+        return cls(id=int(doc["_id"]), **{k: (v if v is not None else "") for k, v in fields.items()})
+
+
+# Fields a user may filter the catalog by; anything else is refused before it reaches MongoDB.
+FILTER_FIELDS = ("gender", "master_category", "sub_category", "article_type", "colour_group")
+
+
+def _db_errors(method):
+    """Turn driver connection errors into DatabaseUnavailable with a readable message."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (ServerSelectionTimeoutError, ConnectionFailure) as exc:
+            raise DatabaseUnavailable(
+                f"The catalog database at {self.address} is not reachable. "
+                "Check that it is running (with MONGO_URI unset, the app starts its own). "
+                f"Detail: {str(exc).splitlines()[0][:200]}"
+            ) from exc
+
+    return wrapper
+
+
+class Catalog:
+    """Products in one MongoDB collection."""
+
+    def __init__(self, collection: Collection, address: str):
+        self.collection = collection
+        self.address = address
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Catalog":
+        """Connect to MONGO_URI, or to the embedded server under the data folder (started if needed)."""
+        if settings.mongo_uri:
+            uri, address = settings.mongo_uri, _redact(settings.mongo_uri)
+        else:
+            try:
+                uri = local_server_uri(settings.data_dir)
+            except ServerStartError as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
+            address = f"embedded server ({settings.data_dir / 'db'})"
+        client = MongoClient(uri, serverSelectionTimeoutMS=DB_TIMEOUT_MS, connectTimeoutMS=DB_TIMEOUT_MS,
+                             tz_aware=True)
+        catalog = cls(client[settings.db_name][settings.collection_name], address)
+        catalog.ensure_indexes()
+        return catalog
+
+    @_db_errors
+    def ensure_indexes(self) -> None:
+        for field in (*FILTER_FIELDS, "embedding_model"):
+            self.collection.create_index([(field, ASCENDING)])
+        self.collection.create_index([("updated_at", DESCENDING)])
+
+    def ping(self) -> bool:
+        try:
+            self.collection.database.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    # ---- reading -------------------------------------------------------------------------
+    @_db_errors
+    def count(self, **filters) -> int:
+        return self.collection.count_documents(_query(filters))
+
+    @_db_errors
+    def get(self, ids: Iterable[int]) -> list[Product | None]:
+        """Products for `ids`, in the order asked; None where an id is unknown."""
+        ids = [int(i) for i in ids]
+        found = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": ids}}, {"embedding": 0})}
+        return [Product.from_doc(found[i]) if i in found else None for i in ids]
+
+    @_db_errors
+    def hashes(self) -> dict[int, str]:
+        """content_hash of every product, to tell new and changed rows at import."""
+        return {doc["_id"]: doc.get("content_hash", "") for doc in self.collection.find({}, {"content_hash": 1})}
+
+    @_db_errors
+    def browse(self, text: str = "", skip: int = 0, limit: int = 24, **filters) -> list[Product]:
+        query = _query(filters)
+        if text.strip():
+            query["name"] = {"$regex": re.escape(text.strip()[:200]), "$options": "i"}
+        cursor = self.collection.find(query, {"embedding": 0}).sort("_id", ASCENDING).skip(max(0, skip)).limit(limit)
+        return [Product.from_doc(doc) for doc in cursor]
+
+    @_db_errors
+    def counts_by(self, field: str, **filters) -> dict[str, int]:
+        if field not in FILTER_FIELDS:
+            raise ValueError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
+        pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+        rows = self.collection.aggregate(pipeline)
+        return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
+
+    @_db_errors
+    def state(self) -> str:
+        """A fingerprint of the catalog's contents: changes whenever a product is added, changed or removed."""
+        newest = self.collection.find_one({}, {"updated_at": 1}, sort=[("updated_at", DESCENDING)])
+        stamp = newest["updated_at"].isoformat() if newest and newest.get("updated_at") else "-"
+        return f"{self.collection.estimated_document_count()}@{stamp}"
+
+    @_db_errors
+    def count_embedded(self, model: str) -> int:
+        return self.collection.count_documents({"embedding_model": model})
+
+    @_db_errors
+    def ids_without_embedding(self, model: str) -> list[int]:
+        cursor = self.collection.find({"embedding_model": {"$ne": model}}, {"_id": 1})
+        return [doc["_id"] for doc in cursor]
+
+    @_db_errors
+    def embeddings(self, model: str, batch: int = 2000) -> Iterator[tuple[list[Product], np.ndarray]]:
+        """Products embedded by `model` with their vectors, in batches: (products, float32 [n, D])."""
+        cursor = self.collection.find({"embedding_model": model}).sort("_id", ASCENDING).batch_size(batch)
+        products, vectors = [], []
+        for doc in cursor:
+            products.append(Product.from_doc(doc))
+            vectors.append(np.frombuffer(doc["embedding"], dtype=np.float32))
+            if len(products) == batch:
+                yield products, np.stack(vectors)
+                products, vectors = [], []
+        if products:
+            yield products, np.stack(vectors)
+
+    # ---- writing -------------------------------------------------------------------------
+    @_db_errors
+    def upsert(self, products: list[Product], vectors: np.ndarray | None = None, model: str = "") -> None:
+        """Insert or replace products (each write is one document, so none is ever half-written)."""
+        now = datetime.now(timezone.utc)
+        operations = []
+        for row, product in enumerate(products):
+            doc = product.to_doc()
+            doc["updated_at"] = now
+            if vectors is not None:
+                doc["embedding"] = Binary(np.ascontiguousarray(vectors[row], dtype=np.float32).tobytes())
+                doc["embedding_model"] = model
+            operations.append(UpdateOne({"_id": product.id}, {"$set": doc}, upsert=True))
+        if operations:
+            self.collection.bulk_write(operations, ordered=False)
+
+    @_db_errors
+    def set_embeddings(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
+        operations = [
+            UpdateOne({"_id": int(i)}, {"$set": {
+                "embedding": Binary(np.ascontiguousarray(v, dtype=np.float32).tobytes()),
+                "embedding_model": model,
+            }})
+            for i, v in zip(ids, vectors)
+        ]
+        if operations:
+            self.collection.bulk_write(operations, ordered=False)
+
+    @_db_errors
+    def delete(self, ids: list[int]) -> int:
+        return self.collection.delete_many({"_id": {"$in": [int(i) for i in ids]}}).deleted_count
+
+
+def _query(filters: dict) -> dict:
+    """A MongoDB filter from plain field=value(s) pairs; values are only ever matched as strings."""
+    query = {}
+    for field, value in filters.items():
+        if value in (None, "", [], ()):
+            continue
+        if field not in FILTER_FIELDS:
+            raise ValueError(f"Unknown filter {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
+        values = [value] if isinstance(value, str) else list(value)
+        query[field] = {"$in": [str(v) for v in values]}
+    return query
+
+
+def _redact(uri: str) -> str:
+    return re.sub(r"//[^@/]*@", "//***@", uri)

@@ -1,0 +1,62 @@
+"""Settings of StyleLens, read from the environment or a `.env` file in the project root.
+
+Every setting has a default that works on a fresh machine with no internet: an embedded
+database under `data/` and the bundled encoder. Settings are read when `load_settings()` is
+called (not at import), so tests and the CLI can change the environment first.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_ENCODER = "baseline"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_uri: str | None  # None: start/use the embedded server under data_dir
+    db_name: str
+    collection_name: str
+    data_dir: Path
+    encoder_name: str
+    catalog_dir: Path | None
+    # Above this many vectors the index switches from exact search to HNSW.
+    exact_index_limit: int = 100_000
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.mongo_uri is None
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with `.env` filling in what the environment lacks."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    data_dir = Path(_env("STYLELENS_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
+    catalog_dir = _env("CATALOG_DIR")
+    return Settings(
+        mongo_uri=_env("MONGO_URI"),
+        db_name=_env("DB_NAME", "stylelens"),
+        collection_name=_env("COLLECTION_NAME", "products"),
+        data_dir=data_dir,
+        encoder_name=_env("ENCODER_NAME", DEFAULT_ENCODER),
+        catalog_dir=Path(catalog_dir).expanduser() if catalog_dir else None,
+        exact_index_limit=int(_env("EXACT_INDEX_LIMIT", "100000")),
+    )

@@ -1,0 +1,152 @@
+"""The embedded MongoDB-protocol server used when `MONGO_URI` is unset.
+
+One SecantusDB daemon per data folder, shared by the app, the CLI and the benchmarks: its pid and
+port are written to `<data_dir>/db-server.json`, and whoever needs the database first starts it
+(under a file lock, so two processes never start two servers on the same files).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+STATE_FILE = "db-server.json"
+START_TIMEOUT_S = 60.0
+
+
+class ServerStartError(RuntimeError):
+    """The embedded database server could not be started."""
+
+
+def local_server_uri(data_dir: Path) -> str:
+    """URI of the running embedded server for `data_dir`, starting it if needed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(data_dir / "db-server.lock"):
+        state = _read_state(data_dir)
+        if state and _is_alive(state["pid"]) and _answers(_uri(state["port"])):
+            return _uri(state["port"])
+        if state and _is_alive(state["pid"]):
+            _terminate(state["pid"])  # alive but deaf: restart it cleanly
+        return _start(data_dir)
+
+
+def running_server(data_dir: Path) -> dict | None:
+    """pid and port of the embedded server if it is running, else None."""
+    state = _read_state(data_dir)
+    if state and _is_alive(state["pid"]):
+        return state
+    return None
+
+
+def stop_local_server(data_dir: Path) -> bool:
+    """Stop the embedded server of `data_dir`; True if one was running."""
+    with _exclusive(data_dir / "db-server.lock"):
+        state = _read_state(data_dir)
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        if state and _is_alive(state["pid"]):
+            _terminate(state["pid"])
+            return True
+    return False
+
+
+def _start(data_dir: Path) -> str:
+    port = _free_port()
+    storage = data_dir / "db"
+    storage.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "db-server.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "secantus", "--standalone", "--host", "127.0.0.1",
+         "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the process that started it, so others can share it
+    )
+    uri = _uri(port)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerStartError(
+                f"The embedded database exited at start (code {process.returncode}); "
+                f"see {data_dir / 'db-server.log'}."
+            )
+        if _answers(uri):
+            (data_dir / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+            return uri
+        time.sleep(0.2)
+    process.terminate()
+    raise ServerStartError(f"The embedded database did not answer within {START_TIMEOUT_S:.0f} s.")
+
+
+def _uri(port: int) -> str:
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+
+def _answers(uri: str) -> bool:
+    client = MongoClient(uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _read_state(data_dir: Path) -> dict | None:
+    try:
+        state = json.loads((data_dir / STATE_FILE).read_text())
+        return {"pid": int(state["pid"]), "port": int(state["port"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process still "exists"; reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _terminate(pid: int, timeout_s: float = 15.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _is_alive(pid):
+        time.sleep(0.1)
+    if _is_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _exclusive(lock_path: Path):
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

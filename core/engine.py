@@ -1,0 +1,258 @@
+"""StyleLens' search engine: the catalog, one encoder and the index kept in step with both.
+
+Pages and the CLI call these methods and nothing below them, so both do exactly the same thing.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from core.catalog import Catalog, DatabaseUnavailable, Product
+from core.config import Settings
+from core.encoders import Encoder, load_encoder
+from core.images import ImageError, load_image
+from core.index import IndexFileError, SearchFilter, VectorIndex
+from core.ingest import (CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image)
+
+MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~128 tokens anyway)
+MAX_K = 200
+EMBED_BATCH = 64
+
+
+class QueryError(ValueError):
+    """A query that cannot be run, with a message for the user."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    product: Product
+    score: float
+    rank: int
+
+    def to_json(self) -> dict:
+        return {"id": self.product.id, "score": round(self.score, 4), "rank": self.rank,
+                **{k: v for k, v in asdict(self.product).items() if k not in ("id", "content_hash")}}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    notes: list[str] = field(default_factory=list)  # things the user should know (truncation, ...)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"hits": [h.to_json() for h in self.hits], "notes": self.notes,
+                "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
+
+
+@dataclass(frozen=True)
+class Status:
+    database: str  # "ok" or the reason it is unreachable
+    database_address: str
+    products: int
+    indexed: int
+    index_in_step: bool
+    index_type: str
+    encoder: str
+    embedded: int  # products with a vector from the current encoder
+    categories: dict[str, int]
+    genders: dict[str, int]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    pass
+
+
+class StyleLens:
+    def __init__(self, settings: Settings, catalog: Catalog, encoder: Encoder):
+        self.settings = settings
+        self.catalog = catalog
+        self.encoder = encoder
+        self._index: VectorIndex | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, settings: Settings, encoder: Encoder | None = None) -> "StyleLens":
+        return cls(settings, Catalog.open(settings), encoder or load_encoder(settings.encoder_name))
+
+    # ---- index ---------------------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.encoder.model_key)
+        return self.settings.index_dir / f"{safe}.npz"
+
+    def index(self, progress: Progress = _no_progress) -> VectorIndex:
+        """The index in step with the catalog: the one in memory, else the saved one, else rebuilt."""
+        state = self.catalog.state()
+        with self._lock:
+            if self._index is not None and self._index.is_current(self.encoder.model_key, state):
+                return self._index
+            try:
+                saved = VectorIndex.load(self.index_path)
+                if saved.is_current(self.encoder.model_key, state):
+                    self._index = saved
+                    return saved
+            except IndexFileError:
+                pass  # missing, damaged or foreign: rebuild from the database below
+            return self.rebuild_index(progress)
+
+    def rebuild_index(self, progress: Progress = _no_progress) -> VectorIndex:
+        """Embed products that lack a vector from this encoder, then rebuild the index from MongoDB."""
+        with self._lock:
+            self.embed_missing(progress)
+            state = self.catalog.state()
+            products, chunks = [], []
+            for batch, vectors in self.catalog.embeddings(self.encoder.model_key):
+                products.extend(batch)
+                chunks.append(vectors)
+            vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
+            index = VectorIndex.build(products, vectors, self.encoder.model_key, state,
+                                      self.settings.exact_index_limit)
+            index.save(self.index_path)
+            self._index = index
+            progress(len(products), len(products), f"Index rebuilt: {len(products)} products")
+            return index
+
+    def embed_missing(self, progress: Progress = _no_progress) -> int:
+        """Give every product a vector from the current encoder (e.g. after switching encoders)."""
+        ids = self.catalog.ids_without_embedding(self.encoder.model_key)
+        for start in range(0, len(ids), EMBED_BATCH):
+            products = [p for p in self.catalog.get(ids[start:start + EMBED_BATCH]) if p]
+            usable, images = [], []
+            for product in products:
+                try:
+                    images.append(load_image(self.image_path(product)))
+                    usable.append(product)
+                except ImageError:
+                    continue  # its image is gone; it stays out of the index until re-imported
+            if usable:
+                vectors = self.encoder.embed_catalog(images, [p.caption for p in usable])
+                self.catalog.set_embeddings([p.id for p in usable], vectors, self.encoder.model_key)
+            progress(min(start + EMBED_BATCH, len(ids)), len(ids), f"Embedding with {self.encoder.name}")
+        return len(ids)
+
+    # ---- import --------------------------------------------------------------------------
+    def import_catalog(self, images_dir: Path, styles_csv: Path, progress: Progress = _no_progress) -> ImportReport:
+        """Import (or update) products from a folder of images and a CSV, then bring the index up to date."""
+        started = time.perf_counter()
+        rows, skipped = read_catalog(Path(images_dir), Path(styles_csv))
+        report = ImportReport(rows=len(rows) + len(skipped), skipped=list(skipped))
+        known = self.catalog.hashes()
+        for start in range(0, len(rows), EMBED_BATCH):
+            self._import_batch(rows[start:start + EMBED_BATCH], known, report)
+            progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
+        if report.imported or self._index is None:
+            self.rebuild_index(progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _import_batch(self, rows: Sequence[CatalogRow], known: dict[int, str], report: ImportReport) -> None:
+        fresh, images = [], []
+        for row in rows:
+            try:
+                image_bytes = row.image_path.read_bytes()
+            except OSError as exc:
+                report.skipped.append((str(row.product.id), f"image unreadable: {exc}"))
+                continue
+            digest = content_hash(row.product, image_bytes)
+            if known.get(row.product.id) == digest:
+                report.unchanged += 1
+                continue
+            try:
+                store_image(image_bytes, self.settings.images_dir / row.product.image)
+                images.append(load_image(self.settings.images_dir / row.product.image))
+            except ImageError as exc:
+                report.skipped.append((str(row.product.id), str(exc)))
+                continue
+            fresh.append(Product(**{**asdict(row.product), "content_hash": digest}))
+        if not fresh:
+            return
+        vectors = self.encoder.embed_catalog(images, [p.caption for p in fresh])
+        self.catalog.upsert(fresh, vectors, self.encoder.model_key)  # product and vector in one write
+        for product in fresh:
+            if product.id in known:
+                report.updated += 1
+            else:
+                report.added += 1
+            known[product.id] = product.content_hash
+
+    # ---- search --------------------------------------------------------------------------
+    def search_image(self, image: Image.Image | bytes | str | Path, k: int = 10,
+                     where: SearchFilter = SearchFilter()) -> SearchResult:
+        started = time.perf_counter()
+        picture = image if isinstance(image, Image.Image) else load_image(image)
+        decoded = time.perf_counter()
+        query = self.encoder.embed_images([picture])[0]  # [D]
+        return self._search(query, k, where, [], {"decode": decoded - started,
+                                                  "encode": time.perf_counter() - decoded})
+
+    def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter()) -> SearchResult:
+        text, notes = clean_query_text(text)
+        started = time.perf_counter()
+        query = self.encoder.embed_texts([text])[0]  # [D]
+        return self._search(query, k, where, notes, {"encode": time.perf_counter() - started})
+
+    def _search(self, query: np.ndarray, k: int, where: SearchFilter, notes: list[str],
+                timings: dict[str, float]) -> SearchResult:
+        if not 1 <= int(k) <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}.")
+        started = time.perf_counter()
+        index = self.index()
+        neighbours = index.search(query, int(k), where)
+        searched = time.perf_counter()
+        products = self.catalog.get([n.id for n in neighbours])
+        hits = [Hit(p, n.score, rank) for rank, (n, p) in enumerate(
+            ((n, p) for n, p in zip(neighbours, products) if p is not None), start=1)]
+        if not hits:
+            notes = [*notes, "No product matches these filters." if not where.is_empty else "The catalog is empty."]
+        timings = {**timings, "search": searched - started, "fetch": time.perf_counter() - searched}
+        return SearchResult(hits, notes, {name: seconds * 1000 for name, seconds in timings.items()})
+
+    # ---- state ---------------------------------------------------------------------------
+    def image_path(self, product: Product) -> Path:
+        return self.settings.images_dir / (product.image or f"{product.id}.jpg")
+
+    def status(self) -> Status:
+        try:
+            products = self.catalog.count()
+            state = self.catalog.state()
+            embedded = self.catalog.count_embedded(self.encoder.model_key)
+            categories = self.catalog.counts_by("sub_category")
+            genders = self.catalog.counts_by("gender")
+            database = "ok"
+        except DatabaseUnavailable as exc:
+            products, state, embedded, categories, genders, database = 0, "", 0, {}, {}, str(exc)
+        index = self._index
+        if index is None:
+            try:
+                index = VectorIndex.load(self.index_path)
+            except IndexFileError:
+                index = None
+        return Status(
+            database=database, database_address=self.catalog.address, products=products,
+            indexed=len(index) if index else 0,
+            index_in_step=bool(index and database == "ok" and index.is_current(self.encoder.model_key, state)),
+            index_type=index.manifest.index_type if index else "none",
+            encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
+        )
+
+
+def clean_query_text(text: str) -> tuple[str, list[str]]:
+    """Collapse whitespace and cut very long text; refuse empty text."""
+    text = " ".join(str(text or "").split())
+    if not text:
+        raise QueryError("Type a description to search for, e.g. \"red floral summer dress\".")
+    notes = []
+    if len(text) > MAX_QUERY_CHARS:
+        notes.append(f"The description was {len(text):,} characters; only the first {MAX_QUERY_CHARS} were used.")
+        text = text[:MAX_QUERY_CHARS]
+    return text, notes

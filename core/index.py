@@ -1,0 +1,195 @@
+"""The FAISS vector index and its id map, saved and loaded together as one file.
+
+Row r of the FAISS index holds the vector of catalog product `ids[r]`; beside the ids sit small
+integer codes of each row's gender and categories, so filtered search builds a FAISS selector
+with numpy instead of scanning Python lists. The file is written to a temporary name and renamed,
+so a reader never sees an index without its id map, or a half-written one.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import faiss
+import numpy as np
+
+from core.catalog import Product
+
+FORMAT_VERSION = 1
+# Row attributes kept for filtering, as Product attribute names.
+FILTER_ATTRIBUTES = ("gender", "master_category", "sub_category", "article_type", "colour_group")
+HNSW_NEIGHBOURS = 32
+
+
+class IndexFileError(RuntimeError):
+    """An index file that cannot be used (missing, damaged or of another format)."""
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Which products a search may return. Empty tuples mean no restriction."""
+
+    genders: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # matched against masterCategory, subCategory and articleType
+
+    @classmethod
+    def make(cls, gender: str | Sequence[str] | None = None, category: str | Sequence[str] | None = None,
+             include_unisex: bool = True) -> "SearchFilter":
+        """A filter from user choices. Asking for one gender keeps Unisex items unless told otherwise."""
+        genders = _as_tuple(gender)
+        if genders and include_unisex and "Unisex" not in genders:
+            genders = (*genders, "Unisex")
+        return cls(genders=genders, categories=_as_tuple(category))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.genders and not self.categories
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model_key: str  # encoder name@version that made every vector in the index
+    dim: int
+    count: int
+    catalog_state: str  # Catalog.state() when the index was built
+    index_type: str
+    built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    format_version: int = FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    id: int
+    score: float
+
+
+class VectorIndex:
+    def __init__(self, index: faiss.Index, ids: np.ndarray, codes: dict[str, np.ndarray],
+                 vocab: dict[str, list[str]], manifest: Manifest):
+        self.index = index
+        self.ids = ids  # int64 [N]: catalog id of each row
+        self.codes = codes  # attribute -> int32 [N] positions in vocab[attribute]
+        self.vocab = vocab
+        self.manifest = manifest
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    # ---- building ------------------------------------------------------------------------
+    @classmethod
+    def build(cls, products: Sequence[Product], vectors: np.ndarray, model_key: str, catalog_state: str,
+              exact_limit: int = 100_000) -> "VectorIndex":
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # [N, D], L2-normalised
+        if len(products) != len(vectors):
+            raise ValueError(f"{len(products)} products but {len(vectors)} vectors")
+        dim = vectors.shape[1] if vectors.ndim == 2 and len(vectors) else 0
+        if len(products) <= exact_limit:
+            index, index_type = faiss.IndexFlatIP(max(dim, 1)), "flat"
+        else:
+            index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index_type = "hnsw"
+        if len(vectors):
+            index.add(vectors)
+        ids = np.array([p.id for p in products], dtype=np.int64)
+        vocab, codes = {}, {}
+        for attribute in FILTER_ATTRIBUTES:
+            values = [getattr(p, attribute) or "" for p in products]
+            vocab[attribute] = sorted(set(values))
+            position = {value: i for i, value in enumerate(vocab[attribute])}
+            codes[attribute] = np.array([position[v] for v in values], dtype=np.int32)
+        manifest = Manifest(model_key=model_key, dim=dim, count=len(ids), catalog_state=catalog_state,
+                            index_type=index_type)
+        return cls(index, ids, codes, vocab, manifest)
+
+    # ---- searching -----------------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int = 10, where: SearchFilter = SearchFilter()) -> list[Neighbour]:
+        """The k nearest products to `query` (float32 [D] or [1, D]) among those `where` allows."""
+        if len(self) == 0 or k <= 0:
+            return []
+        query = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))  # [1, D]
+        if query.shape[1] != self.manifest.dim:
+            raise ValueError(f"query has {query.shape[1]} dimensions, the index {self.manifest.dim}")
+        params = None
+        if not where.is_empty:
+            rows = np.flatnonzero(self.allowed_rows(where)).astype(np.int64)
+            if len(rows) == 0:
+                return []
+            k = min(k, len(rows))
+            selector = faiss.IDSelectorBatch(rows)
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, 2 * k))
+                      if self.manifest.index_type == "hnsw" else faiss.SearchParameters(sel=selector))
+        elif self.manifest.index_type == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(128, 2 * k))
+        k = min(k, len(self))
+        scores, rows = self.index.search(query, k, params=params)  # [1, k] each; -1 marks no result
+        return [Neighbour(int(self.ids[r]), float(s)) for s, r in zip(scores[0], rows[0]) if r >= 0]
+
+    def allowed_rows(self, where: SearchFilter) -> np.ndarray:
+        """bool [N]: rows whose gender and category pass the filter."""
+        mask = np.ones(len(self), dtype=bool)
+        if where.genders:
+            mask &= self._matches("gender", where.genders)
+        if where.categories:
+            mask &= (self._matches("master_category", where.categories)
+                     | self._matches("sub_category", where.categories)
+                     | self._matches("article_type", where.categories))
+        return mask
+
+    def _matches(self, attribute: str, values: Sequence[str]) -> np.ndarray:
+        wanted = [i for i, v in enumerate(self.vocab[attribute]) if v in set(values)]
+        return np.isin(self.codes[attribute], wanted)
+
+    def is_current(self, model_key: str, catalog_state: str) -> bool:
+        return self.manifest.model_key == model_key and self.manifest.catalog_state == catalog_state
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            faiss=faiss.serialize_index(self.index),
+            ids=self.ids,
+            manifest=np.frombuffer(json.dumps(asdict(self.manifest)).encode(), dtype=np.uint8),
+            vocab=np.frombuffer(json.dumps(self.vocab).encode(), dtype=np.uint8),
+            **{f"code_{a}": c for a, c in self.codes.items()},
+        )
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(buffer.getvalue())
+        os.replace(temporary, path)
+        path.with_suffix(".json").write_text(json.dumps(asdict(self.manifest), indent=2))  # for people
+
+    @classmethod
+    def load(cls, path: Path) -> "VectorIndex":
+        if not path.is_file():
+            raise IndexFileError(f"No index file at {path}.")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                manifest = Manifest(**json.loads(data["manifest"].tobytes()))
+                if manifest.format_version != FORMAT_VERSION:
+                    raise IndexFileError(f"{path} has format {manifest.format_version}, expected {FORMAT_VERSION}.")
+                index = faiss.deserialize_index(data["faiss"])
+                ids = data["ids"].astype(np.int64)
+                vocab = json.loads(data["vocab"].tobytes())
+                codes = {a: data[f"code_{a}"].astype(np.int32) for a in FILTER_ATTRIBUTES}
+        except IndexFileError:
+            raise
+        except Exception as exc:  # zip, JSON, FAISS and key errors all mean the same: unusable file
+            raise IndexFileError(f"The index file {path} is damaged ({type(exc).__name__}: {exc}).") from exc
+        if not (index.ntotal == len(ids) == manifest.count):
+            raise IndexFileError(f"The index file {path} is inconsistent: {index.ntotal} vectors, {len(ids)} ids.")
+        return cls(index, ids, codes, vocab, manifest)
+
+
+def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    return tuple(str(v) for v in value if str(v).strip())

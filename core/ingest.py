@@ -1,0 +1,177 @@
+"""Catalog import: a folder of `<id>.jpg` images plus a CSV in the "Fashion Product Images" layout.
+
+Import is idempotent: each product carries a hash of its row and image bytes, so re-running an
+import changes nothing, and a changed row (or image) updates just that product. Bad rows are
+skipped and reported; a CSV without the required columns is refused before anything is written.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from core.catalog import Product
+from core.images import ImageError, load_image
+
+REQUIRED_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour",
+                    "productDisplayName")
+OPTIONAL_COLUMNS = ("season", "usage", "colorgroup")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+STORED_IMAGE_SIDE = 512
+MAX_TEXT = 300  # longest field value kept
+MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed size limit of an uploaded catalog zip
+
+Progress = Callable[[int, int, str], None]
+
+
+class CatalogFormatError(ValueError):
+    """The CSV (or zip) cannot be imported at all; nothing was written."""
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    product: Product
+    image_path: Path
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (id or line, reason)
+    seconds: float = 0.0
+
+    @property
+    def imported(self) -> int:
+        return self.added + self.updated
+
+    def summary(self) -> str:
+        text = (f"{self.rows} rows: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{len(self.skipped)} skipped")
+        return text + (f" in {self.seconds:.1f} s" if self.seconds else "")
+
+
+def read_catalog(images_dir: Path, styles_csv: Path) -> tuple[list[CatalogRow], list[tuple[str, str]]]:
+    """Rows that can be imported, and (id, reason) for those that cannot."""
+    if not styles_csv.is_file():
+        raise CatalogFormatError(f"No CSV file at {styles_csv}.")
+    if not images_dir.is_dir():
+        raise CatalogFormatError(f"No images folder at {images_dir}.")
+    images = _image_files(images_dir)
+    rows, skipped, seen = {}, [], {}
+    for line, record in _csv_records(styles_csv):
+        raw_id = (record.get("id") or "").strip()
+        if not raw_id.isdigit():
+            skipped.append((f"line {line}", f"id {raw_id[:20]!r} is not a whole number"))
+            continue
+        product_id = int(raw_id)
+        if product_id in seen:
+            skipped.append((raw_id, f"duplicate id (also on line {seen[product_id]}); the later row is used"))
+        seen[product_id] = line
+        image = images.get(product_id)
+        if image is None:
+            rows.pop(product_id, None)
+            skipped.append((raw_id, "no image file for this id"))
+            continue
+        rows[product_id] = CatalogRow(_product(product_id, record, image.name), image)
+    return list(rows.values()), skipped
+
+
+def _csv_records(styles_csv: Path):
+    try:
+        handle = open(styles_csv, newline="", encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise CatalogFormatError(f"Cannot read {styles_csv}: {exc}") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise CatalogFormatError(
+                f"The CSV lacks the column(s) {', '.join(missing)}. Required: {', '.join(REQUIRED_COLUMNS)}; "
+                f"optional: {', '.join(OPTIONAL_COLUMNS)}. Nothing was imported."
+            )
+        reader.fieldnames = columns
+        try:
+            for record in reader:
+                yield reader.line_num, record
+        except csv.Error as exc:
+            raise CatalogFormatError(f"The CSV is malformed near line {reader.line_num}: {exc}") from exc
+
+
+def _image_files(images_dir: Path) -> dict[int, Path]:
+    found = {}
+    for path in images_dir.iterdir():
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.stem.isdigit():
+            found.setdefault(int(path.stem), path)
+    return found
+
+
+def _product(product_id: int, record: dict, image_name: str) -> Product:
+    def text(column: str) -> str:
+        return " ".join(str(record.get(column) or "").split())[:MAX_TEXT]
+
+    return Product(
+        id=product_id, name=text("productDisplayName"), gender=text("gender"),
+        master_category=text("masterCategory"), sub_category=text("subCategory"),
+        article_type=text("articleType"), base_colour=text("baseColour"), colour_group=text("colorgroup"),
+        season=text("season"), usage=text("usage"), image=f"{product_id}.jpg",
+    )
+
+
+def content_hash(product: Product, image_bytes: bytes) -> str:
+    digest = hashlib.sha1(repr(sorted(product.to_doc().items())).encode())
+    digest.update(image_bytes)
+    return digest.hexdigest()
+
+
+def store_image(image_bytes: bytes, destination: Path) -> None:
+    """Decode, make upright RGB, shrink and write as JPEG, atomically. Raises ImageError."""
+    image = load_image(image_bytes, max_side=STORED_IMAGE_SIDE)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    image.save(temporary, format="JPEG", quality=92)
+    os.replace(temporary, destination)
+
+
+def extract_zip(data: bytes, into: Path) -> tuple[Path, Path]:
+    """Unpack an uploaded catalog zip safely; return (images folder, CSV path) found inside."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise CatalogFormatError("The upload is not a valid zip file.") from exc
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise CatalogFormatError("The zip unpacks to more than 2 GB; import the folder with the CLI instead.")
+        csvs = [m for m in members if m.filename.lower().endswith(".csv") and "__MACOSX" not in m.filename]
+        if len(csvs) != 1:
+            raise CatalogFormatError(f"The zip must hold exactly one CSV file; it holds {len(csvs)}.")
+        for member in members:
+            name = Path(member.filename)
+            if name.is_absolute() or ".." in name.parts or "__MACOSX" in name.parts:
+                continue  # never write outside the target folder
+            if name.suffix.lower() in IMAGE_SUFFIXES:
+                target = into / "images" / name.name
+            elif member is csvs[0]:
+                target = into / "styles.csv"
+            else:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+    (into / "images").mkdir(exist_ok=True)
+    return into / "images", into / "styles.csv"
+
+
+def temporary_folder() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="stylelens-import-")
