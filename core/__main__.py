@@ -4,6 +4,7 @@
     python -m core search (--image PATH | --text TEXT) [--gender G] [--category C] [--k 10] --json
     python -m core status --json
     python -m core reindex
+    python -m core prepare
     python -m core db (start|stop)
 
 Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
@@ -61,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 
     reindex = commands.add_parser("reindex", help="re-embed what is missing and rebuild the index")
     reindex.set_defaults(run=_reindex)
+
+    prepare = commands.add_parser("prepare", help="what ./run_app.sh does before the app opens: database up, "
+                                  "catalog imported from CATALOG_DIR if empty, index in step")
+    prepare.set_defaults(run=_prepare)
 
     db = commands.add_parser("db", help="start or stop the embedded database (when MONGO_URI is unset)")
     db.add_argument("action", choices=["start", "stop"])
@@ -136,6 +141,25 @@ def _reindex(args) -> int:
     with _ProgressBar() as bar:
         index = engine.rebuild_index(progress=bar)
     print(f"index: {len(index)} products, {index.manifest.index_type}, encoder {index.manifest.model_key}")
+    return 0
+
+
+def _prepare(args) -> int:
+    settings = load_settings()
+    engine = _engine()
+    print(f"» Database: {engine.catalog.address}")
+    products = engine.catalog.count()
+    if products == 0 and settings.catalog_dir:
+        print(f"» The catalog is empty: importing {settings.catalog_dir}")
+        with _ProgressBar() as bar:
+            report = engine.import_catalog(settings.catalog_dir / "images", settings.catalog_dir / "styles.csv", bar)
+        print(f"  {report.summary()}")
+    elif products == 0:
+        print("» The catalog is empty. Import one on the Catalog page, or set CATALOG_DIR to a folder "
+              "holding images/ and styles.csv and run again.")
+    with _ProgressBar() as bar:
+        index = engine.index(progress=bar)
+    print(f"» Index: {len(index):,} products ({index.manifest.index_type}), encoder {index.manifest.model_key}")
     return 0
 
 

@@ -10,7 +10,7 @@ import functools
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from bson.binary import Binary
@@ -66,13 +66,22 @@ FILTER_FIELDS = ("gender", "master_category", "sub_category", "article_type", "c
 
 
 def _db_errors(method):
-    """Turn driver connection errors into DatabaseUnavailable with a readable message."""
+    """Turn driver connection errors into DatabaseUnavailable with a readable message.
+
+    With the embedded server, a lost connection first restarts the server (same port) and retries once.
+    """
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except (ServerSelectionTimeoutError, ConnectionFailure) as exc:
+            if self.restart_server is not None:
+                try:
+                    self._reconnect()
+                    return method(self, *args, **kwargs)
+                except (ServerStartError, ServerSelectionTimeoutError, ConnectionFailure):
+                    pass
             raise DatabaseUnavailable(
                 f"The catalog database at {self.address} is not reachable. "
                 "Check that it is running (with MONGO_URI unset, the app starts its own). "
@@ -85,26 +94,36 @@ def _db_errors(method):
 class Catalog:
     """Products in one MongoDB collection."""
 
-    def __init__(self, collection: Collection, address: str):
+    def __init__(self, collection: Collection, address: str, uri: str = "",
+                 restart_server: Callable[[], str] | None = None):
         self.collection = collection
         self.address = address
+        self.uri = uri
+        self.restart_server = restart_server  # embedded server only: (re)starts it, returns its URI
 
     @classmethod
     def open(cls, settings: Settings) -> "Catalog":
         """Connect to MONGO_URI, or to the embedded server under the data folder (started if needed)."""
+        restart = None
         if settings.mongo_uri:
             uri, address = settings.mongo_uri, _redact(settings.mongo_uri)
         else:
+            restart = functools.partial(local_server_uri, settings.data_dir)
             try:
                 uri = local_server_uri(settings.data_dir)
             except ServerStartError as exc:
                 raise DatabaseUnavailable(str(exc)) from exc
             address = f"embedded server ({settings.data_dir / 'db'})"
-        client = MongoClient(uri, serverSelectionTimeoutMS=DB_TIMEOUT_MS, connectTimeoutMS=DB_TIMEOUT_MS,
-                             tz_aware=True)
-        catalog = cls(client[settings.db_name][settings.collection_name], address)
+        catalog = cls(_collection(uri, settings.db_name, settings.collection_name), address, uri, restart)
         catalog.ensure_indexes()
         return catalog
+
+    def _reconnect(self) -> None:
+        uri = self.restart_server()
+        if uri != self.uri:  # the restarted server listens elsewhere: connect there
+            old = self.collection
+            self.collection, self.uri = _collection(uri, old.database.name, old.name), uri
+            old.database.client.close()
 
     @_db_errors
     def ensure_indexes(self) -> None:
@@ -121,8 +140,8 @@ class Catalog:
 
     # ---- reading -------------------------------------------------------------------------
     @_db_errors
-    def count(self, **filters) -> int:
-        return self.collection.count_documents(_query(filters))
+    def count(self, text: str = "", **filters) -> int:
+        return self.collection.count_documents(_query(filters, text))
 
     @_db_errors
     def get(self, ids: Iterable[int]) -> list[Product | None]:
@@ -138,10 +157,7 @@ class Catalog:
 
     @_db_errors
     def browse(self, text: str = "", skip: int = 0, limit: int = 24, **filters) -> list[Product]:
-        query = _query(filters)
-        if text.strip():
-            query["name"] = {"$regex": re.escape(text.strip()[:200]), "$options": "i"}
-        cursor = self.collection.find(query, {"embedding": 0}).sort("_id", ASCENDING).skip(max(0, skip)).limit(limit)
+        cursor = self.collection.find(_query(filters, text), {"embedding": 0}).sort("_id", ASCENDING).skip(max(0, skip)).limit(limit)
         return [Product.from_doc(doc) for doc in cursor]
 
     @_db_errors
@@ -215,9 +231,13 @@ class Catalog:
         return self.collection.delete_many({"_id": {"$in": [int(i) for i in ids]}}).deleted_count
 
 
-def _query(filters: dict) -> dict:
-    """A MongoDB filter from plain field=value(s) pairs; values are only ever matched as strings."""
+def _query(filters: dict, text: str = "") -> dict:
+    """A MongoDB filter from plain field=value(s) pairs and a name substring.
+
+    User input is only ever matched as literal strings: never as operators or patterns."""
     query = {}
+    if text and text.strip():
+        query["name"] = {"$regex": re.escape(text.strip()[:200]), "$options": "i"}
     for field, value in filters.items():
         if value in (None, "", [], ()):
             continue
@@ -226,6 +246,11 @@ def _query(filters: dict) -> dict:
         values = [value] if isinstance(value, str) else list(value)
         query[field] = {"$in": [str(v) for v in values]}
     return query
+
+
+def _collection(uri: str, db_name: str, collection_name: str) -> Collection:
+    client = MongoClient(uri, serverSelectionTimeoutMS=DB_TIMEOUT_MS, connectTimeoutMS=DB_TIMEOUT_MS, tz_aware=True)
+    return client[db_name][collection_name]
 
 
 def _redact(uri: str) -> str:

@@ -37,7 +37,8 @@ def local_server_uri(data_dir: Path) -> str:
             return _uri(state["port"])
         if state and _is_alive(state["pid"]):
             _terminate(state["pid"])  # alive but deaf: restart it cleanly
-        return _start(data_dir)
+        # Reuse the last port when free, so clients that knew the old address reconnect by themselves.
+        return _start(data_dir, state["port"] if state and _port_is_free(state["port"]) else _free_port())
 
 
 def running_server(data_dir: Path) -> dict | None:
@@ -59,8 +60,7 @@ def stop_local_server(data_dir: Path) -> bool:
     return False
 
 
-def _start(data_dir: Path) -> str:
-    port = _free_port()
+def _start(data_dir: Path, port: int) -> str:
     storage = data_dir / "db"
     storage.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "db-server.log", "ab")
@@ -140,6 +140,15 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 @contextmanager

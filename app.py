@@ -1,0 +1,56 @@
+"""StyleLens home page: the state of the database, catalog, index and models at a glance."""
+import pandas as pd
+import streamlit as st
+
+from core.catalog import DatabaseUnavailable
+from core.config import load_settings
+from ui.state import engine
+
+st.set_page_config(page_title="StyleLens", page_icon="👗", layout="wide")
+st.title("👗 StyleLens")
+st.caption("Fashion search and recommendations: search by photo or description, browse and import the catalog.")
+
+settings = load_settings()
+try:
+    status = engine().status()
+except DatabaseUnavailable as exc:
+    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    st.stop()
+
+database_ok = status.database == "ok"
+cols = st.columns(4)
+cols[0].metric("Database", "reachable" if database_ok else "unreachable")
+cols[1].metric("Products", f"{status.products:,}")
+cols[2].metric("Indexed", f"{status.indexed:,}", "in step" if status.index_in_step else "out of step",
+               delta_color="normal" if status.index_in_step else "inverse")
+cols[3].metric("Encoder", status.encoder)
+
+if not database_ok:
+    st.error(f"**The catalog database is unavailable.** {status.database}", icon="🛑")
+elif status.products == 0:
+    st.info("The catalog is empty. Import products (a folder of `<id>.jpg` images plus a `styles.csv`) "
+            "on the Catalog page, or start the app with `CATALOG_DIR` set.", icon="📦")
+    st.page_link("pages/2_Catalog.py", label="Go to the Catalog page", icon="📦")
+else:
+    if not status.index_in_step:
+        st.warning("The search index is not in step with the catalog; it is rebuilt at the next search, "
+                   "or now from the Catalog page.", icon="🔁")
+    left, right = st.columns([2, 1])
+    with left:
+        st.subheader("Products per category")
+        st.bar_chart(pd.Series(status.categories, name="products"), horizontal=True)
+    with right:
+        st.subheader("Per gender")
+        st.dataframe(pd.Series(status.genders, name="products"), width="stretch")
+    st.page_link("pages/1_Search.py", label="Search the catalog", icon="🔎")
+
+with st.expander("Details"):
+    st.json({
+        "database": status.database_address,
+        "database name": settings.db_name,
+        "collection": settings.collection_name,
+        "data folder": str(settings.data_dir),
+        "encoder": status.encoder,
+        "index type": status.index_type,
+        "products embedded by this encoder": status.embedded,
+    })

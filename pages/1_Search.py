@@ -1,0 +1,83 @@
+"""Search: type a description or upload a product photo; see the closest catalog products."""
+import streamlit as st
+
+from core.catalog import DatabaseUnavailable
+from core.images import MAX_FILE_BYTES, load_image
+from core.index import SearchFilter
+from ui.state import engine
+from ui.widgets import product_grid, user_errors
+
+st.set_page_config(page_title="Search · StyleLens", page_icon="🔎", layout="wide")
+st.title("🔎 Search")
+
+GENDERS = ["Any", "Women", "Men", "Girls", "Boys", "Unisex"]
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+
+
+def filters_ui(categories: list[str]) -> tuple[SearchFilter, int]:
+    with st.sidebar:
+        st.header("Filters")
+        gender = st.selectbox("Gender", GENDERS, help="Unisex items are included with any gender.")
+        chosen = st.multiselect("Category", categories)
+        k = st.slider("Results", 5, 50, 15, step=5)
+    return SearchFilter.make(None if gender == "Any" else gender, chosen), k
+
+
+def _set_query(kind: str, value) -> None:
+    st.session_state["query"] = (kind, value)
+
+
+def query_ui() -> None:
+    """Widgets that set st.session_state['query'] to ("text", str), ("image", bytes) or ("similar", id)."""
+    by_text, by_image = st.tabs(["Describe it", "Upload a photo"])
+    with by_text:
+        with st.form("text-search"):
+            st.text_input("Description", placeholder="red floral summer dress", key="text")
+            if st.form_submit_button("Search", type="primary"):
+                _set_query("text", st.session_state["text"])
+    with by_image:
+        upload = st.file_uploader("Product photo", type=IMAGE_TYPES, key="upload",
+                                  max_upload_size=MAX_FILE_BYTES // 2**20)
+        if upload is not None and st.session_state.get("uploaded_id") != upload.file_id:
+            st.session_state["uploaded_id"] = upload.file_id
+            _set_query("image", upload.getvalue())
+
+
+def run_query(lens, kind: str, value, k: int, where: SearchFilter):
+    if kind == "text":
+        return lens.search_text(value, k, where)
+    if kind == "image":
+        picture = load_image(value)  # a bad upload stops here with a clear message
+        left, _ = st.columns([1, 5])
+        left.image(picture, caption="Your photo", width="stretch")
+        return lens.search_image(picture, k, where)
+    product = lens.catalog.get([value])[0]
+    if product is None:
+        st.warning("That product is no longer in the catalog.")
+        return None
+    st.info(f"Products like **{product.name}**", icon="🔁")
+    return lens.search_image(lens.image_path(product), k, where)
+
+
+try:
+    lens = engine()
+    categories = sorted(lens.catalog.counts_by("sub_category"))
+except DatabaseUnavailable as exc:
+    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    st.stop()
+
+where, k = filters_ui(categories)
+query_ui()
+kind, value = st.session_state.get("query", ("", None))
+if not kind:
+    st.info("Type a description or upload a product photo to search the catalog.", icon="💡")
+with user_errors():
+    result = run_query(lens, kind, value, k, where) if kind else None
+    if result is not None:
+        for note in result.notes:
+            st.info(note)
+        st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
+        clicked = product_grid(lens, result.hits, key="hits", action="More like this")
+        if clicked is not None:
+            _set_query("similar", clicked)
+            st.rerun()

@@ -1,0 +1,97 @@
+"""Catalog: browse and filter products, import images + CSV, rebuild the search index."""
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.catalog import DatabaseUnavailable
+from core.config import load_settings
+from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
+from ui.state import engine
+from ui.widgets import product_cards, progress_callback, user_errors
+
+st.set_page_config(page_title="Catalog · StyleLens", page_icon="📦", layout="wide")
+st.title("📦 Catalog")
+
+PAGE_SIZE = 20
+HOW_TO_IMPORT = (
+    "A catalog is a folder of product images named `<id>.jpg` plus a CSV in the *Fashion Product Images* "
+    f"layout, with the columns {', '.join(f'`{c}`' for c in REQUIRED_COLUMNS)} "
+    "(optional: `season`, `usage`, `colorgroup`). Give the folder path below or upload a zip of both. "
+    "Importing again is safe: unchanged products are skipped and changed rows are updated."
+)
+
+
+def browse_ui(lens) -> None:
+    counts = lens.catalog.counts_by("sub_category")
+    left, middle, right = st.columns([1, 1, 2])
+    gender = left.selectbox("Gender", ["Any", *lens.catalog.counts_by("gender")])
+    category = middle.selectbox("Category", ["Any", *counts])
+    text = right.text_input("Name contains", max_chars=200)
+    filters = {"gender": None if gender == "Any" else gender, "sub_category": None if category == "Any" else category}
+    total = lens.catalog.count(text, **filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = st.number_input("Page", 1, pages, 1) if pages > 1 else 1
+    products = lens.catalog.browse(text=text, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters)
+    st.caption(f"{total:,} products · page {page} of {pages}")
+    if not products:
+        st.info("No products match." if any(filters.values()) or text else "The catalog is empty.")
+    product_cards(lens, products)
+
+
+def import_ui(lens) -> None:
+    st.markdown(HOW_TO_IMPORT)
+    from_folder, from_zip = st.tabs(["From a folder", "Upload a zip"])
+    with from_folder:
+        default = load_settings().catalog_dir
+        folder = st.text_input("Catalog folder (holding images/ and styles.csv)", value=str(default or ""))
+        if st.button("Import folder", type="primary", disabled=not folder.strip()):
+            root = Path(folder.strip()).expanduser()
+            run_import(lens, root / "images", root / "styles.csv")
+    with from_zip:
+        upload = st.file_uploader("Zip of images + one CSV", type=["zip"])
+        if upload is not None and st.button("Import zip", type="primary"):
+            with temporary_folder() as scratch:
+                images, styles = extract_zip(upload.getvalue(), Path(scratch))
+                run_import(lens, images, styles)
+
+
+def run_import(lens, images: Path, styles: Path) -> None:
+    bar = st.progress(0.0, text="Starting import…")
+    report = lens.import_catalog(images, styles, progress=progress_callback(bar))
+    bar.empty()
+    (st.success if report.imported or report.unchanged else st.warning)(report.summary(), icon="✅")
+    if report.skipped:
+        with st.expander(f"{len(report.skipped)} rows skipped"):
+            st.dataframe(pd.DataFrame(report.skipped, columns=["id", "reason"]), hide_index=True, width="stretch")
+
+
+def index_ui(lens) -> None:
+    status = lens.status()
+    st.write(f"**{status.indexed:,}** of **{status.products:,}** products indexed "
+             f"({status.index_type}, encoder `{status.encoder}`) — "
+             + ("in step with the catalog ✅" if status.index_in_step else "out of step ⚠️"))
+    if st.button("Rebuild index"):
+        bar = st.progress(0.0, text="Rebuilding…")
+        index = lens.rebuild_index(progress=progress_callback(bar))
+        bar.empty()
+        st.success(f"Index rebuilt: {len(index):,} products.")
+
+
+try:
+    lens = engine()
+    empty = lens.catalog.count() == 0
+except DatabaseUnavailable as exc:
+    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    st.stop()
+
+browse, add, index = st.tabs(["Browse", "Import", "Index"])
+with browse, user_errors():
+    if empty:
+        st.info("The catalog is empty. Open the **Import** tab to add products.\n\n" + HOW_TO_IMPORT, icon="📦")
+    else:
+        browse_ui(lens)
+with add, user_errors():
+    import_ui(lens)
+with index, user_errors():
+    index_ui(lens)

@@ -1,0 +1,25 @@
+"""Expensive objects, loaded once per process behind st.cache_resource: the encoder and the engine."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.catalog import Catalog
+from core.config import Settings, load_settings
+from core.encoders import Encoder, load_encoder
+from core.engine import StyleLens
+
+
+@st.cache_resource(show_spinner="Loading the encoder…")
+def _encoder(name: str) -> Encoder:
+    return load_encoder(name)
+
+
+@st.cache_resource(show_spinner="Connecting to the catalog database…")
+def _engine(settings: Settings) -> StyleLens:
+    # Not cached when it raises (database unreachable), so the next rerun tries again.
+    return StyleLens(settings, Catalog.open(settings), _encoder(settings.encoder_name))
+
+
+def engine() -> StyleLens:
+    """The engine for the current settings (a change of settings gives a new one)."""
+    return _engine(load_settings())

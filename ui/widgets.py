@@ -1,0 +1,64 @@
+"""Drawing helpers: result grids, product cards and friendly error boxes."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Sequence
+
+import streamlit as st
+
+from core.catalog import DatabaseUnavailable, Product
+from core.engine import Hit, QueryError, StyleLens
+from core.images import ImageError
+from core.ingest import CatalogFormatError
+
+COLUMNS = 5
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show expected failures (bad upload, bad query, database down) as a message, not a traceback."""
+    try:
+        yield
+    except DatabaseUnavailable as exc:
+        st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    except (ImageError, QueryError, CatalogFormatError) as exc:
+        st.warning(str(exc), icon="⚠️")
+
+
+def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str, action: str | None = None) -> int | None:
+    """Cards for search hits; returns the id of the product whose `action` button was clicked."""
+    clicked = None
+    for start in range(0, len(hits), COLUMNS):
+        for column, hit in zip(st.columns(COLUMNS), hits[start:start + COLUMNS]):
+            with column:
+                product_card(engine, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
+                if action and st.button(action, key=f"{key}-{hit.product.id}", width="stretch"):
+                    clicked = hit.product.id
+    return clicked
+
+
+def product_cards(engine: StyleLens, products: Sequence[Product]) -> None:
+    for start in range(0, len(products), COLUMNS):
+        for column, product in zip(st.columns(COLUMNS), products[start:start + COLUMNS]):
+            with column:
+                product_card(engine, product, caption=f"id {product.id}")
+
+
+def product_card(engine: StyleLens, product: Product, caption: str = "") -> None:
+    path = engine.image_path(product)
+    if path.is_file():
+        st.image(str(path), width="stretch")
+    else:
+        st.caption("(image missing)")
+    st.markdown(f"**{product.name or product.id}**")
+    st.caption(f"{product.gender} · {product.article_type or product.sub_category} · {product.base_colour}"
+               + (f"  \n{caption}" if caption else ""))
+
+
+def progress_callback(bar):
+    """Adapt st.progress to core's progress(done, total, message) callbacks."""
+
+    def update(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{message}: {done:,}/{total:,}")
+
+    return update
