@@ -1,7 +1,9 @@
 """The product catalog in MongoDB: the source of truth for products, their images and embeddings.
 
-Documents use the catalog id as `_id`. Embeddings are stored as float32 bytes next to the name of
-the model that made them, so an index can always be rebuilt from the database alone.
+Documents use the catalog id as `_id`. Embeddings are stored as float32 bytes under the key of
+the model that made them (`embeddings.<model key>`), so an index can always be rebuilt from the
+database alone, vectors of two models never mix, and switching back to an encoder is free.
+A changed product loses the vectors of every model but the one that re-embedded it.
 `Catalog.get(ids)` answers in the order asked; that is the contract the FAISS index relies on.
 """
 from __future__ import annotations
@@ -127,7 +129,7 @@ class Catalog:
 
     @_db_errors
     def ensure_indexes(self) -> None:
-        for field in (*FILTER_FIELDS, "embedding_model"):
+        for field in FILTER_FIELDS:
             self.collection.create_index([(field, ASCENDING)])
         self.collection.create_index([("updated_at", DESCENDING)])
 
@@ -147,7 +149,7 @@ class Catalog:
     def get(self, ids: Iterable[int]) -> list[Product | None]:
         """Products for `ids`, in the order asked; None where an id is unknown."""
         ids = [int(i) for i in ids]
-        found = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": ids}}, {"embedding": 0})}
+        found = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": ids}}, {"embeddings": 0})}
         return [Product.from_doc(found[i]) if i in found else None for i in ids]
 
     @_db_errors
@@ -157,7 +159,7 @@ class Catalog:
 
     @_db_errors
     def browse(self, text: str = "", skip: int = 0, limit: int = 24, **filters) -> list[Product]:
-        cursor = self.collection.find(_query(filters, text), {"embedding": 0}).sort("_id", ASCENDING).skip(max(0, skip)).limit(limit)
+        cursor = self.collection.find(_query(filters, text), {"embeddings": 0}).sort("_id", ASCENDING).skip(max(0, skip)).limit(limit)
         return [Product.from_doc(doc) for doc in cursor]
 
     @_db_errors
@@ -177,21 +179,22 @@ class Catalog:
 
     @_db_errors
     def count_embedded(self, model: str) -> int:
-        return self.collection.count_documents({"embedding_model": model})
+        return self.collection.count_documents({_vector_field(model): {"$exists": True}})
 
     @_db_errors
     def ids_without_embedding(self, model: str) -> list[int]:
-        cursor = self.collection.find({"embedding_model": {"$ne": model}}, {"_id": 1})
+        cursor = self.collection.find({_vector_field(model): {"$exists": False}}, {"_id": 1})
         return [doc["_id"] for doc in cursor]
 
     @_db_errors
     def embeddings(self, model: str, batch: int = 2000) -> Iterator[tuple[list[Product], np.ndarray]]:
         """Products embedded by `model` with their vectors, in batches: (products, float32 [n, D])."""
-        cursor = self.collection.find({"embedding_model": model}).sort("_id", ASCENDING).batch_size(batch)
+        field = _vector_field(model)
+        cursor = self.collection.find({field: {"$exists": True}}, {field: 1, **_PRODUCT_FIELDS})
         products, vectors = [], []
-        for doc in cursor:
+        for doc in cursor.sort("_id", ASCENDING).batch_size(batch):
             products.append(Product.from_doc(doc))
-            vectors.append(np.frombuffer(doc["embedding"], dtype=np.float32))
+            vectors.append(np.frombuffer(doc["embeddings"][_model_slot(model)], dtype=np.float32))
             if len(products) == batch:
                 yield products, np.stack(vectors)
                 products, vectors = [], []
@@ -207,9 +210,8 @@ class Catalog:
         for row, product in enumerate(products):
             doc = product.to_doc()
             doc["updated_at"] = now
-            if vectors is not None:
-                doc["embedding"] = Binary(np.ascontiguousarray(vectors[row], dtype=np.float32).tobytes())
-                doc["embedding_model"] = model
+            # Replacing the whole sub-document drops other models' vectors of the old version.
+            doc["embeddings"] = {_model_slot(model): _vector_bytes(vectors[row])} if vectors is not None else {}
             operations.append(UpdateOne({"_id": product.id}, {"$set": doc}, upsert=True))
         if operations:
             self.collection.bulk_write(operations, ordered=False)
@@ -217,10 +219,7 @@ class Catalog:
     @_db_errors
     def set_embeddings(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
         operations = [
-            UpdateOne({"_id": int(i)}, {"$set": {
-                "embedding": Binary(np.ascontiguousarray(v, dtype=np.float32).tobytes()),
-                "embedding_model": model,
-            }})
+            UpdateOne({"_id": int(i)}, {"$set": {_vector_field(model): _vector_bytes(v)}})
             for i, v in zip(ids, vectors)
         ]
         if operations:
@@ -246,6 +245,22 @@ def _query(filters: dict, text: str = "") -> dict:
         values = [value] if isinstance(value, str) else list(value)
         query[field] = {"$in": [str(v) for v in values]}
     return query
+
+
+_PRODUCT_FIELDS = {name: 1 for name in Product.__dataclass_fields__ if name != "id"}
+
+
+def _model_slot(model: str) -> str:
+    """The key of a model's vector inside `embeddings` (MongoDB keys may not hold dots or start with $)."""
+    return model.replace(".", "_").lstrip("$") or "_"
+
+
+def _vector_field(model: str) -> str:
+    return f"embeddings.{_model_slot(model)}"
+
+
+def _vector_bytes(vector: np.ndarray) -> Binary:
+    return Binary(np.ascontiguousarray(vector, dtype=np.float32).tobytes())
 
 
 def _collection(uri: str, db_name: str, collection_name: str) -> Collection:

@@ -144,6 +144,7 @@ def _free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is fine
         try:
             sock.bind(("127.0.0.1", port))
             return True

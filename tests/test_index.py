@@ -1,0 +1,72 @@
+"""The FAISS index: filtered search, persistence with its id map, staleness and rebuilds."""
+import numpy as np
+import pytest
+
+from core.catalog import Product
+from core.index import IndexFileError, SearchFilter, VectorIndex
+
+
+def products_and_vectors(n=40, dim=8, seed=0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    products = [Product(id=100 + i, name=f"p{i}", gender=["Men", "Women", "Unisex"][i % 3],
+                        master_category="Apparel", sub_category=["Topwear", "Bottomwear"][i % 2],
+                        article_type=["Tshirts", "Jeans"][i % 2], base_colour="Red") for i in range(n)]
+    return products, vectors
+
+
+def brute_force(vectors, query, allowed, k):
+    scores = vectors @ query
+    order = [r for r in np.argsort(-scores) if allowed[r]]
+    return order[:k]
+
+
+@pytest.mark.parametrize("exact_limit", [1000, 10])  # flat, then HNSW
+def test_search_matches_brute_force(exact_limit):
+    products, vectors = products_and_vectors()
+    index = VectorIndex.build(products, vectors, "m@1", "s", exact_limit=exact_limit)
+    assert index.manifest.index_type == ("flat" if exact_limit > 40 else "hnsw")
+    query = vectors[7]
+    hits = index.search(query, k=5)
+    expected = brute_force(vectors, query, np.ones(40, bool), 5)
+    assert [h.id for h in hits] == [products[r].id for r in expected]
+    assert hits[0].id == 107 and hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_filters_restrict_results():
+    products, vectors = products_and_vectors()
+    index = VectorIndex.build(products, vectors, "m@1", "s")
+    where = SearchFilter.make("Women", "Bottomwear")  # Women + Unisex, Bottomwear
+    hits = index.search(vectors[0], k=40, where=where)
+    allowed = {p.id for p in products if p.gender in ("Women", "Unisex") and p.sub_category == "Bottomwear"}
+    assert {h.id for h in hits} == allowed
+    strict = SearchFilter.make("Women", include_unisex=False)
+    assert all(products[h.id - 100].gender == "Women" for h in index.search(vectors[0], 40, strict))
+    assert index.search(vectors[0], 5, SearchFilter.make(category="Nothing like this")) == []
+
+
+def test_save_and_load_keep_ids_and_filters(tmp_path):
+    products, vectors = products_and_vectors()
+    index = VectorIndex.build(products, vectors, "m@1", "state-1")
+    index.save(tmp_path / "i.npz")
+    loaded = VectorIndex.load(tmp_path / "i.npz")
+    assert loaded.manifest == index.manifest
+    assert loaded.is_current("m@1", "state-1") and not loaded.is_current("other@1", "state-1")
+    where = SearchFilter.make("Men")
+    assert loaded.search(vectors[3], 10, where) == index.search(vectors[3], 10, where)
+
+
+def test_damaged_or_missing_files_raise_index_file_error(tmp_path):
+    with pytest.raises(IndexFileError, match="No index file"):
+        VectorIndex.load(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(IndexFileError, match="damaged"):
+        VectorIndex.load(tmp_path / "bad.npz")
+
+
+def test_query_of_wrong_size_is_refused():
+    products, vectors = products_and_vectors()
+    index = VectorIndex.build(products, vectors, "m@1", "s")
+    with pytest.raises(ValueError, match="dimensions"):
+        index.search(np.ones(3, np.float32), 5)
