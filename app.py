@@ -1,13 +1,13 @@
-"""StyleLens home page: the state of the database, catalog, index and models at a glance."""
+"""StyleLens entry point and home page: the state of the database, catalog, index and models at a glance."""
 import pandas as pd
 import streamlit as st
 
 from core.catalog import DatabaseUnavailable
 from core.config import load_settings
 from ui.state import engine
+from ui.widgets import page_header
 
-st.set_page_config(page_title="StyleLens", page_icon="👗", layout="wide")
-st.title("👗 StyleLens")
+page_header("StyleLens", "👗")
 st.caption("Fashion search and recommendations: search by photo or description, browse and import the catalog.")
 
 settings = load_settings()
@@ -30,7 +30,7 @@ if not database_ok:
 elif status.products == 0:
     st.info("The catalog is empty. Import products (a folder of `<id>.jpg` images plus a `styles.csv`) "
             "on the Catalog page, or start the app with `CATALOG_DIR` set.", icon="📦")
-    st.page_link("pages/2_Catalog.py", label="Go to the Catalog page", icon="📦")
+    st.page_link("pages/catalog.py", label="Go to the Catalog page", icon="📦")
 else:
     if not status.index_in_step:
         st.warning("The search index is not in step with the catalog; it is rebuilt at the next search, "
@@ -42,7 +42,7 @@ else:
     with right:
         st.subheader("Per gender")
         st.dataframe(pd.Series(status.genders, name="products"), width="stretch")
-    st.page_link("pages/1_Search.py", label="Search the catalog", icon="🔎")
+    st.page_link("pages/search.py", label="Search the catalog", icon="🔎")
 
 with st.expander("Details"):
     st.json({

@@ -12,6 +12,17 @@ from core.images import ImageError
 from core.ingest import CatalogFormatError
 
 COLUMNS = 5
+PAGES = [("app.py", "Home", "🏠"), ("pages/search.py", "Search", "🔎"), ("pages/catalog.py", "Catalog", "📦")]
+
+
+def page_header(title: str, icon: str) -> None:
+    """Page setup shared by every page: config, the sidebar navigation and the title."""
+    st.set_page_config(page_title=f"{title} · StyleLens", page_icon=icon, layout="wide")
+    with st.sidebar:
+        for path, label, page_icon in PAGES:
+            st.page_link(path, label=label, icon=page_icon)
+        st.divider()
+    st.title(f"{icon} {title}")
 
 
 @contextlib.contextmanager

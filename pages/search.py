@@ -5,10 +5,9 @@ from core.catalog import DatabaseUnavailable
 from core.images import MAX_FILE_BYTES, load_image
 from core.index import SearchFilter
 from ui.state import engine
-from ui.widgets import product_grid, user_errors
+from ui.widgets import page_header, product_grid, user_errors
 
-st.set_page_config(page_title="Search · StyleLens", page_icon="🔎", layout="wide")
-st.title("🔎 Search")
+page_header("Search", "🔎")
 
 GENDERS = ["Any", "Women", "Men", "Girls", "Boys", "Unisex"]
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]

@@ -8,10 +8,9 @@ from core.catalog import DatabaseUnavailable
 from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
 from ui.state import engine
-from ui.widgets import product_cards, progress_callback, user_errors
+from ui.widgets import page_header, product_cards, progress_callback, user_errors
 
-st.set_page_config(page_title="Catalog · StyleLens", page_icon="📦", layout="wide")
-st.title("📦 Catalog")
+page_header("Catalog", "📦")
 
 PAGE_SIZE = 20
 HOW_TO_IMPORT = (

@@ -1,0 +1,78 @@
+"""Browser smoke test: the real app served by `streamlit run`, each page loaded in headless Chromium
+and screenshotted to test-artifacts/. Skips (with the reason) where Chromium is absent; .ci/run installs it.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = PROJECT_ROOT / "test-artifacts"
+PAGES = {"home": "", "search": "search", "catalog": "catalog"}  # URL paths
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(loaded_engine):
+    port = free_port()
+    env = {**os.environ, "MONGO_URI": loaded_engine.settings.mongo_uri, "DB_NAME": loaded_engine.settings.db_name,
+           "STYLELENS_DATA_DIR": str(loaded_engine.settings.data_dir)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_each_page_loads_in_chromium(app_url):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name, path in PAGES.items():
+                page.goto(f"{app_url}/{path}")
+                page.wait_for_selector("h1", timeout=90_000)
+                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                       timeout=90_000)
+                page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=30_000)
+                broken = page.evaluate("() => Array.from(document.images).filter(i => !i.naturalWidth).length")
+                assert broken == 0, f"{broken} images did not load on {name}"
+                body = page.inner_text("body")
+                assert "Traceback" not in body and "Error" not in page.title()
+                assert {"home": "Products", "search": "Describe it", "catalog": "Browse"}[name] in body
+                sidebar = page.inner_text("[data-testid='stSidebar']")
+                assert [w for w in sidebar.split() if w in ("Home", "Search", "Catalog", "app")] == [
+                    "Home", "Search", "Catalog"]
+                page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+                assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+        finally:
+            browser.close()

@@ -1,0 +1,100 @@
+"""The pages, run headless through Streamlit's AppTest against the test database."""
+import io
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import PROJECT_ROOT, draw_product
+
+TIMEOUT = 120
+
+
+def _truncated_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    draw_product("dress", (200, 0, 0), size=300).save(buffer, format="JPEG")
+    return buffer.getvalue()[:1500]
+
+
+TRUNCATED_JPEG = _truncated_jpeg()
+
+
+def page(name: str) -> AppTest:
+    """The app, opened on page `name` (a path like "pages/search.py"), as a user following a link would."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=TIMEOUT)
+    return at if name == "app.py" else at.switch_page(name)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_on_an_empty_catalog_says_how_to_import(settings):
+    at = page("app.py").run()
+    assert not at.exception
+    assert "The catalog is empty" in texts(at)
+    assert at.metric[1].value == "0"
+
+
+def test_home_shows_catalog_and_index_state(loaded_engine):
+    at = page("app.py").run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Products"] == "24" and values["Indexed"] == "24" and values["Database"] == "reachable"
+
+
+def test_text_search_shows_a_grid(loaded_engine):
+    at = page("pages/search.py").run()
+    at.text_input(key="text").input("green jeans for men")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Acme Men Green Jeans" in texts(at)
+
+
+@pytest.mark.parametrize("query, message", [
+    (("text", ""), "Type a description"),
+    (("text", "red " * 3000), "only the first 500"),
+    (("image", TRUNCATED_JPEG), "damaged or truncated"),
+    (("image", b"hello"), "not an image"),
+])
+def test_search_bad_input_gives_a_message(loaded_engine, query, message):
+    at = page("pages/search.py")
+    at.session_state["query"] = query
+    at.run()
+    assert not at.exception
+    assert message in texts(at)
+
+
+def test_more_like_this_searches_by_that_product(loaded_engine):
+    at = page("pages/search.py")
+    at.session_state["query"] = ("similar", 1007)
+    at.run()
+    assert not at.exception
+    assert "Products like **Acme Women Blue Dresses**" in texts(at)
+
+
+def test_catalog_page_imports_a_folder_and_browses(settings, catalog_dir):
+    at = page("pages/catalog.py").run()
+    assert "The catalog is empty" in texts(at)
+    at.text_input[0].input(str(catalog_dir))
+    next(b for b in at.button if b.label == "Import folder").click().run()
+    assert not at.exception
+    assert "24 added" in texts(at)
+    at = page("pages/catalog.py").run()
+    assert "24 products" in texts(at) and "Acme Men Red Tshirts" in texts(at)
+
+
+def test_catalog_page_reports_a_bad_folder(settings, tmp_path):
+    at = page("pages/catalog.py").run()
+    at.text_input[0].input(str(tmp_path / "nowhere"))
+    next(b for b in at.button if b.label == "Import folder").click().run()
+    assert not at.exception and "No CSV file" in texts(at)
+
+
+@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/catalog.py"])
+def test_pages_say_when_the_database_is_down(monkeypatch, tmp_path, name):
+    monkeypatch.setenv("MONGO_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300")
+    monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path))
+    at = page(name).run()
+    assert not at.exception
+    assert "database is unavailable" in texts(at)
