@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import re
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from bson.binary import Binary
-from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
+from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
@@ -131,7 +132,6 @@ class Catalog:
     def ensure_indexes(self) -> None:
         for field in FILTER_FIELDS:
             self.collection.create_index([(field, ASCENDING)])
-        self.collection.create_index([("updated_at", DESCENDING)])
 
     def ping(self) -> bool:
         try:
@@ -172,10 +172,26 @@ class Catalog:
 
     @_db_errors
     def state(self) -> str:
-        """A fingerprint of the catalog's contents: changes whenever a product is added, changed or removed."""
-        newest = self.collection.find_one({}, {"updated_at": 1}, sort=[("updated_at", DESCENDING)])
-        stamp = newest["updated_at"].isoformat() if newest and newest.get("updated_at") else "-"
-        return f"{self.collection.estimated_document_count()}@{stamp}"
+        """A fingerprint of the catalog's contents: changes whenever a product is added, changed or removed.
+
+        It is a revision counter kept in a small side collection and bumped by every write, so
+        checking it costs one lookup by key whatever the catalog's size (it runs before each search).
+        """
+        doc = self._revisions.find_one({"_id": self.collection.name}) or {}
+        return f"rev-{doc.get('revision', 0)}-{doc.get('epoch', '')}"
+
+    @property
+    def _revisions(self) -> Collection:
+        return self.collection.database["stylelens_revisions"]
+
+    def _bump_revision(self) -> None:
+        # The epoch tells apart two catalogs that happen to share a revision number (e.g. a dropped
+        # and re-created collection), so an index of the old one is never taken for the new one.
+        self._revisions.update_one(
+            {"_id": self.collection.name},
+            {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
+            upsert=True,
+        )
 
     @_db_errors
     def count_embedded(self, model: str) -> int:
@@ -215,6 +231,7 @@ class Catalog:
             operations.append(UpdateOne({"_id": product.id}, {"$set": doc}, upsert=True))
         if operations:
             self.collection.bulk_write(operations, ordered=False)
+            self._bump_revision()
 
     @_db_errors
     def set_embeddings(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
@@ -227,7 +244,9 @@ class Catalog:
 
     @_db_errors
     def delete(self, ids: list[int]) -> int:
-        return self.collection.delete_many({"_id": {"$in": [int(i) for i in ids]}}).deleted_count
+        deleted = self.collection.delete_many({"_id": {"$in": [int(i) for i in ids]}}).deleted_count
+        self._bump_revision()
+        return deleted
 
 
 def _query(filters: dict, text: str = "") -> dict:
