@@ -66,3 +66,26 @@ def test_unreachable_uri_fails_with_a_message(monkeypatch, tmp_path):
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(DatabaseUnavailable, match="127.0.0.1:1"):
         Catalog.open(load_settings())
+
+
+def test_page_reports_a_stopped_database_and_recovers(own_server, monkeypatch, tmp_path, encoder, catalog_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import PROJECT_ROOT
+
+    folder, uri = own_server
+    monkeypatch.setenv("MONGO_URI", uri)
+    monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path / "data"))
+    StyleLens(load_settings(), Catalog.open(load_settings()), encoder).import_catalog(
+        catalog_dir / "images", catalog_dir / "styles.csv")
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120).switch_page("pages/search.py")
+    at.session_state["query"] = ("text", "red dress")
+    assert at.run().markdown and not at.error
+
+    kill_server(folder)
+    at.run()
+    assert not at.exception and "database is unavailable" in at.error[0].value
+
+    local_server_uri(folder)
+    at.run()
+    assert not at.exception and not at.error and "Acme Women Red Dresses" in [m.value.strip("*") for m in at.markdown]
