@@ -1,17 +1,22 @@
 """Drawing helpers: result grids, product cards and friendly error boxes."""
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
+import html
+import io
 from typing import Iterator, Sequence
 
 import streamlit as st
 
 from core.catalog import DatabaseUnavailable, Product
 from core.engine import Hit, QueryError, StyleLens
-from core.images import ImageError
+from core.images import ImageError, load_image
 from core.ingest import CatalogFormatError
 
 COLUMNS = 5
+THUMBNAIL_SIDE = 256
 PAGES = [("app.py", "Home", "🏠"), ("pages/search.py", "Search", "🔎"), ("pages/catalog.py", "Catalog", "📦")]
 
 
@@ -57,13 +62,24 @@ def product_cards(engine: StyleLens, products: Sequence[Product]) -> None:
 
 def product_card(engine: StyleLens, product: Product, caption: str = "") -> None:
     path = engine.image_path(product)
-    if path.is_file():
-        st.image(str(path), width="stretch")
-    else:
+    try:
+        source = _thumbnail_uri(str(path), path.stat().st_mtime)
+        st.markdown(f'<img src="{source}" alt="{html.escape(product.name)}" style="width:100%;aspect-ratio:1;'
+                    'object-fit:contain;background:#fff;border-radius:6px">', unsafe_allow_html=True)
+    except (OSError, ImageError):
         st.caption("(image missing)")
     st.markdown(f"**{product.name or product.id}**")
     st.caption(f"{product.gender} · {product.article_type or product.sub_category} · {product.base_colour}"
                + (f"  \n{caption}" if caption else ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _thumbnail_uri(path: str, modified: float) -> str:
+    """The image as a small inline JPEG. Inline, not through Streamlit's media store: grids that
+    rerun quickly under load lost media files there before the browser fetched them."""
+    buffer = io.BytesIO()
+    load_image(path, max_side=THUMBNAIL_SIDE).save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def progress_callback(bar):
