@@ -150,8 +150,7 @@ class StyleLens:
         for start in range(0, len(rows), EMBED_BATCH):
             self._import_batch(rows[start:start + EMBED_BATCH], known, report)
             progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
-        if report.imported or self._index is None:
-            self.rebuild_index(progress)
+        self.index(progress)  # rebuilt if the import changed anything, else loaded as it is
         report.seconds = time.perf_counter() - started
         return report
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import os
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,7 +114,3 @@ def engine(settings, encoder) -> StyleLens:
 def loaded_engine(engine, catalog_dir) -> StyleLens:
     engine.import_catalog(catalog_dir / "images", catalog_dir / "styles.csv")
     return engine
-
-
-def with_settings(settings, **changes):
-    return replace(settings, **changes)
