@@ -30,7 +30,8 @@ def browse_ui(lens) -> None:
     filters = {"gender": None if gender == "Any" else gender, "sub_category": None if category == "Any" else category}
     total = lens.catalog.count(text, **filters)
     pages = max(1, -(-total // PAGE_SIZE))
-    page = st.number_input("Page", 1, pages, 1) if pages > 1 else 1
+    # Keyed by the filters, so a new filter starts again at page 1 (and never past its last page).
+    page = st.number_input("Page", 1, pages, 1, key=f"page-{gender}-{category}-{text}") if pages > 1 else 1
     products = lens.catalog.browse(text=text, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters)
     st.caption(f"{total:,} products · page {page} of {pages}")
     if not products:
