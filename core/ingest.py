@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.catalog import Product
-from core.images import ImageError, load_image
+from core.images import load_image
 
 REQUIRED_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour",
                     "productDisplayName")
