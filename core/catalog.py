@@ -13,13 +13,13 @@ import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 from bson.binary import Binary
 from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from core.config import Settings
 from core.dbserver import ServerStartError, local_server_uri
@@ -133,13 +133,6 @@ class Catalog:
         for field in FILTER_FIELDS:
             self.collection.create_index([(field, ASCENDING)])
 
-    def ping(self) -> bool:
-        try:
-            self.collection.database.client.admin.command("ping")
-            return True
-        except PyMongoError:
-            return False
-
     # ---- reading -------------------------------------------------------------------------
     @_db_errors
     def count(self, text: str = "", **filters) -> int:
@@ -203,19 +196,19 @@ class Catalog:
         return [doc["_id"] for doc in cursor]
 
     @_db_errors
-    def embeddings(self, model: str, batch: int = 2000) -> Iterator[tuple[list[Product], np.ndarray]]:
-        """Products embedded by `model` with their vectors, in batches: (products, float32 [n, D])."""
-        field = _vector_field(model)
+    def embeddings(self, model: str) -> tuple[list[Product], np.ndarray]:
+        """Products embedded by `model` with their vectors (float32 [n, D]), in id order.
+
+        Read whole rather than yielded in batches, so a connection lost half-way raises
+        DatabaseUnavailable like every other call instead of escaping as a driver error.
+        """
+        field, slot = _vector_field(model), _model_slot(model)
         cursor = self.collection.find({field: {"$exists": True}}, {field: 1, **_PRODUCT_FIELDS})
         products, vectors = [], []
-        for doc in cursor.sort("_id", ASCENDING).batch_size(batch):
+        for doc in cursor.sort("_id", ASCENDING).batch_size(2000):
             products.append(Product.from_doc(doc))
-            vectors.append(np.frombuffer(doc["embeddings"][_model_slot(model)], dtype=np.float32))
-            if len(products) == batch:
-                yield products, np.stack(vectors)
-                products, vectors = [], []
-        if products:
-            yield products, np.stack(vectors)
+            vectors.append(np.frombuffer(doc["embeddings"][slot], dtype=np.float32))
+        return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
 
     # ---- writing -------------------------------------------------------------------------
     @_db_errors

@@ -110,11 +110,7 @@ class StyleLens:
         with self._lock:
             self.embed_missing(progress)
             state = self.catalog.state()
-            products, chunks = [], []
-            for batch, vectors in self.catalog.embeddings(self.encoder.model_key):
-                products.extend(batch)
-                chunks.append(vectors)
-            vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
+            products, vectors = self.catalog.embeddings(self.encoder.model_key)
             index = VectorIndex.build(products, vectors, self.encoder.model_key, state,
                                       self.settings.exact_index_limit)
             index.save(self.index_path)
@@ -233,7 +229,7 @@ class StyleLens:
         index = self._index
         if index is None:
             try:
-                index = VectorIndex.load(self.index_path)
+                index = self._index = VectorIndex.load(self.index_path)  # read once, not per page render
             except IndexFileError:
                 index = None
         return Status(

@@ -60,8 +60,8 @@ def test_index_and_catalog_agree_after_adds_and_updates(engine, tmp_path):
     index = engine.index()
     assert sorted(index.ids.tolist()) == sorted(r["id"] for r in rows + more)
     for row, product_id in enumerate(index.ids[:5]):  # each row's vector is that product's vector
-        stored = next(v for ps, vs in engine.catalog.embeddings(engine.encoder.model_key)
-                      for p, v in zip(ps, vs) if p.id == product_id)
+        products, vectors = engine.catalog.embeddings(engine.encoder.model_key)
+        stored = next(v for p, v in zip(products, vectors) if p.id == product_id)
         assert np.allclose(index.index.reconstruct(row), stored)
     hit = engine.search_text("Acme Updated Name", k=1).hits[0]
     assert hit.product.id == rows[0]["id"] and hit.product.name == "Acme Updated Name"
