@@ -6,6 +6,8 @@
     python -m core reindex
     python -m core prepare
     python -m core db (start|stop)
+    python -m core evaluate --queries FILE.jsonl [--k 50] --json
+    python -m core categories DIR [--top 5] --json
 
 Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
 """
@@ -66,6 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="what ./run_app.sh does before the app opens: database up, "
                                   "catalog imported from CATALOG_DIR if empty, index in step")
     prepare.set_defaults(run=_prepare)
+
+    evaluate = commands.add_parser("evaluate", help="score the search on a JSON Lines file of queries")
+    evaluate.add_argument("--queries", type=Path, required=True,
+                          help="one JSON object per line: image / ref_id / text, relevant_ids, kind")
+    evaluate.add_argument("--k", type=int, default=50, help="ranking depth (default 50)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.set_defaults(run=_evaluate)
+
+    categories = commands.add_parser("categories", help="the most common article types in a folder of images")
+    categories.add_argument("folder", type=Path)
+    categories.add_argument("--top", type=int, default=5, help="how many categories to list (default 5)")
+    categories.add_argument("--json", action="store_true")
+    categories.set_defaults(run=_categories)
 
     db = commands.add_parser("db", help="start or stop the embedded database (when MONGO_URI is unset)")
     db.add_argument("action", choices=["start", "stop"])
@@ -160,6 +175,46 @@ def _prepare(args) -> int:
     with _ProgressBar() as bar:
         index = engine.index(progress=bar)
     print(f"» Index: {len(index):,} products ({index.manifest.index_type}), encoder {index.manifest.model_key}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from core.evaluation import evaluate, read_queries
+
+    queries, skipped = read_queries(args.queries)
+    engine = _engine()
+    with _ProgressBar() as bar:
+        report = evaluate(engine, queries, args.k, skipped=skipped, progress=bar)
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    print(f"encoder {report.encoder}, k={report.k}, {report.seconds:.1f} s")
+    rows = [("all", report.overall)] + list(report.by_kind.items())
+    names = [n for n in report.overall if n != "n"]
+    print(f"{'kind':<24}{'n':>6}" + "".join(f"{n:>14}" for n in names))
+    for kind, scores in rows:
+        print(f"{kind[:23]:<24}{scores['n']:>6}" + "".join(f"{scores[n]:>14.4f}" for n in names))
+    for line, reason in report.skipped[:20]:
+        print(f"  skipped line {line}: {reason}")
+    return 0
+
+
+def _categories(args) -> int:
+    from core.categories import categorize, image_files
+    from core.encoders import load_attribute_model
+
+    files = image_files(args.folder)
+    if not files:
+        raise ValueError(f"No images in {args.folder}.")
+    model = load_attribute_model(load_settings().encoder_name)
+    with _ProgressBar() as bar:
+        report = categorize(model, [(str(p.relative_to(args.folder)), p) for p in files], bar)
+    if args.json:
+        print(json.dumps(report.to_json(args.top)))
+        return 0
+    print(f"{len(report.predictions)} images" + (f", {len(report.skipped)} skipped" if report.skipped else ""))
+    for count in report.top(args.top):
+        print(f"  {count.article_type:<24}{count.images:>6}  {count.share:6.1%}  confidence {count.mean_confidence:.2f}")
     return 0
 
 

@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from core.catalog import DatabaseUnavailable
+from core.categories import categorize, images_in_zip
 from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
-from ui.state import engine
+from ui.state import attribute_model, engine
 from ui.widgets import page_header, product_cards, progress_callback, user_errors
 
 page_header("Catalog", "📦")
@@ -66,6 +67,47 @@ def run_import(lens, images: Path, styles: Path) -> None:
             st.dataframe(pd.DataFrame(report.skipped, columns=["id", "reason"]), hide_index=True, width="stretch")
 
 
+def categories_ui(lens) -> None:
+    st.markdown("Which kinds of product are in a set of photos? Each photo is classified by the encoder's "
+                "article-type head; the most common types are counted.")
+    uploads = st.file_uploader("Photos, or a zip of photos", type=["jpg", "jpeg", "png", "webp", "zip"],
+                               accept_multiple_files=True, key="category-uploads")
+    top = st.slider("How many categories", 3, 15, 5)
+    if not uploads or not st.button("Find the top categories", type="primary"):
+        return
+    sources = []
+    for upload in uploads:
+        if upload.name.lower().endswith(".zip"):
+            sources.extend(images_in_zip(upload.getvalue()))
+        else:
+            sources.append((upload.name, upload.getvalue()))
+    if not sources:
+        st.warning("No images found in the upload.", icon="⚠️")
+        return
+    bar = st.progress(0.0, text="Classifying…")
+    report = categorize(attribute_model(lens.settings.encoder_name), sources, progress=progress_callback(bar))
+    bar.empty()
+    show_categories(report, top)
+
+
+def show_categories(report, top: int) -> None:
+    if report.skipped:
+        st.warning(f"{len(report.skipped)} files could not be read as images and were skipped.", icon="⚠️")
+    if not report.predictions:
+        return
+    counts = pd.DataFrame([{"article type": c.article_type, "images": c.images, "share": c.share,
+                            "mean confidence": c.mean_confidence} for c in report.top(top)])
+    st.markdown(f"**Top {len(counts)} categories in {len(report.predictions):,} images**")
+    st.bar_chart(counts, x="article type", y="images", horizontal=True)
+    st.dataframe(counts, hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+                                "mean confidence": st.column_config.NumberColumn(format="%.2f")})
+    with st.expander("Every image"):
+        st.dataframe(pd.DataFrame([{"image": name, "article type": p.article_type, "confidence": p.article_type_score,
+                                    "colour": p.colour, "gender": p.gender} for name, p in report.predictions]),
+                     hide_index=True, width="stretch")
+
+
 def index_ui(lens) -> None:
     status = lens.status()
     st.write(f"**{status.indexed:,}** of **{status.products:,}** products indexed "
@@ -85,7 +127,7 @@ except DatabaseUnavailable as exc:
     st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
     st.stop()
 
-browse, add, index = st.tabs(["Browse", "Import", "Index"])
+browse, add, index, kinds = st.tabs(["Browse", "Import", "Index", "Top categories"])
 with browse, user_errors():
     if empty:
         st.info("The catalog is empty. Open the **Import** tab to add products.\n\n" + HOW_TO_IMPORT, icon="📦")
@@ -95,3 +137,8 @@ with add, user_errors():
     import_ui(lens)
 with index, user_errors():
     index_ui(lens)
+with kinds, user_errors():
+    try:
+        categories_ui(lens)
+    except ValueError as exc:  # a bad zip, or the attribute model missing
+        st.warning(str(exc), icon="⚠️")

@@ -95,6 +95,7 @@ def settings(tmp_path, mongo_uri, monkeypatch):
     monkeypatch.setenv("DB_NAME", f"test_{uuid.uuid4().hex[:10]}")
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CATALOG_DIR", raising=False)
+    monkeypatch.setenv("ENCODER_NAME", "baseline")  # the fixtures' encoder; the bundled one has its own tests
     return load_settings()
 
 

@@ -23,3 +23,11 @@ def _engine(settings: Settings) -> StyleLens:
 def engine() -> StyleLens:
     """The engine for the current settings (a change of settings gives a new one)."""
     return _engine(load_settings())
+
+
+@st.cache_resource(show_spinner="Loading the attribute heads…")
+def attribute_model(name: str):
+    """The encoder whose heads name article type, colour and gender (see core.encoders)."""
+    from core.encoders import load_attribute_model
+
+    return load_attribute_model(name)

@@ -17,7 +17,8 @@ from core.ingest import CatalogFormatError
 
 COLUMNS = 5
 THUMBNAIL_SIDE = 256
-PAGES = [("app.py", "Home", "🏠"), ("pages/search.py", "Search", "🔎"), ("pages/catalog.py", "Catalog", "📦")]
+PAGES = [("app.py", "Home", "🏠"), ("pages/search.py", "Search", "🔎"), ("pages/catalog.py", "Catalog", "📦"),
+         ("pages/evaluate.py", "Evaluate", "📊")]
 
 
 def page_header(title: str, icon: str) -> None:

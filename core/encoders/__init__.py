@@ -1,11 +1,21 @@
 """Encoders: one loader, `load_encoder(name)`, for every model that turns products and queries into
 vectors. See `base.py` for the embedding contract all of them keep.
+
+A name is one of
+    a registry name        "baseline", "stylelens-small"   (shipped with the project, work offline)
+    hf:<Hugging Face id>   "hf:patrickjohncyh/fashion-clip" (any transformers CLIP-style model)
+    a local path           a folder saved with `save_pretrained`, or a StyleLens checkpoint file (.pt)
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
+from core.config import PROJECT_ROOT
 from core.encoders.base import Encoder, l2_normalize
+
+BUNDLED_CHECKPOINT = PROJECT_ROOT / "assets" / "stylelens-small.pt"
+BUNDLED_ENCODER = "stylelens-small"
 
 
 def _baseline() -> Encoder:
@@ -14,9 +24,28 @@ def _baseline() -> Encoder:
     return BaselineEncoder()
 
 
+def _stylelens_small() -> Encoder:
+    return _stylelens_file(BUNDLED_CHECKPOINT, "stylelens-small")
+
+
+def _stylelens_file(path: Path, name: str) -> Encoder:
+    from core.encoders.stylelens import StyleLensEncoder
+
+    if not path.is_file():
+        raise ValueError(f"The encoder checkpoint {path} is missing (train it with python -m training.train_encoder).")
+    return StyleLensEncoder(path, name)
+
+
+def _clip(source: str, name: str) -> Encoder:
+    from core.encoders.clip import ClipEncoder
+
+    return ClipEncoder(source, name)
+
+
 # Registry names -> factories. Pages and scripts never spell model strings themselves.
 _REGISTRY: dict[str, Callable[[], Encoder]] = {
     "baseline": _baseline,
+    "stylelens-small": _stylelens_small,
 }
 
 
@@ -25,11 +54,26 @@ def available_encoders() -> list[str]:
 
 
 def load_encoder(name: str) -> Encoder:
-    """The encoder registered as `name`; an unknown name fails with the list of known ones."""
-    factory = _REGISTRY.get(name.strip())
-    if factory is None:
-        raise ValueError(f"Unknown encoder {name!r}. Known encoders: {', '.join(available_encoders())}.")
-    return factory()
+    """The encoder called `name` (see the module docstring); an unknown name lists the known ones."""
+    name = name.strip()
+    if name in _REGISTRY:
+        return _REGISTRY[name]()
+    if name.startswith("hf:") and len(name) > 3:
+        return _clip(name[3:], name)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return _clip(str(path), f"clip:{path.resolve().name}")
+    if path.is_file() and path.suffix == ".pt":
+        return _stylelens_file(path, f"stylelens:{path.stem}")
+    raise ValueError(f"Unknown encoder {name!r}. Known encoders: {', '.join(available_encoders())}; "
+                     "or hf:<Hugging Face id>, or the path of a saved model folder or StyleLens .pt file.")
 
 
-__all__ = ["Encoder", "available_encoders", "l2_normalize", "load_encoder"]
+def load_attribute_model(name: str = BUNDLED_ENCODER):
+    """The encoder whose heads name article type, colour and gender: `name` if it has heads, else the bundled one."""
+    encoder = load_encoder(name)
+    return encoder if hasattr(encoder, "classify") else load_encoder(BUNDLED_ENCODER)
+
+
+__all__ = ["BUNDLED_ENCODER", "Encoder", "available_encoders", "l2_normalize", "load_attribute_model",
+           "load_encoder"]

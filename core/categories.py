@@ -1,0 +1,92 @@
+"""The "top-K categories in a set of images" tool: classify every image with the encoder's heads and count.
+
+Used by the Catalog page (a folder or zip of photos) and by `python -m core categories DIR`.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from PIL import Image
+
+from core.encoders.stylelens import Prediction, StyleLensEncoder
+from core.images import ImageError, load_image
+from core.ingest import Progress
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+BATCH = 64
+MAX_ZIP_BYTES = 2 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    article_type: str
+    images: int
+    share: float  # of the images that could be read
+    mean_confidence: float
+
+
+@dataclass
+class CategoryReport:
+    predictions: list[tuple[str, Prediction]]  # (image name, what the heads see)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (image name, reason)
+
+    def top(self, k: int = 5) -> list[CategoryCount]:
+        counts = Counter(p.article_type for _, p in self.predictions)
+        total = max(1, len(self.predictions))
+        return [CategoryCount(kind, n, n / total,
+                              sum(p.article_type_score for _, p in self.predictions if p.article_type == kind) / n)
+                for kind, n in counts.most_common(k)]
+
+    def to_json(self, k: int = 5) -> dict:
+        return {"images": len(self.predictions),
+                "top": [{"article_type": c.article_type, "images": c.images, "share": round(c.share, 4),
+                         "mean_confidence": round(c.mean_confidence, 4)} for c in self.top(k)],
+                "predictions": [{"image": name, "article_type": p.article_type,
+                                 "confidence": round(p.article_type_score, 4), "colour": p.colour,
+                                 "gender": p.gender} for name, p in self.predictions],
+                "skipped": [{"image": name, "reason": reason} for name, reason in self.skipped]}
+
+
+def image_files(folder: Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder.")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def images_in_zip(data: bytes) -> list[tuple[str, bytes]]:
+    """(name, bytes) of every image file in an uploaded zip; a bad zip raises ValueError."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ValueError("The upload is not a valid zip file.") from exc
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
+                   and Path(m.filename).suffix.lower() in IMAGE_SUFFIXES]
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise ValueError("The zip unpacks to more than 2 GB; use `python -m core categories DIR` instead.")
+        return [(m.filename, archive.read(m)) for m in members]
+
+
+def categorize(model: StyleLensEncoder, sources: Sequence[tuple[str, bytes | Path]],
+               progress: Progress | None = None) -> CategoryReport:
+    """Predict the article type (and colour, gender) of each named image; unreadable ones are skipped."""
+    report = CategoryReport(predictions=[])
+    for start in range(0, len(sources), BATCH):
+        names: list[str] = []
+        images: list[Image.Image] = []
+        for name, source in sources[start:start + BATCH]:
+            try:
+                images.append(load_image(source))
+                names.append(name)
+            except ImageError as exc:
+                report.skipped.append((name, str(exc)))
+        report.predictions.extend(zip(names, model.classify(images)))
+        if progress:
+            progress(min(start + BATCH, len(sources)), len(sources), "Classifying images")
+    return report

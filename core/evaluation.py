@@ -1,0 +1,219 @@
+"""The evaluation harness: run a file of queries through the engine and score the rankings.
+
+A query file is JSON Lines, one query per line, with any of
+    image         path of a query photo, relative to the query file
+    ref_id        a catalog product used as the query picture (never counted among its own results)
+    text          a description, or feedback when given with image/ref_id
+    relevant_ids  catalog ids that count as correct (required)
+    kind          optional group name; the report breaks every metric down by it
+Image and text together are combined by a composer, a plain callable (image vector, text vector) ->
+query vector; `sum_composer` is the default and the baseline every learned composer is compared with.
+"""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from core.encoders import l2_normalize
+from core.engine import StyleLens
+from core.images import ImageError, load_image
+from core.index import SearchFilter
+from core.ingest import Progress
+from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
+
+Composer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, D] image, [N, D] text) -> [N, D] query
+MAX_EVAL_K = 200
+BATCH = 64
+MAX_ZIP_BYTES = 2 * 1024 ** 3
+
+
+def sum_composer(image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:
+    """The simple baseline: the sum of the two unit vectors, renormalised."""
+    return l2_normalize(image_vectors + text_vectors)
+
+
+class QueryFileError(ValueError):
+    """The query file cannot be used at all (missing, empty, no valid line)."""
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    line: int
+    relevant_ids: frozenset[int]
+    image: Path | None = None
+    ref_id: int | None = None
+    text: str | None = None
+    kind: str | None = None
+
+    @property
+    def mode(self) -> str:
+        picture = self.image is not None or self.ref_id is not None
+        return "image+text" if picture and self.text else "image" if picture else "text"
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    query: EvalQuery
+    ranked: tuple[int, ...]
+    first_rank: int | None
+    metrics: dict[str, float]
+
+
+@dataclass
+class EvalReport:
+    k: int
+    encoder: str
+    outcomes: list[QueryOutcome]
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    seconds: float = 0.0
+
+    @property
+    def overall(self) -> dict[str, float]:
+        return mean_metrics(o.metrics for o in self.outcomes)
+
+    @property
+    def by_kind(self) -> dict[str, dict[str, float]]:
+        kinds = sorted({o.query.kind for o in self.outcomes if o.query.kind})
+        return {kind: mean_metrics(o.metrics for o in self.outcomes if o.query.kind == kind) for kind in kinds}
+
+    def curve(self, kind: str | None = None) -> list[float]:
+        """recall@1 .. recall@k for all queries or for one kind."""
+        ranks = [o.first_rank for o in self.outcomes if kind is None or o.query.kind == kind]
+        return recall_curve(ranks, self.k)
+
+    def to_json(self) -> dict:
+        rounded = {name: round(value, 4) if name != "n" else value for name, value in self.overall.items()}
+        return {**rounded, "by_kind": {kind: {n: round(v, 4) if n != "n" else v for n, v in scores.items()}
+                                       for kind, scores in self.by_kind.items()},
+                "k": self.k, "encoder": self.encoder, "seconds": round(self.seconds, 2),
+                "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped]}
+
+
+def read_queries(path: Path) -> tuple[list[EvalQuery], list[tuple[int, str]]]:
+    """Valid queries and (line, reason) for each line that cannot be used."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueryFileError(f"Cannot read the query file {path}: {exc}") from exc
+    queries, skipped = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            queries.append(_parse_query(json.loads(line), number, path.parent))
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+            skipped.append((number, str(exc)))
+    if not queries:
+        detail = f" (first problem, line {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        raise QueryFileError(f"{path.name} holds no usable query{detail}.")
+    return queries, skipped
+
+
+def unpack_query_zip(data: bytes, into: Path) -> Path:
+    """Unpack an uploaded zip (one .jsonl + the images it names) safely; return the .jsonl's path."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise QueryFileError("The upload is not a valid zip file.") from exc
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise QueryFileError("The zip unpacks to more than 2 GB; run `python -m core evaluate` on a folder instead.")
+        files = [m for m in members if m.filename.lower().endswith(".jsonl")]
+        if len(files) != 1:
+            raise QueryFileError(f"The zip must hold exactly one .jsonl query file; it holds {len(files)}.")
+        for member in members:
+            name = Path(member.filename)
+            if name.is_absolute() or ".." in name.parts:
+                continue  # never write outside the target folder
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+    return into / files[0].filename
+
+
+def _parse_query(record: dict, line: int, folder: Path) -> EvalQuery:
+    if not isinstance(record, dict):
+        raise ValueError("a line must be a JSON object")
+    relevant = record.get("relevant_ids")
+    if not isinstance(relevant, list) or not relevant:
+        raise ValueError("relevant_ids must be a non-empty list of catalog ids")
+    text = str(record["text"]).strip() if record.get("text") is not None else None
+    image = folder / str(record["image"]) if record.get("image") else None
+    ref_id = int(record["ref_id"]) if record.get("ref_id") is not None else None
+    if image is None and ref_id is None and not text:
+        raise ValueError("a query needs an image, a ref_id or a text")
+    kind = str(record["kind"]) if record.get("kind") is not None else None
+    return EvalQuery(line, frozenset(int(i) for i in relevant), image, ref_id, text or None, kind)
+
+
+def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, composer: Composer = sum_composer,
+             skipped: Sequence[tuple[int, str]] = (), progress: Progress | None = None) -> EvalReport:
+    """Rank the catalog for every query and score the ranking against its relevant ids."""
+    if not 1 <= k <= MAX_EVAL_K:
+        raise ValueError(f"k must be between 1 and {MAX_EVAL_K}.")
+    started = time.perf_counter()
+    index = engine.index()
+    report = EvalReport(k=k, encoder=engine.encoder.model_key, outcomes=[], skipped=list(skipped))
+    for start in range(0, len(queries), BATCH):
+        batch = queries[start:start + BATCH]
+        vectors, problems = query_vectors(engine, batch, composer)
+        report.skipped.extend(problems)
+        for query, vector in zip(batch, vectors):
+            if vector is None:
+                continue
+            extra = 1 if query.ref_id is not None else 0
+            neighbours = index.search(vector, k + extra, SearchFilter())
+            ranked = tuple(n.id for n in neighbours if n.id != query.ref_id)[:k]
+            relevant = set(query.relevant_ids) - {query.ref_id}
+            report.outcomes.append(QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant),
+                                                query_metrics(ranked, relevant)))
+        if progress:
+            progress(min(start + BATCH, len(queries)), len(queries), "Evaluating queries")
+    report.skipped.sort()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def query_vectors(engine: StyleLens, queries: Sequence[EvalQuery],
+                  composer: Composer) -> tuple[list[np.ndarray | None], list[tuple[int, str]]]:
+    """One query vector per query (None where its picture cannot be had), and the reasons."""
+    encoder, problems = engine.encoder, []
+    pictures, picture_rows = [], []
+    refs = {p.id: p for p in engine.catalog.get([q.ref_id for q in queries if q.ref_id is not None]) if p}
+    for row, query in enumerate(queries):
+        if query.image is None and query.ref_id is None:
+            continue
+        try:
+            if query.image is not None:
+                pictures.append(load_image(query.image))
+            elif query.ref_id in refs:
+                pictures.append(load_image(engine.image_path(refs[query.ref_id])))
+            else:
+                raise ImageError(f"ref_id {query.ref_id} is not in the catalog")
+            picture_rows.append(row)
+        except ImageError as exc:
+            problems.append((query.line, str(exc)))
+    image_vectors = dict(zip(picture_rows, encoder.embed_images(pictures))) if pictures else {}
+    text_rows = [row for row, q in enumerate(queries) if q.text]
+    text_vectors = dict(zip(text_rows, encoder.embed_texts([queries[r].text for r in text_rows]))) if text_rows else {}
+    vectors: list[np.ndarray | None] = []
+    for row, query in enumerate(queries):
+        picture, words = image_vectors.get(row), text_vectors.get(row)
+        if (query.image is not None or query.ref_id is not None) and picture is None:
+            vectors.append(None)
+        elif picture is not None and words is not None:
+            vectors.append(composer(picture[None], words[None])[0])
+        else:
+            vectors.append(picture if picture is not None else words)
+    return vectors, problems

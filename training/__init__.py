@@ -1,0 +1,1 @@
+"""Training scripts: thin command-line fronts that import `core/`, never imported by it."""

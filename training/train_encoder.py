@@ -1,0 +1,289 @@
+"""Train the bundled StyleLens encoder ("stylelens-small") on the fashion-products catalog.
+
+    python -m training.train_encoder --catalog ../shared/datasets/fashion-products \
+        --street ../shared/datasets/street-photos --out assets/stylelens-small.pt
+
+Image tower from scratch + projection of the frozen bundled MiniLM, trained with
+    image<->caption contrastive loss + cosine-classifier losses on article type, colour group and gender
+    (+ "any of these article types" on garment crops cut from street photos, for in-the-wild photos).
+Packshots are composited onto real and made-up backgrounds (training/augment.py). Products in the fixed
+held-out split (core/split.py) and street photos 641-804 are never trained on. Resumable: the state after
+each epoch is kept in --work; running the same command again continues where it stopped. Seeded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from core.encoders.minilm import MiniLM
+from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, normalize_pixels, save_checkpoint
+from core.split import HELD_OUT_PERCENT, is_held_out
+from training import augment, street
+
+MIN_CLASS_ITEMS = 10  # article types rarer than this in the training split get no class of their own
+GENDERS = ("Men", "Women", "Unisex")
+GENDER_OF = {"Men": "Men", "Boys": "Men", "Women": "Women", "Girls": "Women", "Unisex": "Unisex"}
+VERSION = "1"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    catalog_per_batch: int = 104
+    street_per_batch: int = 24
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    seed: int = 0
+    clean_share: float = 0.2  # catalog samples shown as plain packshots (only mirrored)
+    limit: int = 0  # >0: use only this many catalog rows (smoke runs)
+
+
+# ---- data ----------------------------------------------------------------------------------
+def caption_variants(row: pd.Series) -> list[str]:
+    """Ways people and the catalog describe one product; one is drawn per sample."""
+    gender, kind, colour = row["gender"], row["articleType"], row["baseColour"]
+    parts = [row["productDisplayName"], gender, kind, row["subCategory"], colour, row["colorgroup"], row["usage"],
+             row["season"]]
+    full = ", ".join(dict.fromkeys(str(p) for p in parts if isinstance(p, str) and p))
+    return [str(row["productDisplayName"]), full, f"{colour} {kind} for {gender}".lower(),
+            f"{gender} {row['usage']} {kind} in {row['colorgroup']}"]
+
+
+def load_catalog_arrays(catalog_dir: Path, size: int, cache: Path, limit: int) -> dict:
+    """Images (uint8), product masks, caption embeddings and labels, cached in the work folder."""
+    if cache.exists():
+        return torch.load(cache, weights_only=False)
+    styles = pd.read_csv(catalog_dir / "styles.csv").fillna("")
+    styles = styles[[(catalog_dir / "images" / f"{i}.jpg").exists() for i in styles["id"]]].reset_index(drop=True)
+    if limit:
+        styles = styles.head(limit)
+    pictures = np.zeros((len(styles), size, size, 3), dtype=np.uint8)
+    for row, product_id in enumerate(tqdm(styles["id"], desc="Reading catalog images")):
+        image = Image.open(catalog_dir / "images" / f"{product_id}.jpg").convert("RGB")
+        pictures[row] = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
+    pixels = torch.from_numpy(pictures).permute(0, 3, 1, 2).contiguous()
+    masks = torch.cat([augment.white_background_mask(pixels[i:i + 512].float() / 255) for i in
+                       range(0, len(pixels), 512)]).to(torch.uint8)
+    texts = [caption_variants(row) for _, row in styles.iterrows()]
+    flat = [t for variants in texts for t in variants]
+    minilm = MiniLM()
+    sentences = np.concatenate([minilm.embed(flat[i:i + 512]) for i in
+                                tqdm(range(0, len(flat), 512), desc="Embedding captions")])
+    data = {"styles": styles, "pixels": pixels, "masks": masks,
+            "sentences": torch.from_numpy(sentences).view(len(styles), 4, -1)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, cache)
+    return data
+
+
+def make_labels(styles: pd.DataFrame, train: np.ndarray) -> Labels:
+    counts = styles.loc[train, "articleType"].value_counts()
+    kinds = tuple(sorted(counts[counts >= MIN_CLASS_ITEMS].index))
+    colours = tuple(sorted(c for c in styles["colorgroup"].unique() if c))
+    return Labels(article_types=kinds, colours=colours, genders=GENDERS)
+
+
+def encode_labels(styles: pd.DataFrame, labels: Labels) -> dict[str, torch.Tensor]:
+    def codes(values, names):
+        lookup = {name: i for i, name in enumerate(names)}
+        return torch.tensor([lookup.get(v, -100) for v in values])
+
+    return {"article": codes(styles["articleType"], labels.article_types),
+            "colour": codes(styles["colorgroup"], labels.colours),
+            "gender": codes([GENDER_OF.get(g, "") for g in styles["gender"]], labels.genders)}
+
+
+def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path) -> dict:
+    """Street garment crops (pixels uint8 + allowed-class masks) and background patches."""
+    if cache.exists():
+        return torch.load(cache, weights_only=False)
+    if street_dir is None:
+        crops, patches = [], np.zeros((0, size, size, 3), np.uint8)
+    else:
+        crops = street.garment_crops(street_dir, street.TRAIN_PHOTOS)
+        patches = street.background_patches(street_dir, 800, size, seed=0)
+    index = {name: i for i, name in enumerate(labels.article_types)}
+    allowed, pictures = [], []
+    for crop in crops:
+        row = torch.zeros(len(labels.article_types), dtype=torch.bool)
+        for kind in street.STREET_TO_CATALOG[crop.label]:
+            if kind in index:
+                row[index[kind]] = True
+        if row.any():
+            allowed.append(row)
+            pictures.append(np.asarray(crop.image.resize((size, size), Image.Resampling.BILINEAR)))
+    data = {
+        "pixels": torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).contiguous() if pictures
+        else torch.zeros(0, 3, size, size, dtype=torch.uint8),
+        "allowed": torch.stack(allowed) if allowed else torch.zeros(0, len(labels.article_types), dtype=torch.bool),
+        "patches": torch.from_numpy(patches).permute(0, 3, 1, 2).contiguous(),
+    }
+    torch.save(data, cache)
+    return data
+
+
+# ---- losses --------------------------------------------------------------------------------
+def contrastive_loss(images: torch.Tensor, texts: torch.Tensor, log_temperature: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE over the batch (CLIP): image i belongs with caption i."""
+    logits = images @ texts.T * log_temperature.exp().clamp(max=100)  # [B, B]
+    target = torch.arange(len(images))
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def any_of_loss(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """-log P(any allowed class): for labels like "sneakers" that fit several catalog article types."""
+    masked = logits.masked_fill(~allowed, float("-inf"))
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(masked, dim=1)).mean()
+
+
+# ---- training ------------------------------------------------------------------------------
+def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator, config: TrainConfig) -> dict:
+    catalog = batch["pixels"].float() / 255
+    shot = augment.phone_photo_like(catalog, batch["masks"].float(), batch["patches"], generator)
+    clean = torch.rand(len(catalog), 1, 1, 1, generator=generator) < config.clean_share
+    catalog = torch.where(clean, torch.flip(catalog, dims=[3]), shot)
+    street_pixels = batch["street"].float() / 255
+    if len(street_pixels):
+        moved, _ = augment.random_affine(street_pixels, torch.ones_like(street_pixels[:, :1]), generator, 8.0)
+        street_pixels = augment.photometric(moved, generator)
+    pixels = normalize_pixels(torch.cat([catalog, street_pixels]))
+    embeddings = model.image(pixels)
+    ours, theirs = embeddings[:len(catalog)], embeddings[len(catalog):]
+    texts = model.text(batch["sentences"])
+    heads = model.image.heads(ours)
+    losses = {
+        "contrastive": contrastive_loss(ours, texts, model.log_temperature),
+        "article": F.cross_entropy(heads["article"], batch["article"], ignore_index=-100, label_smoothing=0.1),
+        "colour": 0.5 * F.cross_entropy(heads["colour"], batch["colour"], ignore_index=-100, label_smoothing=0.1),
+        "gender": 0.5 * F.cross_entropy(heads["gender"], batch["gender"], ignore_index=-100, label_smoothing=0.1),
+        "text_article": 0.5 * F.cross_entropy(model.image.article_head(texts), batch["article"], ignore_index=-100),
+    }
+    if len(theirs):
+        losses["street"] = any_of_loss(model.image.article_head(theirs), batch["allowed"])
+    return losses
+
+
+def batches(data: dict, street_data: dict, train_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator,
+            codes: dict):
+    order = rng.permutation(train_rows)
+    street_count = len(street_data["pixels"])
+    for start in range(0, len(order) - config.catalog_per_batch + 1, config.catalog_per_batch):
+        rows = torch.from_numpy(order[start:start + config.catalog_per_batch])
+        variant = torch.from_numpy(rng.choice(4, size=len(rows), p=[0.5, 0.2, 0.15, 0.15]))
+        picks = torch.from_numpy(rng.integers(0, street_count, config.street_per_batch)) if street_count else \
+            torch.zeros(0, dtype=torch.long)
+        patches = street_data["patches"] if len(street_data["patches"]) else data["pixels"][:1] * 0 + 200
+        yield {"pixels": data["pixels"][rows], "masks": data["masks"][rows],
+               "sentences": data["sentences"][rows, variant], "article": codes["article"][rows],
+               "colour": codes["colour"][rows], "gender": codes["gender"][rows], "patches": patches,
+               "street": street_data["pixels"][picks], "allowed": street_data["allowed"][picks]}
+
+
+def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, limit=args.limit, catalog_per_batch=args.batch,
+                         street_per_batch=max(1, args.batch * 3 // 13))
+    random.seed(config.seed), np.random.seed(config.seed), torch.manual_seed(config.seed)
+    work = Path(args.work)
+    tower = TowerConfig()
+    data = load_catalog_arrays(Path(args.catalog), tower.image_size, work / "catalog-cache.pt", config.limit)
+    styles = data["styles"]
+    held_out = styles["id"].map(is_held_out).to_numpy()
+    train_rows = np.flatnonzero(~held_out)
+    labels = make_labels(styles, train_rows)
+    codes = encode_labels(styles, labels)
+    street_data = load_street(Path(args.street) if args.street else None, labels, tower.image_size,
+                              work / "street-cache.pt")
+    print(f"{len(train_rows)} training products, {held_out.sum()} held out, {len(street_data['pixels'])} street "
+          f"crops, {len(labels.article_types)} article types", flush=True)
+
+    model = StyleLensModel(tower, labels)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state_path = work / "last.pt"
+    start_epoch, history, generator = 0, [], torch.Generator().manual_seed(config.seed)
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"]), optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = state["epoch"], state["history"]
+        generator.set_state(state["generator"])
+        print(f"Resuming after epoch {start_epoch}", flush=True)
+
+    steps_per_epoch = len(train_rows) // config.catalog_per_batch
+    total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)
+    started = time.time()
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        rng = np.random.default_rng(config.seed * 1000 + epoch)
+        sums: dict[str, float] = {}
+        bar = tqdm(batches(data, street_data, train_rows, config, rng, codes), total=steps_per_epoch,
+                   desc=f"epoch {epoch + 1}/{config.epochs}", mininterval=10)
+        for step, batch in enumerate(bar):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(epoch * steps_per_epoch + step, total, warmup, config.lr)
+            losses = training_step(model, batch, generator, config)
+            loss = sum(losses.values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+        history.append({"epoch": epoch + 1, **{k: round(v / steps_per_epoch, 4) for k, v in sums.items()},
+                        "seconds": round(time.time() - started, 1)})
+        print(json.dumps(history[-1]), flush=True)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                    "history": history, "generator": generator.get_state()}, state_path.with_suffix(".tmp"))
+        state_path.with_suffix(".tmp").replace(state_path)
+
+    record = {
+        "version": VERSION,
+        "data": f"fashion-products styles.csv + images ({len(train_rows)} training products of {len(styles)}); "
+                f"street-photos pixel-level annotations, photos {street.TRAIN_PHOTOS.start:04d}-"
+                f"{street.TRAIN_PHOTOS.stop - 1:04d} ({len(street_data['pixels'])} garment crops); background "
+                "patches from the tag-only street photos",
+        "split": f"held out: sha256(product id) mod 100 < {HELD_OUT_PERCENT} ({int(held_out.sum())} products, "
+                 f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}",
+        "command": "python -m training.train_encoder " + " ".join(sys.argv[1:]),
+        "train_config": asdict(config),
+        "history": history,
+    }
+    save_checkpoint(model.eval(), Path(args.out), record)
+    print(f"Saved {args.out}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--catalog", required=True, help="folder with styles.csv and images/")
+    parser.add_argument("--street", help="street-photos folder (annotations/, photos/); optional")
+    parser.add_argument("--out", default="assets/stylelens-small.pt")
+    parser.add_argument("--work", default="data/training/encoder", help="caches and resumable state")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=TrainConfig.catalog_per_batch, help="catalog products per step")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
+    train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
