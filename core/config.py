@@ -14,7 +14,7 @@ from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_ENCODER = "baseline"
+DEFAULT_ENCODER = "stylelens-small"  # core/encoders: the bundled, trained encoder
 
 
 @dataclass(frozen=True)

@@ -92,18 +92,25 @@ class StyleLens:
 
     def index(self, progress: Progress = _no_progress) -> VectorIndex:
         """The index in step with the catalog: the one in memory, else the saved one, else rebuilt."""
+        with self._lock:
+            if self.index_ready():
+                return self._index
+            return self.rebuild_index(progress)
+
+    def index_ready(self) -> bool:
+        """True when a search needs no (re-)embedding or rebuild first; loads the saved index if it is current."""
         state = self.catalog.state()
         with self._lock:
             if self._index is not None and self._index.is_current(self.encoder.model_key, state):
-                return self._index
+                return True
             try:
                 saved = VectorIndex.load(self.index_path)
-                if saved.is_current(self.encoder.model_key, state):
-                    self._index = saved
-                    return saved
             except IndexFileError:
-                pass  # missing, damaged or foreign: rebuild from the database below
-            return self.rebuild_index(progress)
+                return False  # missing, damaged or foreign: index() rebuilds it from the database
+            if saved.is_current(self.encoder.model_key, state):
+                self._index = saved
+                return True
+            return False
 
     def rebuild_index(self, progress: Progress = _no_progress) -> VectorIndex:
         """Embed products that lack a vector from this encoder, then rebuild the index from MongoDB."""

@@ -12,7 +12,7 @@ from core.embedding_map import embedding_map
 from core.evaluation import MAX_EVAL_K, QueryFileError, evaluate, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
 from ui.state import engine
-from ui.widgets import page_header, progress_callback, user_errors
+from ui.widgets import ensure_index, page_header, progress_callback, user_errors
 
 page_header("Evaluate", "📊")
 
@@ -68,6 +68,7 @@ def run_evaluation(lens, kind: str, source, k: int) -> dict:
 
 def _evaluate_file(lens, path: Path, k: int, bar):
     queries, skipped = read_queries(path)
+    ensure_index(lens)
     return evaluate(lens, queries, k, skipped=skipped, progress=progress_callback(bar))
 
 

@@ -5,7 +5,7 @@ from core.catalog import DatabaseUnavailable
 from core.images import MAX_FILE_BYTES, load_image
 from core.index import SearchFilter
 from ui.state import engine
-from ui.widgets import page_header, product_grid, user_errors
+from ui.widgets import ensure_index, page_header, product_grid, user_errors
 
 page_header("Search", "🔎")
 
@@ -71,6 +71,8 @@ kind, value = st.session_state.get("query", ("", None))
 if not kind:
     st.info("Type a description or upload a product photo to search the catalog.", icon="💡")
 with user_errors():
+    if kind:
+        ensure_index(lens)
     result = run_query(lens, kind, value, k, where) if kind else None
     if result is not None:
         for note in result.notes:

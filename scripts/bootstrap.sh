@@ -19,4 +19,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# Models load from local files (bundled MiniLM, assets/); only an hf:<id> encoder goes online, once.
+export TOKENIZERS_PARALLELISM=false

@@ -15,7 +15,7 @@ from conftest import PROJECT_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = PROJECT_ROOT / "test-artifacts"
-PAGES = {"home": "", "search": "search", "catalog": "catalog"}  # URL paths
+PAGES = {"home": "", "search": "search", "catalog": "catalog", "evaluate": "evaluate"}  # URL paths
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -68,10 +68,11 @@ def test_each_page_loads_in_chromium(app_url):
                 assert broken == 0, f"{broken} images did not load on {name}"
                 body = page.inner_text("body")
                 assert "Traceback" not in body and "Error" not in page.title()
-                assert {"home": "Products", "search": "Describe it", "catalog": "Browse"}[name] in body
+                assert {"home": "Products", "search": "Describe it", "catalog": "Browse",
+                         "evaluate": "Query file"}[name] in body
                 sidebar = page.inner_text("[data-testid='stSidebar']")
-                assert [w for w in sidebar.split() if w in ("Home", "Search", "Catalog", "app")] == [
-                    "Home", "Search", "Catalog"]
+                assert [w for w in sidebar.split() if w in ("Home", "Search", "Catalog", "Evaluate", "app")] == [
+                    "Home", "Search", "Catalog", "Evaluate"]
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
                 assert (SHOTS / f"{name}.png").stat().st_size > 10_000
         finally:

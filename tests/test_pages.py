@@ -91,10 +91,39 @@ def test_catalog_page_reports_a_bad_folder(settings, tmp_path):
     assert not at.exception and "No CSV file" in texts(at)
 
 
-@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/catalog.py"])
+@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/catalog.py", "pages/evaluate.py"])
 def test_pages_say_when_the_database_is_down(monkeypatch, tmp_path, name):
     monkeypatch.setenv("MONGO_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300")
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path))
     at = page(name).run()
     assert not at.exception
     assert "database is unavailable" in texts(at)
+
+
+def test_evaluate_page_runs_a_query_file_and_draws_curves_and_map(loaded_engine, tmp_path):
+    path = tmp_path / "queries.jsonl"
+    path.write_text('{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n'
+                    '{"ref_id": 1006, "relevant_ids": [1007, 1008, 1009, 1010, 1011], "kind": "image"}\n'
+                    'not json\n')
+    at = page("pages/evaluate.py").run()
+    assert not at.exception
+    at.text_input[0].set_value(str(path))
+    next(b for b in at.button if b.label == "Run evaluation").click().run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["n"] == "2" and values["mrr"] != ""
+    table = at.dataframe[0].value
+    assert list(table["kind"]) == ["all", "image", "text"]
+    assert "1 queries skipped" in [e.label for e in at.expander]
+    assert at.get("vega_lite_chart"), "the Recall@K chart is drawn"
+    next(b for b in at.button if b.label == "Draw the map").click().run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_evaluate_page_reports_a_bad_query_file(loaded_engine, tmp_path):
+    at = page("pages/evaluate.py").run()
+    at.text_input[0].set_value(str(tmp_path / "missing.jsonl"))
+    next(b for b in at.button if b.label == "Run evaluation").click().run()
+    assert not at.exception
+    assert "Cannot read the query file" in texts(at)

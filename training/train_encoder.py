@@ -90,9 +90,9 @@ def load_catalog_arrays(catalog_dir: Path, size: int, cache: Path, limit: int) -
     return data
 
 
-def make_labels(styles: pd.DataFrame, train: np.ndarray) -> Labels:
+def make_labels(styles: pd.DataFrame, train: np.ndarray, min_items: int = MIN_CLASS_ITEMS) -> Labels:
     counts = styles.loc[train, "articleType"].value_counts()
-    kinds = tuple(sorted(counts[counts >= MIN_CLASS_ITEMS].index))
+    kinds = tuple(sorted(counts[counts >= min_items].index))
     colours = tuple(sorted(c for c in styles["colorgroup"].unique() if c))
     return Labels(article_types=kinds, colours=colours, genders=GENDERS)
 
@@ -144,6 +144,13 @@ def contrastive_loss(images: torch.Tensor, texts: torch.Tensor, log_temperature:
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
+def labelled_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Cross-entropy over the rows that have a label (-100: none); 0 when no row has one."""
+    if not bool((target >= 0).any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, target, ignore_index=-100, label_smoothing=smoothing)
+
+
 def any_of_loss(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """-log P(any allowed class): for labels like "sneakers" that fit several catalog article types."""
     masked = logits.masked_fill(~allowed, float("-inf"))
@@ -167,10 +174,10 @@ def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator
     heads = model.image.heads(ours)
     losses = {
         "contrastive": contrastive_loss(ours, texts, model.log_temperature),
-        "article": F.cross_entropy(heads["article"], batch["article"], ignore_index=-100, label_smoothing=0.1),
-        "colour": 0.5 * F.cross_entropy(heads["colour"], batch["colour"], ignore_index=-100, label_smoothing=0.1),
-        "gender": 0.5 * F.cross_entropy(heads["gender"], batch["gender"], ignore_index=-100, label_smoothing=0.1),
-        "text_article": 0.5 * F.cross_entropy(model.image.article_head(texts), batch["article"], ignore_index=-100),
+        "article": labelled_loss(heads["article"], batch["article"], 0.1),
+        "colour": 0.5 * labelled_loss(heads["colour"], batch["colour"], 0.1),
+        "gender": 0.5 * labelled_loss(heads["gender"], batch["gender"], 0.1),
+        "text_article": 0.5 * labelled_loss(model.image.article_head(texts), batch["article"], 0.0),
     }
     if len(theirs):
         losses["street"] = any_of_loss(model.image.article_head(theirs), batch["allowed"])
@@ -210,7 +217,7 @@ def train(args: argparse.Namespace) -> None:
     styles = data["styles"]
     held_out = styles["id"].map(is_held_out).to_numpy()
     train_rows = np.flatnonzero(~held_out)
-    labels = make_labels(styles, train_rows)
+    labels = make_labels(styles, train_rows, args.min_class_items)
     codes = encode_labels(styles, labels)
     street_data = load_street(Path(args.street) if args.street else None, labels, tower.image_size,
                               work / "street-cache.pt")
@@ -247,7 +254,7 @@ def train(args: argparse.Namespace) -> None:
             optimizer.step()
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         history.append({"epoch": epoch + 1, **{k: round(v / steps_per_epoch, 4) for k, v in sums.items()},
                         "seconds": round(time.time() - started, 1)})
         print(json.dumps(history[-1]), flush=True)
@@ -281,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.catalog_per_batch, help="catalog products per step")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--min-class-items", type=int, default=MIN_CLASS_ITEMS,
+                        help="article types with fewer training products get no class of their own")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
     train(parser.parse_args(argv))
 

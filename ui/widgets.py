@@ -83,6 +83,15 @@ def _thumbnail_uri(path: str, modified: float) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def ensure_index(engine: StyleLens) -> None:
+    """Build the index with a progress bar when it is not ready (first use of an encoder, catalog changed)."""
+    if engine.index_ready():
+        return
+    bar = st.progress(0.0, text=f"Preparing the search index for encoder {engine.encoder.model_key}…")
+    engine.index(progress=progress_callback(bar))
+    bar.empty()
+
+
 def progress_callback(bar):
     """Adapt st.progress to core's progress(done, total, message) callbacks."""
 

@@ -16,6 +16,9 @@ from core.encoders.base import Encoder, l2_normalize
 
 BUNDLED_CHECKPOINT = PROJECT_ROOT / "assets" / "stylelens-small.pt"
 BUNDLED_ENCODER = "stylelens-small"
+# stylelens-small's catalog vector = image + CAPTION_WEIGHT * caption embedding (renormalised): product
+# names make text search far better at no measurable cost to image search (benchmarks/encoder.py).
+CAPTION_WEIGHT = 0.5
 
 
 def _baseline() -> Encoder:
@@ -25,15 +28,15 @@ def _baseline() -> Encoder:
 
 
 def _stylelens_small() -> Encoder:
-    return _stylelens_file(BUNDLED_CHECKPOINT, "stylelens-small")
+    return _stylelens_file(BUNDLED_CHECKPOINT, "stylelens-small", CAPTION_WEIGHT)
 
 
-def _stylelens_file(path: Path, name: str) -> Encoder:
+def _stylelens_file(path: Path, name: str, caption_weight: float | None = None) -> Encoder:
     from core.encoders.stylelens import StyleLensEncoder
 
     if not path.is_file():
         raise ValueError(f"The encoder checkpoint {path} is missing (train it with python -m training.train_encoder).")
-    return StyleLensEncoder(path, name)
+    return StyleLensEncoder(path, name, caption_weight=caption_weight)
 
 
 def _clip(source: str, name: str) -> Encoder:

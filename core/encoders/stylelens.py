@@ -37,7 +37,7 @@ class TowerConfig:
     text_dim: int = 384  # MiniLM's sentence embedding size
     text_hidden: int = 512
     classifier_scale: float = 16.0
-    caption_weight: float = 0.0  # catalog vector = image + caption_weight * caption, renormalised
+    caption_weight: float = 0.0  # default blend: catalog vector = image + caption_weight * caption, renormalised
 
 
 @dataclass(frozen=True)
@@ -166,12 +166,16 @@ class StyleLensEncoder:
 
     batch_size = 64
 
-    def __init__(self, checkpoint: Path, name: str, text_encoder: MiniLM | None = None):
+    def __init__(self, checkpoint: Path, name: str, text_encoder: MiniLM | None = None,
+                 caption_weight: float | None = None):
         self.model, self.record = load_checkpoint(Path(checkpoint))
         self.text_encoder = text_encoder or MiniLM()
         self.name = name
         self.dim = self.model.config.embed_dim
-        self.model_key = f"{name}@{self.record.get('version', '0')}"
+        # Catalog vectors may blend in the product's caption; vectors made with another blend never mix.
+        self.caption_weight = self.model.config.caption_weight if caption_weight is None else float(caption_weight)
+        blend = f"+caption{self.caption_weight:g}" if self.caption_weight > 0 else ""
+        self.model_key = f"{name}@{self.record.get('version', '0')}{blend}"
 
     @property
     def labels(self) -> Labels:
@@ -179,10 +183,9 @@ class StyleLensEncoder:
 
     def embed_catalog(self, images: Sequence[Image.Image], captions: Sequence[str]) -> np.ndarray:
         image_part = self.embed_images(images)
-        weight = self.model.config.caption_weight
-        if weight <= 0 or not len(image_part):
+        if self.caption_weight <= 0 or not len(image_part):
             return image_part
-        return l2_normalize(image_part + weight * self.embed_texts(captions))
+        return l2_normalize(image_part + self.caption_weight * self.embed_texts(captions))
 
     @torch.inference_mode()
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
