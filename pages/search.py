@@ -4,7 +4,7 @@ import streamlit as st
 from core.catalog import DatabaseUnavailable
 from core.images import MAX_FILE_BYTES, load_image
 from core.index import SearchFilter
-from ui.state import engine
+from ui.state import attribute_model, engine
 from ui.widgets import ensure_index, page_header, product_grid, user_errors
 
 page_header("Search", "🔎")
@@ -42,13 +42,22 @@ def query_ui() -> None:
             _set_query("image", upload.getvalue())
 
 
+def looks_like(lens, picture) -> str:
+    """What the encoder's heads see in the photo, as one line."""
+    guess = attribute_model(lens.settings.encoder_name).classify([picture])[0]
+    kinds = ", ".join(f"{name} {score:.0%}" for name, score in guess.top_article_types)
+    return (f"**Looks like:** {kinds}  \n**Colour:** {guess.colour} ({guess.colour_score:.0%}) · "
+            f"**Gender:** {guess.gender} ({guess.gender_score:.0%})")
+
+
 def run_query(lens, kind: str, value, k: int, where: SearchFilter):
     if kind == "text":
         return lens.search_text(value, k, where)
     if kind == "image":
         picture = load_image(value)  # a bad upload stops here with a clear message
-        left, _ = st.columns([1, 5])
+        left, right = st.columns([1, 5])
         left.image(picture, caption="Your photo", width="stretch")
+        right.markdown(looks_like(lens, picture))
         return lens.search_image(picture, k, where)
     product = lens.catalog.get([value])[0]
     if product is None:

@@ -20,6 +20,7 @@ from core.engine import StyleLens
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["ENCODER_NAME"] = "baseline"  # the fixtures' encoder; the bundled one has tests of its own
 
 COLUMNS = ["id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage",
            "productDisplayName", "colorgroup"]
@@ -95,7 +96,6 @@ def settings(tmp_path, mongo_uri, monkeypatch):
     monkeypatch.setenv("DB_NAME", f"test_{uuid.uuid4().hex[:10]}")
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CATALOG_DIR", raising=False)
-    monkeypatch.setenv("ENCODER_NAME", "baseline")  # the fixtures' encoder; the bundled one has its own tests
     return load_settings()
 
 
