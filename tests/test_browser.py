@@ -77,3 +77,58 @@ def test_each_page_loads_in_chromium(app_url):
                 assert (SHOTS / f"{name}.png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def wait_idle(page) -> None:
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+
+
+def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
+    """A user runs a query file on the Evaluate page, then asks for the top categories of two photos."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import draw_product
+
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n'
+                       '{"ref_id": 1006, "relevant_ids": [1007, 1008, 1009], "kind": "image"}\n')
+    photos = [tmp_path / "shirt.png", tmp_path / "shoe.png"]
+    draw_product("tshirt", (200, 30, 30), size=200).save(photos[0])
+    draw_product("shoe", (20, 20, 20), size=200).save(photos[1])
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{app_url}/evaluate")
+            page.wait_for_selector("h1", timeout=90_000)
+            wait_idle(page)
+            field = page.get_by_label("Query file (.jsonl)")
+            field.fill(str(queries))
+            field.press("Enter")
+            wait_idle(page)
+            page.get_by_role("button", name="Run evaluation").first.click()
+            page.get_by_text("Recall@K").wait_for(timeout=120_000)
+            wait_idle(page)
+            page.get_by_role("button", name="Draw the map").click()
+            page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 2",
+                                   timeout=120_000)
+            wait_idle(page)
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Results · " in body
+            page.screenshot(path=str(SHOTS / "evaluate-results.png"), full_page=True)
+
+            page.goto(f"{app_url}/catalog")
+            page.wait_for_selector("h1", timeout=90_000)
+            wait_idle(page)
+            page.get_by_role("tab", name="Top categories").click()
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").last.set_input_files([str(p) for p in photos])
+            wait_idle(page)
+            page.get_by_role("button", name="Find the top categories").click()
+            page.get_by_text("categories in 2 images").wait_for(timeout=120_000)
+            wait_idle(page)
+            assert "Traceback" not in page.inner_text("body")
+            page.screenshot(path=str(SHOTS / "catalog-top-categories.png"), full_page=True)
+        finally:
+            browser.close()

@@ -84,6 +84,17 @@ class ImageTower(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, 3, S, S] -> [B, D] unit
         return F.normalize(self.project(self.backbone(pixels)), dim=1)
 
+    def feature_map(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, 3, S, S] -> [B, C, S/32, S/32]
+        net = self.backbone
+        x = net.maxpool(net.relu(net.bn1(net.conv1(pixels))))
+        return net.layer4(net.layer3(net.layer2(net.layer1(x))))
+
+    def tokens_and_embedding(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spatial tokens [B, (S/32)^2, C] (for composers) and the embedding [B, D], in one pass."""
+        grid = self.feature_map(pixels)
+        embedding = F.normalize(self.project(grid.mean(dim=(2, 3))), dim=1)
+        return grid.flatten(2).transpose(1, 2), embedding
+
     def heads(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"article": self.article_head(embedding), "colour": self.colour_head(embedding),
                 "gender": self.gender_head(embedding)}
