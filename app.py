@@ -8,7 +8,8 @@ from ui.state import engine
 from ui.widgets import page_header
 
 page_header("StyleLens", "👗")
-st.caption("Fashion search and recommendations: search by photo or description, browse and import the catalog.")
+st.caption("Fashion search and recommendations: search by photo or description, refine a product with feedback, "
+           "browse and import the catalog, measure retrieval quality.")
 
 settings = load_settings()
 try:
@@ -42,7 +43,10 @@ else:
     with right:
         st.subheader("Per gender")
         st.dataframe(pd.Series(status.genders, name="products"), width="stretch")
-    st.page_link("pages/search.py", label="Search the catalog", icon="🔎")
+    links = st.columns(3)
+    links[0].page_link("pages/search.py", label="Search the catalog", icon="🔎")
+    links[1].page_link("pages/refine.py", label="Refine a product with feedback", icon="✨")
+    links[2].page_link("pages/evaluate.py", label="Measure retrieval quality", icon="📊")
 
 with st.expander("Details"):
     st.json({

@@ -6,7 +6,8 @@
     python -m core reindex
     python -m core prepare
     python -m core db (start|stop)
-    python -m core evaluate --queries FILE.jsonl [--k 50] --json
+    python -m core evaluate --queries FILE.jsonl [--k 50] [--method image|text|sum|composer] [--constraints] --json
+    python -m core compose (--image PATH | --ref-id ID) --text TEXT [--method M] [--k 10] --json
     python -m core categories DIR [--top 5] --json
 
 Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (ImageError, CatalogFormatError, ValueError) as exc:
+    except (ImageError, CatalogFormatError, ValueError) as exc:  # QueryError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -73,8 +74,24 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--queries", type=Path, required=True,
                           help="one JSON object per line: image / ref_id / text, relevant_ids, kind")
     evaluate.add_argument("--k", type=int, default=50, help="ranking depth (default 50)")
+    evaluate.add_argument("--method", choices=["image", "text", "sum", "composer"],
+                          help="how image + text queries are combined (default: the best available)")
+    evaluate.add_argument("--constraints", action="store_true",
+                          help="apply the app's filters to image + text queries (gender / type asked for, else the "
+                               "reference's)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=_evaluate)
+
+    compose = commands.add_parser("compose", help="a reference refined by feedback text, e.g. 'lighter, for women'")
+    reference = compose.add_mutually_exclusive_group(required=True)
+    reference.add_argument("--image", type=Path, help="a reference photo")
+    reference.add_argument("--ref-id", type=int, help="a catalog product as the reference")
+    compose.add_argument("--text", required=True, help="the feedback")
+    compose.add_argument("--method", choices=["image", "text", "sum", "composer"],
+                         help="how reference and text are combined (default: the best available)")
+    compose.add_argument("--k", type=int, default=10)
+    compose.add_argument("--json", action="store_true")
+    compose.set_defaults(run=_compose)
 
     categories = commands.add_parser("categories", help="the most common article types in a folder of images")
     categories.add_argument("folder", type=Path)
@@ -183,8 +200,11 @@ def _evaluate(args) -> int:
 
     queries, skipped = read_queries(args.queries)
     engine = _engine()
+    method = args.method or engine.best_method()
     with _ProgressBar() as bar:
-        report = evaluate(engine, queries, args.k, skipped=skipped, progress=bar)
+        report = evaluate(engine, queries, args.k, compose=engine.composition(method), skipped=skipped, progress=bar,
+                          constraints=args.constraints)
+    report.method, report.constraints = method, args.constraints
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
@@ -196,6 +216,21 @@ def _evaluate(args) -> int:
         print(f"{kind[:23]:<24}{scores['n']:>6}" + "".join(f"{scores[n]:>14.4f}" for n in names))
     for line, reason in report.skipped[:20]:
         print(f"  skipped line {line}: {reason}")
+    return 0
+
+
+def _compose(args) -> int:
+    engine = _engine()
+    method = args.method or engine.best_method()
+    result = engine.search_composed(args.text, image=args.image, ref_id=args.ref_id, k=args.k, method=method)
+    if args.json:
+        print(json.dumps({**result.to_json(), "method": method}))
+        return 0
+    for note in result.notes:
+        print(f"note: {note}")
+    for hit in result.hits:
+        p = hit.product
+        print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]")
     return 0
 
 

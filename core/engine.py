@@ -14,8 +14,10 @@ import numpy as np
 from PIL import Image
 
 from core.catalog import Catalog, DatabaseUnavailable, Product
+from core.composer import Compose, composition
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
+from core.feedback import Feedback, parse_feedback
 from core.images import ImageError, load_image
 from core.index import IndexFileError, SearchFilter, VectorIndex
 from core.ingest import (CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image)
@@ -45,10 +47,14 @@ class SearchResult:
     hits: list[Hit]
     notes: list[str] = field(default_factory=list)  # things the user should know (truncation, ...)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    feedback: Feedback | None = None  # what was understood of the feedback (composed searches)
 
     def to_json(self) -> dict:
-        return {"hits": [h.to_json() for h in self.hits], "notes": self.notes,
+        data = {"hits": [h.to_json() for h in self.hits], "notes": self.notes,
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
+        if self.feedback is not None:
+            data["understood"] = {k: v for k, v in asdict(self.feedback).items() if v not in (None, 0, (), "")}
+        return data
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class StyleLens:
         self.catalog = catalog
         self.encoder = encoder
         self._index: VectorIndex | None = None
+        self._compositions: dict[str, Compose] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -203,6 +210,53 @@ class StyleLens:
         query = self.encoder.embed_texts([text])[0]  # [D]
         return self._search(query, k, where, notes, {"encode": time.perf_counter() - started})
 
+    def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
+                        ref_id: int | None = None, k: int = 10, where: SearchFilter = SearchFilter(),
+                        method: str | None = None) -> SearchResult:
+        """A reference (uploaded image or catalog product) refined by feedback text.
+
+        Gender and product type asked for in the text become filters (no cross-gender results); without a
+        type in the text the reference's type is kept. The reference itself is never returned."""
+        started = time.perf_counter()
+        picture, reference = self._reference(image, ref_id)
+        feedback, notes = read_feedback(text)
+        where = constrain(where, feedback, reference)
+        decoded = time.perf_counter()
+        if feedback is None:
+            query = self.encoder.embed_images([picture])[0]
+        else:
+            query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
+        composed = time.perf_counter()
+        result = self._search(query, k + (reference is not None), where, notes,
+                              {"decode": decoded - started, "compose": composed - decoded})
+        hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:k]
+        hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
+        return SearchResult(hits, result.notes, result.timings_ms, feedback)
+
+    def composition(self, method: str) -> Compose:
+        """The compose callable for `method` (loaded once per engine)."""
+        with self._lock:
+            if method not in self._compositions:
+                self._compositions[method] = composition(method, self.encoder)
+            return self._compositions[method]
+
+    def best_method(self) -> str:
+        try:
+            self.composition("composer")
+            return "composer"
+        except ValueError:
+            return "sum"
+
+    def _reference(self, image, ref_id: int | None) -> tuple[Image.Image, Product | None]:
+        if (image is None) == (ref_id is None):
+            raise QueryError("Give either a reference photo or a catalog product as the reference.")
+        if image is not None:
+            return (image if isinstance(image, Image.Image) else load_image(image)), None
+        product = self.catalog.get([int(ref_id)])[0]
+        if product is None:
+            raise QueryError(f"There is no product with id {ref_id} in the catalog.")
+        return load_image(self.image_path(product)), product
+
     def _search(self, query: np.ndarray, k: int, where: SearchFilter, notes: list[str],
                 timings: dict[str, float]) -> SearchResult:
         if not 1 <= int(k) <= MAX_K:
@@ -246,6 +300,40 @@ class StyleLens:
             index_type=index.manifest.index_type if index else "none",
             encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
         )
+
+
+def read_feedback(text: str) -> tuple[Feedback | None, list[str]]:
+    """The feedback as understood, with notes for the user; None (image similarity) for empty feedback."""
+    try:
+        text, notes = clean_query_text(text)
+    except QueryError:
+        return None, ["No feedback given: showing products similar to the reference."]
+    feedback = parse_feedback(text)
+    if feedback.corrections:
+        notes.append("Read " + ", ".join(f"“{typed}” as “{read}”" for typed, read in feedback.corrections) + ".")
+    if feedback.unseen:
+        notes.append(f"The catalog does not record {' or '.join(dict.fromkeys(feedback.unseen))} yet: kept the "
+                     "product type and the rest of the request.")
+    if not feedback.understood and not feedback.unseen:
+        notes.append("No change StyleLens knows was recognised in the feedback (it reads colours, lighter/darker, "
+                     "women/men, product types, usage, season and patterns, in English): results follow the "
+                     "reference and the text as the model reads it.")
+    return feedback, notes
+
+
+def constrain(where: SearchFilter, feedback: Feedback | None, reference: Product | None) -> SearchFilter:
+    """Hard constraints from the request: the gender and type asked for, else the reference's own
+    (Unisex items always allowed)."""
+    genders, categories = where.genders, where.categories
+    if feedback is not None and feedback.gender:
+        genders = (feedback.gender, "Unisex")
+    elif reference is not None and reference.gender and reference.gender != "Unisex" and not genders:
+        genders = (reference.gender, "Unisex")
+    if feedback is not None and feedback.article_type:
+        categories = (feedback.article_type,)
+    elif reference is not None and reference.article_type and not categories:
+        categories = (reference.article_type,)
+    return SearchFilter(genders=genders, categories=categories)
 
 
 def clean_query_text(text: str) -> tuple[str, list[str]]:

@@ -6,8 +6,8 @@ A query file is JSON Lines, one query per line, with any of
     text          a description, or feedback when given with image/ref_id
     relevant_ids  catalog ids that count as correct (required)
     kind          optional group name; the report breaks every metric down by it
-Image and text together are combined by a composer, a plain callable (image vector, text vector) ->
-query vector; `sum_composer` is the default and the baseline every learned composer is compared with.
+Image and text together are combined by a compose callable (core/composer.py): the sum of the two unit
+vectors by default, the baseline every learned composer is compared with through this same code.
 """
 from __future__ import annotations
 
@@ -18,26 +18,21 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
+from PIL import Image
 
-from core.encoders import l2_normalize
-from core.engine import StyleLens
+from core.composer import Compose, summed
+from core.engine import StyleLens, constrain, read_feedback
 from core.images import ImageError, load_image
 from core.index import SearchFilter
 from core.ingest import Progress
 from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
 
-Composer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, D] image, [N, D] text) -> [N, D] query
 MAX_EVAL_K = 200
 BATCH = 64
 MAX_ZIP_BYTES = 2 * 1024 ** 3
-
-
-def sum_composer(image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:
-    """The simple baseline: the sum of the two unit vectors, renormalised."""
-    return l2_normalize(image_vectors + text_vectors)
 
 
 class QueryFileError(ValueError):
@@ -74,6 +69,8 @@ class EvalReport:
     outcomes: list[QueryOutcome]
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     seconds: float = 0.0
+    method: str = "sum"  # how image + text queries were combined
+    constraints: bool = False  # whether they also got the app's gender / type filters
 
     @property
     def overall(self) -> dict[str, float]:
@@ -93,7 +90,7 @@ class EvalReport:
         rounded = {name: round(value, 4) if name != "n" else value for name, value in self.overall.items()}
         return {**rounded, "by_kind": {kind: {n: round(v, 4) if n != "n" else v for n, v in scores.items()}
                                        for kind, scores in self.by_kind.items()},
-                "k": self.k, "encoder": self.encoder, "seconds": round(self.seconds, 2),
+                "k": self.k, "encoder": self.encoder, "method": self.method, "constraints": self.constraints, "seconds": round(self.seconds, 2),
                 "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped]}
 
 
@@ -157,9 +154,13 @@ def _parse_query(record: dict, line: int, folder: Path) -> EvalQuery:
     return EvalQuery(line, frozenset(int(i) for i in relevant), image, ref_id, text or None, kind)
 
 
-def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, composer: Composer = sum_composer,
-             skipped: Sequence[tuple[int, str]] = (), progress: Progress | None = None) -> EvalReport:
-    """Rank the catalog for every query and score the ranking against its relevant ids."""
+def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, compose: Compose | None = None,
+             skipped: Sequence[tuple[int, str]] = (), progress: Progress | None = None,
+             constraints: bool = False) -> EvalReport:
+    """Rank the catalog for every query and score the ranking against its relevant ids. Image + text
+    queries are combined by `compose` (default: the sum baseline). With `constraints`, they also get the
+    filters the app applies (gender and type asked for in the text, else the reference's)."""
+    compose = compose or summed(engine.encoder)
     if not 1 <= k <= MAX_EVAL_K:
         raise ValueError(f"k must be between 1 and {MAX_EVAL_K}.")
     started = time.perf_counter()
@@ -167,13 +168,14 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, compo
     report = EvalReport(k=k, encoder=engine.encoder.model_key, outcomes=[], skipped=list(skipped))
     for start in range(0, len(queries), BATCH):
         batch = queries[start:start + BATCH]
-        vectors, problems = query_vectors(engine, batch, composer)
+        vectors, problems = query_vectors(engine, batch, compose)
+        filters = query_filters(engine, batch) if constraints else [SearchFilter()] * len(batch)
         report.skipped.extend(problems)
-        for query, vector in zip(batch, vectors):
+        for query, vector, where in zip(batch, vectors, filters):
             if vector is None:
                 continue
             extra = 1 if query.ref_id is not None else 0
-            neighbours = index.search(vector, k + extra, SearchFilter())
+            neighbours = index.search(vector, k + extra, where)
             ranked = tuple(n.id for n in neighbours if n.id != query.ref_id)[:k]
             relevant = set(query.relevant_ids) - {query.ref_id}
             report.outcomes.append(QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant),
@@ -185,35 +187,50 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, compo
     return report
 
 
+def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[SearchFilter]:
+    """The app's constraints for each image + text query (none for the others)."""
+    refs = {p.id: p for p in engine.catalog.get([q.ref_id for q in queries if q.ref_id is not None]) if p}
+    filters = []
+    for query in queries:
+        if query.text and (query.image is not None or query.ref_id is not None):
+            feedback, _ = read_feedback(query.text)
+            filters.append(constrain(SearchFilter(), feedback, refs.get(query.ref_id)))
+        else:
+            filters.append(SearchFilter())
+    return filters
+
+
 def query_vectors(engine: StyleLens, queries: Sequence[EvalQuery],
-                  composer: Composer) -> tuple[list[np.ndarray | None], list[tuple[int, str]]]:
+                  compose: Compose) -> tuple[list[np.ndarray | None], list[tuple[int, str]]]:
     """One query vector per query (None where its picture cannot be had), and the reasons."""
     encoder, problems = engine.encoder, []
-    pictures, picture_rows = [], []
+    pictures: dict[int, Image.Image] = {}
     refs = {p.id: p for p in engine.catalog.get([q.ref_id for q in queries if q.ref_id is not None]) if p}
     for row, query in enumerate(queries):
         if query.image is None and query.ref_id is None:
             continue
         try:
             if query.image is not None:
-                pictures.append(load_image(query.image))
+                pictures[row] = load_image(query.image)
             elif query.ref_id in refs:
-                pictures.append(load_image(engine.image_path(refs[query.ref_id])))
+                pictures[row] = load_image(engine.image_path(refs[query.ref_id]))
             else:
                 raise ImageError(f"ref_id {query.ref_id} is not in the catalog")
-            picture_rows.append(row)
         except ImageError as exc:
             problems.append((query.line, str(exc)))
-    image_vectors = dict(zip(picture_rows, encoder.embed_images(pictures))) if pictures else {}
-    text_rows = [row for row, q in enumerate(queries) if q.text]
-    text_vectors = dict(zip(text_rows, encoder.embed_texts([queries[r].text for r in text_rows]))) if text_rows else {}
-    vectors: list[np.ndarray | None] = []
-    for row, query in enumerate(queries):
-        picture, words = image_vectors.get(row), text_vectors.get(row)
-        if (query.image is not None or query.ref_id is not None) and picture is None:
-            vectors.append(None)
-        elif picture is not None and words is not None:
-            vectors.append(composer(picture[None], words[None])[0])
-        else:
-            vectors.append(picture if picture is not None else words)
+    vectors: list[np.ndarray | None] = [None] * len(queries)
+    image_rows = [r for r in pictures if not queries[r].text]
+    text_rows = [r for r, q in enumerate(queries) if q.text and q.image is None and q.ref_id is None]
+    both_rows = [r for r in pictures if queries[r].text]
+    if image_rows:
+        _fill(vectors, image_rows, encoder.embed_images([pictures[r] for r in image_rows]))
+    if text_rows:
+        _fill(vectors, text_rows, encoder.embed_texts([queries[r].text for r in text_rows]))
+    if both_rows:
+        _fill(vectors, both_rows, compose([pictures[r] for r in both_rows], [queries[r].text for r in both_rows]))
     return vectors, problems
+
+
+def _fill(vectors: list, rows: list[int], values: np.ndarray) -> None:
+    for row, value in zip(rows, values):
+        vectors[row] = value

@@ -87,7 +87,10 @@ with user_errors():
         for note in result.notes:
             st.info(note)
         st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
-        clicked = product_grid(lens, result.hits, key="hits", action="More like this")
-        if clicked is not None:
-            _set_query("similar", clicked)
+        clicked = product_grid(lens, result.hits, key="hits", actions=("More like this", "✨ Refine"))
+        if clicked and clicked[0] == "More like this":
+            _set_query("similar", clicked[1])
             st.rerun()
+        elif clicked:
+            st.session_state["refine_ref"] = clicked[1]
+            st.switch_page("pages/refine.py")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from core.__main__ import main
-from core.evaluation import QueryFileError, evaluate, read_queries, sum_composer
+from core.composer import image_only, summed, text_only
+from core.evaluation import QueryFileError, evaluate, read_queries
 from tests.conftest import draw_product
 
 TSHIRTS = list(range(1000, 1006))  # write_catalog: 6 colours of each kind, ids from 1000
@@ -68,9 +69,19 @@ def test_text_image_and_reference_queries_are_scored(loaded_engine, tmp_path):
     assert len(curve) == 10 and curve[0] <= curve[-1] <= 1.0
 
 
-def test_sum_composer_is_the_normalised_sum():
-    image, text = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
-    assert sum_composer(image, text) == pytest.approx(np.array([[0.70710677, 0.70710677]]))
+class TwoAxes:  # an encoder whose images and texts are fixed unit vectors
+    def embed_images(self, images):
+        return np.tile(np.array([[1.0, 0.0]], np.float32), (len(images), 1))
+
+    def embed_texts(self, texts):
+        return np.tile(np.array([[0.0, 1.0]], np.float32), (len(texts), 1))
+
+
+def test_the_baseline_methods_by_hand():
+    encoder, pictures = TwoAxes(), [draw_product("dress", (0, 0, 0))]
+    assert summed(encoder)(pictures, ["x"]) == pytest.approx(np.array([[0.70710677, 0.70710677]]))
+    assert image_only(encoder)(pictures, ["x"]) == pytest.approx(np.array([[1.0, 0.0]]))
+    assert text_only(encoder)(pictures, ["x"]) == pytest.approx(np.array([[0.0, 1.0]]))
 
 
 def test_cli_evaluate_prints_the_contract_fields(loaded_engine, tmp_path, capsys):

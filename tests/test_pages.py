@@ -91,7 +91,8 @@ def test_catalog_page_reports_a_bad_folder(settings, tmp_path):
     assert not at.exception and "No CSV file" in texts(at)
 
 
-@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/catalog.py", "pages/evaluate.py"])
+@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/catalog.py", "pages/evaluate.py",
+                                  "pages/refine.py"])
 def test_pages_say_when_the_database_is_down(monkeypatch, tmp_path, name):
     monkeypatch.setenv("MONGO_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300")
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path))
@@ -127,3 +128,32 @@ def test_evaluate_page_reports_a_bad_query_file(loaded_engine, tmp_path):
     next(b for b in at.button if b.label == "Run evaluation").click().run()
     assert not at.exception
     assert "Cannot read the query file" in texts(at)
+
+
+def test_refine_page_runs_a_two_step_dialogue_and_steps_back(loaded_engine):
+    at = page("pages/refine.py").run()
+    assert not at.exception and "Pick or upload a reference" in texts(at)
+    at.session_state["refine_ref"] = 1000  # "✨ Refine" on a Search result
+    at.run()
+    assert not at.exception and "No feedback given" in texts(at)
+    at.text_input(key="feedback-1").input("in blue").run()
+    assert not at.exception
+    assert "Understood:** colour Blue" in texts(at)
+    assert "Acme Men Blue Tshirts" in texts(at) and "Blue ✓" in texts(at)
+    next(b for b in at.button if b.label == "Use as reference").click().run()
+    assert not at.exception and len(at.session_state["dialogue"]) == 2
+    at.text_input(key="feedback-2").input("the women's version, as a dress").run()
+    assert not at.exception and "Acme Women Blue Dresses" in texts(at)
+    card_lines = [line for line in texts(at).splitlines()
+                  if line.count(" · ") == 2 and "score" not in line and not line.startswith("Acme")]
+    assert card_lines and all(line.startswith(("Women · Dresses", "Unisex · Dresses")) for line in card_lines)
+    assert "Women ✓" in texts(at)
+    next(b for b in at.button if b.label == "↩ Step back").click().run()
+    assert not at.exception and len(at.session_state["dialogue"]) == 1
+
+
+def test_refine_page_reports_a_missing_reference(loaded_engine):
+    at = page("pages/refine.py")
+    at.session_state["dialogue"] = [{"ref": ("product", 999999), "text": ""}]
+    at.run()
+    assert not at.exception and "no longer in the catalog" in texts(at)

@@ -18,7 +18,7 @@ from core.ingest import CatalogFormatError
 COLUMNS = 5
 THUMBNAIL_SIDE = 256
 PAGES = [("app.py", "Home", "🏠"), ("pages/search.py", "Search", "🔎"), ("pages/catalog.py", "Catalog", "📦"),
-         ("pages/evaluate.py", "Evaluate", "📊")]
+         ("pages/refine.py", "Refine with Feedback", "✨"), ("pages/evaluate.py", "Evaluate", "📊")]
 
 
 def page_header(title: str, icon: str) -> None:
@@ -42,15 +42,17 @@ def user_errors() -> Iterator[None]:
         st.warning(str(exc), icon="⚠️")
 
 
-def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str, action: str | None = None) -> int | None:
-    """Cards for search hits; returns the id of the product whose `action` button was clicked."""
+def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str,
+                 actions: Sequence[str] = ()) -> tuple[str, int] | None:
+    """Cards for search hits, each with one button per action; returns (action, product id) clicked."""
     clicked = None
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start:start + COLUMNS]):
             with column:
                 product_card(engine, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
-                if action and st.button(action, key=f"{key}-{hit.product.id}", width="stretch"):
-                    clicked = hit.product.id
+                for action in actions:
+                    if st.button(action, key=f"{key}-{action}-{hit.product.id}", width="stretch"):
+                        clicked = (action, hit.product.id)
     return clicked
 
 

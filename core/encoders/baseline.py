@@ -19,6 +19,7 @@ from PIL import Image
 
 from core.encoders.base import l2_normalize
 from core.encoders.minilm import MiniLM
+from core.features import foreground
 
 VERSION = "1"
 SIDE = 64  # images are reduced to SIDE x SIDE before describing them
@@ -32,21 +33,15 @@ def describe_image(image: Image.Image) -> np.ndarray:
     """Colour histogram of the garment, its silhouette and its edge directions: float32 [IMAGE_DIM]."""
     small = image.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BILINEAR)
     rgb = np.asarray(small, dtype=np.float32) / 255.0  # [S, S, 3]
-    foreground = _foreground(rgb)  # [S, S] bool
-    colour = _colour_histogram(small, foreground)
+    foreground_mask = foreground(rgb)  # [S, S] bool
+    colour = _colour_histogram(small, foreground_mask)
     silhouette = np.asarray(
-        Image.fromarray(foreground.astype(np.uint8) * 255).resize((MASK_SIDE, MASK_SIDE), Image.Resampling.BOX),
+        Image.fromarray(foreground_mask.astype(np.uint8) * 255).resize((MASK_SIDE, MASK_SIDE), Image.Resampling.BOX),
         dtype=np.float32,
     ).ravel() / 255.0
     edges = _edge_histogram(rgb.mean(axis=2))
     blocks = [_unit(colour) * 0.7, _unit(silhouette) * 0.4, _unit(edges) * 0.6]
     return np.concatenate(blocks).astype(np.float32)
-
-
-def _foreground(rgb: np.ndarray) -> np.ndarray:
-    """Pixels that are not the white studio background; the whole image if that leaves too little."""
-    mask = (1.0 - rgb.min(axis=2)) > 0.08
-    return mask if mask.mean() > 0.03 else np.ones(mask.shape, dtype=bool)
 
 
 def _colour_histogram(image: Image.Image, foreground: np.ndarray) -> np.ndarray:

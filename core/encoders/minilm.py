@@ -42,3 +42,10 @@ class MiniLM:
         if not chunks:
             return np.zeros((0, self.dim), dtype=np.float32)
         return l2_normalize(np.concatenate(chunks))
+
+    @torch.inference_mode()
+    def tokens(self, texts: Sequence[str], max_tokens: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+        """Contextual token vectors [N, T, 384] and their mask [N, T] (True = a real token), T <= max_tokens."""
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+        hidden = self.model(**batch).last_hidden_state
+        return hidden, batch["attention_mask"].bool()

@@ -212,6 +212,14 @@ class StyleLensEncoder:
         return l2_normalize(self.model.text(sentences).numpy())
 
     @torch.inference_mode()
+    def image_tokens(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spatial tokens [N, 16, C] and unit embeddings [N, D] of the images (for composers)."""
+        return self.model.image.tokens_and_embedding(preprocess(images, self.model.config.image_size))
+
+    def text_tokens(self, texts: Sequence[str], max_tokens: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.text_encoder.tokens(texts, max_tokens)
+
+    @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image], top: int = 3) -> list[Prediction]:
         """Article type, colour and gender of each image, with probabilities."""
         if not images:

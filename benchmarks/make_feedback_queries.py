@@ -1,0 +1,58 @@
+"""Write the feedback benchmark: held-out reference products + generated feedback -> relevant products.
+
+    python benchmarks/make_feedback_queries.py --catalog ../shared/datasets/fashion-products \
+        --out data/benchmarks/feedback.jsonl
+
+Each line is a `python -m core evaluate` query: {"ref_id", "text", "relevant_ids", "kind", "intents"}, made
+by training/triplets.py from references in the held-out split (core/split.py), which the composer never
+trains on. Relevant = every catalog product that fulfils the request and keeps what was not asked to change.
+`kind` is the intent (colour, lightness, gender, type, usage, pattern) or "multi" for 2-3 intents.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.features import lightness  # noqa: E402
+from core.images import load_image  # noqa: E402
+from core.ingest import read_catalog  # noqa: E402
+from core.split import is_held_out  # noqa: E402
+from training.triplets import FAMILY, Item, TripletMaker, gender_of, pattern_of  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path("data/benchmarks/feedback.jsonl"))
+    parser.add_argument("--per-reference", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=123)
+    args = parser.parse_args()
+    rows, _ = read_catalog(args.catalog / "images", args.catalog / "styles.csv")
+    items = [Item(id=r.product.id, gender=gender_of(r.product.gender), article_type=r.product.article_type,
+                  family=FAMILY.get(r.product.sub_category, ""), colour_group=r.product.colour_group,
+                  usage=r.product.usage, pattern=pattern_of(r.product.name),
+                  lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id))
+             for r in tqdm(rows, desc="Reading products")]
+    maker = TripletMaker(items, {}, seed=args.seed)
+    queries = []
+    for ref in (i for i in items if i.held_out):
+        for _ in range(args.per_reference):
+            triplet = maker.triplet(ref)
+            if triplet is not None:
+                queries.append(triplet.to_query())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(json.dumps(q) + "\n" for q in queries))
+    kinds = {}
+    for q in queries:
+        kinds[q["kind"]] = kinds.get(q["kind"], 0) + 1
+    print(f"{args.out}: {len(queries)} queries {kinds}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""What a piece of feedback asks for: "lighter and for women", "same but in navy", "as a shirt instead".
+
+A small vocabulary read from the catalog's own attributes (colour groups and names, article types,
+usage, season, gender, pattern words from product names), tolerant of plurals, casual wording and
+typos. The composer learns from text; this parse is what lets search *honour* hard constraints
+(gender, category) and lets pages say what was understood and what was not.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+COLOUR_WORDS: dict[str, str] = {  # word -> catalog colour group
+    "black": "Black", "charcoal": "Black", "jet": "Black",
+    "blue": "Blue", "navy": "Blue", "teal": "Blue", "turquoise": "Blue", "denim": "Blue", "indigo": "Blue",
+    "brown": "Brown", "beige": "Brown", "tan": "Brown", "khaki": "Brown", "coffee": "Brown", "nude": "Brown",
+    "rust": "Brown", "camel": "Brown",
+    "green": "Green", "olive": "Green", "mint": "Green", "emerald": "Green",
+    "grey": "Grey", "gray": "Grey", "silver": "Grey", "steel": "Grey", "melange": "Grey",
+    "gold": "Metallic", "golden": "Metallic", "copper": "Metallic", "bronze": "Metallic", "metallic": "Metallic",
+    "multi": "Multi", "multicolour": "Multi", "multicolor": "Multi", "colourful": "Multi", "colorful": "Multi",
+    "orange": "Orange",
+    "pink": "Pink", "peach": "Pink", "rose": "Pink",
+    "purple": "Purple", "magenta": "Purple", "mauve": "Purple", "lavender": "Purple", "violet": "Purple",
+    "red": "Red", "maroon": "Red", "burgundy": "Red", "wine": "Red", "crimson": "Red",
+    "white": "White", "cream": "White", "ivory": "White",
+    "yellow": "Yellow", "mustard": "Yellow", "taupe": "Yellow",
+}
+LIGHTER_WORDS = {"lighter", "light", "paler", "pale", "brighter", "bright", "pastel", "softer", "lightest"}
+DARKER_WORDS = {"darker", "dark", "deeper", "deep", "darkest", "richer"}
+GENDER_WORDS = {
+    "women": "Women", "woman": "Women", "womens": "Women", "female": "Women", "ladies": "Women", "lady": "Women",
+    "her": "Women", "girls": "Women", "girl": "Women", "feminine": "Women",
+    "men": "Men", "man": "Men", "mens": "Men", "male": "Men", "guys": "Men", "guy": "Men", "him": "Men",
+    "his": "Men", "boys": "Men", "boy": "Men", "masculine": "Men",
+}
+ARTICLE_WORDS: dict[str, str] = {
+    "tshirt": "Tshirts", "tee": "Tshirts", "tees": "Tshirts", "polo": "Tshirts",
+    "shirt": "Shirts", "top": "Tops", "blouse": "Tops", "kurta": "Kurtas", "kurti": "Kurtis", "tunic": "Tunics",
+    "sweater": "Sweaters", "jumper": "Sweaters", "pullover": "Sweaters", "cardigan": "Sweaters",
+    "sweatshirt": "Sweatshirts", "hoodie": "Sweatshirts", "jacket": "Jackets", "blazer": "Jackets",
+    "jeans": "Jeans", "trousers": "Trousers", "pants": "Trousers", "chinos": "Trousers",
+    "joggers": "Track Pants", "trackpants": "Track Pants", "shorts": "Shorts", "skirt": "Skirts",
+    "dress": "Dresses", "leggings": "Leggings", "capris": "Capris",
+    "heels": "Heels", "pumps": "Heels", "flats": "Flats", "sandals": "Sandals", "flipflops": "Flip Flops",
+    "slippers": "Flip Flops", "sneakers": "Casual Shoes", "trainers": "Sports Shoes",
+    "handbag": "Handbags", "bag": "Handbags", "purse": "Handbags", "clutch": "Clutches", "backpack": "Backpacks",
+    "watch": "Watches", "sunglasses": "Sunglasses", "shades": "Sunglasses", "belt": "Belts", "wallet": "Wallets",
+    "socks": "Socks", "cap": "Caps", "hat": "Caps", "tie": "Ties", "scarf": "Scarves", "muffler": "Mufflers",
+}
+PHRASES = {  # multi-word names, joined before the words are read
+    "t shirt": "tshirt", "t-shirt": "tshirt", "flip flops": "flipflops", "flip-flops": "flipflops",
+    "track pants": "trackpants", "casual shoes": "sneakers", "sports shoes": "trainers", "running shoes": "trainers",
+    "formal shoes": "formalshoes", "off white": "cream", "navy blue": "navy", "women's": "women", "men's": "men",
+}
+ARTICLE_WORDS["formalshoes"] = "Formal Shoes"
+USAGE_WORDS = {"sports": "Sports", "sporty": "Sports", "gym": "Sports", "running": "Sports", "workout": "Sports",
+               "formal": "Formal", "office": "Formal", "work": "Formal", "casual": "Casual", "everyday": "Casual",
+               "ethnic": "Ethnic", "traditional": "Ethnic", "festive": "Ethnic", "party": "Party"}
+SEASON_WORDS = {"summer": "Summer", "summery": "Summer", "winter": "Winter", "warm": "Winter", "warmer": "Winter",
+                "spring": "Spring", "fall": "Fall", "autumn": "Fall"}
+PATTERN_WORDS = {"solid": "solid", "plain": "solid", "striped": "striped", "stripes": "striped", "stripe": "striped",
+                 "printed": "printed", "print": "printed", "graphic": "printed", "floral": "printed",
+                 "checked": "checked", "check": "checked", "checks": "checked", "plaid": "checked"}
+UNSEEN_WORDS = {  # things people ask for that the catalog does not label (yet)
+    "sleeve": "sleeve length", "sleeves": "sleeve length", "sleeveless": "sleeve length", "longer": "length",
+    "shorter": "length", "fit": "fit", "slim": "fit", "loose": "fit", "baggy": "fit", "tight": "fit",
+    "collar": "neckline", "neck": "neckline", "vneck": "neckline", "hood": "hood", "pocket": "pockets",
+    "pockets": "pockets", "buttons": "buttons", "zip": "zip",
+}
+FILLER = {"the", "a", "an", "and", "but", "in", "for", "with", "same", "please", "more", "less", "something",
+          "instead", "as", "of", "version", "one", "like", "this", "that", "it", "make", "show", "me", "want",
+          "i", "to", "similar", "maybe", "bit", "little", "much", "way", "too", "very", "color", "colour",
+          "shade", "tone", "kind", "style", "thing", "not", "so", "also", "just", "now", "some", "any"}
+VOCABULARY = {**COLOUR_WORDS, **GENDER_WORDS, **ARTICLE_WORDS, **USAGE_WORDS, **SEASON_WORDS, **PATTERN_WORDS,
+              **UNSEEN_WORDS, **{w: w for w in LIGHTER_WORDS | DARKER_WORDS}}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What was understood in one piece of feedback (None / 0: not asked for)."""
+    text: str
+    colour_group: str | None = None
+    lightness: int = 0  # +1 lighter, -1 darker
+    gender: str | None = None
+    article_type: str | None = None
+    usage: str | None = None
+    season: str | None = None
+    pattern: str | None = None
+    unseen: tuple[str, ...] = ()  # asked-for properties the catalog does not label (sleeve length, fit, ...)
+    corrections: tuple[tuple[str, str], ...] = field(default=())  # (typed, read as)
+
+    @property
+    def understood(self) -> bool:
+        return any((self.colour_group, self.lightness, self.gender, self.article_type, self.usage, self.season,
+                    self.pattern))
+
+    def describe(self) -> str:
+        parts = [f"colour {self.colour_group}" if self.colour_group else "",
+                 {1: "lighter", -1: "darker"}.get(self.lightness, ""), f"for {self.gender}" if self.gender else "",
+                 f"as {self.article_type}" if self.article_type else "", self.usage or "", self.season or "",
+                 self.pattern or ""]
+        return ", ".join(p for p in parts if p)
+
+
+def words_of(text: str) -> list[str]:
+    text = f" {text.lower()} "
+    for phrase, joined in PHRASES.items():
+        text = text.replace(f" {phrase} ", f" {joined} ").replace(f" {phrase}", f" {joined}")
+    return re.findall(r"[a-z]+", text.replace("'s ", " ").replace("-", ""))
+
+
+def parse_feedback(text: str) -> Feedback:
+    """Read the intents in `text`; unknown words are matched to the vocabulary when they look like typos."""
+    found: dict[str, object] = {}
+    unseen: list[str] = []
+    corrections: list[tuple[str, str]] = []
+    for word in words_of(text):
+        known = _known(word)
+        if known is None and len(word) >= 4 and word not in FILLER:
+            close = difflib.get_close_matches(word, VOCABULARY, n=1, cutoff=0.8)
+            if close:
+                corrections.append((word, close[0]))
+                known = close[0]
+        if known is None:
+            continue
+        _read(known, found, unseen)
+    if "sleeve length" in unseen:  # "longer sleeves": one thing, not two
+        unseen = [u for u in unseen if u != "length"]
+    return Feedback(text=text, unseen=tuple(dict.fromkeys(unseen)), corrections=tuple(corrections),
+                    **found)  # type: ignore[arg-type]
+
+
+def _known(word: str) -> str | None:
+    if word in VOCABULARY:
+        return word
+    if word.endswith("s") and word[:-1] in VOCABULARY:
+        return word[:-1]
+    if word.endswith("es") and word[:-2] in VOCABULARY:
+        return word[:-2]
+    return None
+
+
+def _read(word: str, found: dict, unseen: list[str]) -> None:
+    if word in LIGHTER_WORDS:
+        found["lightness"] = 1
+    elif word in DARKER_WORDS:
+        found["lightness"] = -1
+    elif word in COLOUR_WORDS:
+        found["colour_group"] = COLOUR_WORDS[word]
+    elif word in GENDER_WORDS:
+        found["gender"] = GENDER_WORDS[word]
+    elif word in ARTICLE_WORDS:
+        found["article_type"] = ARTICLE_WORDS[word]
+    elif word in USAGE_WORDS:
+        found["usage"] = USAGE_WORDS[word]
+    elif word in SEASON_WORDS:
+        found["season"] = SEASON_WORDS[word]
+    elif word in PATTERN_WORDS:
+        found["pattern"] = PATTERN_WORDS[word]
+    elif word in UNSEEN_WORDS:
+        unseen.append(UNSEEN_WORDS[word])
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One reason a result matches (or not) what was asked: e.g. "Blue ✓", "lighter ✗"."""
+    label: str
+    ok: bool
+
+
+def match_chips(feedback: Feedback | None, product, lightness: float | None = None,
+                reference_lightness: float | None = None) -> list[Chip]:
+    """What was asked next to what the result is (product: a core.catalog.Product)."""
+    if feedback is None:
+        return []
+    chips = []
+    if feedback.colour_group:
+        chips.append(Chip(product.colour_group or product.base_colour or "?", product.colour_group == feedback.colour_group))
+    if feedback.lightness and lightness is not None and reference_lightness is not None:
+        lighter = lightness > reference_lightness
+        chips.append(Chip("lighter" if feedback.lightness > 0 else "darker", lighter == (feedback.lightness > 0)))
+    if feedback.gender:
+        chips.append(Chip(product.gender, product.gender in (feedback.gender, "Unisex")))
+    if feedback.article_type:
+        chips.append(Chip(product.article_type, product.article_type == feedback.article_type))
+    if feedback.usage:
+        chips.append(Chip(product.usage or "?", product.usage == feedback.usage))
+    if feedback.season:
+        chips.append(Chip(product.season or "?", product.season == feedback.season))
+    if feedback.pattern:
+        words = re.findall(r"[a-z]+", product.name.lower())
+        chips.append(Chip(feedback.pattern, any(PATTERN_WORDS.get(w) == feedback.pattern for w in words)))
+    return chips

@@ -1,0 +1,172 @@
+"""Refine with Feedback: a reference product or photo + "lighter, for women" -> a re-ranked grid, as a dialogue."""
+import html
+
+import streamlit as st
+
+from core.catalog import DatabaseUnavailable
+from core.composer import METHODS
+from core.features import garment_colour, lightness
+from core.feedback import match_chips
+from core.images import ImageError, load_image
+from ui.state import engine
+from ui.widgets import COLUMNS, ensure_index, page_header, product_card, user_errors
+
+page_header("Refine with Feedback", "✨")
+
+EXAMPLES = ["lighter color", "same but in navy", "the women's version", "as a shirt instead", "darker and striped"]
+HELP = ("Describe the change you want. StyleLens reads **colours** (\"in navy\"), **lighter / darker**, "
+        "**women / men**, **product types** (\"as a shirt\"), **usage** (\"for the gym\"), **season** and "
+        "**patterns** (striped, checked, printed, solid), typos included. Sleeve length and fit are not recorded "
+        "in the catalog yet: such requests keep the product type and the rest of what you asked.")
+
+
+def dialogue() -> list[dict]:
+    """Turns so far: {"ref": ("product", id) | ("upload", bytes), "text": feedback or ""}."""
+    return st.session_state.setdefault("dialogue", [])
+
+
+def start_with(ref: tuple) -> None:
+    st.session_state["dialogue"] = [{"ref": ref, "text": ""}]
+
+
+def reference_ui(lens) -> None:
+    """Pick the first reference: a catalog product (search by name or id) or an uploaded photo."""
+    pick, upload = st.tabs(["Pick a catalog product", "Upload a photo"])
+    with pick:
+        left, right = st.columns([3, 1])
+        words = left.text_input("Find a product by name", placeholder="e.g. red t-shirt", max_chars=200)
+        product_id = right.number_input("…or its id", min_value=0, step=1, value=0)
+        if words.strip():
+            matches = lens.catalog.browse(text=words.strip(), limit=30)
+            if not matches:
+                st.caption("No product name contains that.")
+            else:
+                choice = st.selectbox("Products", matches, format_func=lambda p: f"{p.name} · {p.id}")
+                if st.button("Use as reference", type="primary", key="pick-match"):
+                    start_with(("product", choice.id))
+                    st.rerun()
+        if product_id and st.button("Use this id", key="pick-id"):
+            if lens.catalog.get([int(product_id)])[0] is None:
+                st.warning(f"There is no product with id {int(product_id)}.", icon="⚠️")
+            else:
+                start_with(("product", int(product_id)))
+                st.rerun()
+    with upload:
+        photo = st.file_uploader("A product photo", type=["jpg", "jpeg", "png", "webp"], key="refine-upload")
+        if photo is not None and st.button("Use this photo", type="primary"):
+            load_image(photo.getvalue())  # refuse a bad file now, with a message
+            start_with(("upload", photo.getvalue()))
+            st.rerun()
+
+
+def reference_picture(lens, ref: tuple):
+    """(image, product or None) of a turn's reference."""
+    if ref[0] == "upload":
+        return load_image(ref[1]), None
+    product = lens.catalog.get([ref[1]])[0]
+    if product is None:
+        raise ImageError("That reference product is no longer in the catalog.")
+    return load_image(lens.image_path(product)), product
+
+
+def history_ui(lens, turns: list[dict]) -> None:
+    """The dialogue so far as a strip: reference, feedback, next reference, ..."""
+    columns = st.columns(min(len(turns), 6) * 2)
+    for index, turn in enumerate(turns[-6:]):
+        picture, product = reference_picture(lens, turn["ref"])
+        with columns[index * 2]:
+            st.image(picture, width=110, caption=(product.name[:40] if product else "your photo"))
+        with columns[index * 2 + 1]:
+            if turn["text"]:
+                st.markdown(f"➜ *“{html.escape(turn['text'][:80])}”*")
+    left, right = st.columns([1, 1])
+    if len(turns) > 1 and left.button("↩ Step back"):
+        turns.pop()
+        turns[-1]["text"] = turns[-1].get("text", "")
+        st.rerun()
+    if right.button("Start over"):
+        st.session_state["dialogue"] = []
+        st.rerun()
+
+
+def chips_html(chips) -> str:
+    return " ".join(f'<span style="padding:1px 6px;border-radius:8px;font-size:0.8em;'
+                    f'background:{"#d9f2e3" if c.ok else "#f8dede"}">{html.escape(c.label)} {"✓" if c.ok else "✗"}</span>'
+                    for c in chips)
+
+
+def swatch_html(rgb) -> str:
+    return (f'<span title="garment colour" style="display:inline-block;width:14px;height:14px;border-radius:3px;'
+            f'border:1px solid #999;vertical-align:middle;background:rgb{tuple(rgb)}"></span>')
+
+
+def results_ui(lens, result, reference_image) -> int | None:
+    """The grid, each card with why it matched; returns the id clicked to become the next reference."""
+    reference_light = lightness(reference_image)
+    st.markdown(f"Reference colour {swatch_html(garment_colour(reference_image))}", unsafe_allow_html=True)
+    clicked = None
+    for start in range(0, len(result.hits), COLUMNS):
+        for column, hit in zip(st.columns(COLUMNS), result.hits[start:start + COLUMNS]):
+            with column:
+                product_card(lens, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
+                picture = load_image(lens.image_path(hit.product), max_side=128)
+                chips = match_chips(result.feedback, hit.product, lightness(picture), reference_light)
+                st.markdown(swatch_html(garment_colour(picture)) + " " + chips_html(chips), unsafe_allow_html=True)
+                if st.button("Use as reference", key=f"next-{hit.product.id}", width="stretch"):
+                    clicked = hit.product.id
+    return clicked
+
+
+def feedback_ui(turn: dict, step: int, method_default: str) -> tuple[str, str]:
+    text = st.text_input("Your feedback", value=turn["text"], max_chars=10_000, key=f"feedback-{step}",
+                         placeholder="e.g. " + " · ".join(EXAMPLES), help=HELP)
+    with st.expander("Advanced"):
+        method = st.radio("Composition", METHODS, index=METHODS.index(method_default), horizontal=True,
+                          help="image: the reference only · text: the words only · sum: both embeddings added · "
+                               "composer: the trained FashionVLP-style model")
+    return text, method
+
+
+try:
+    lens = engine()
+    empty = lens.catalog.count() == 0
+except DatabaseUnavailable as exc:
+    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    st.stop()
+if empty:
+    st.info("The catalog is empty: import products on the Catalog page first.", icon="📦")
+    st.stop()
+
+if "refine_ref" in st.session_state:  # "Refine" clicked on another page
+    start_with(("product", st.session_state.pop("refine_ref")))
+
+with user_errors():
+    turns = dialogue()
+    if not turns:
+        st.info("Pick or upload a reference product, then tell StyleLens what to change.", icon="💡")
+        reference_ui(lens)
+        st.stop()
+    history_ui(lens, turns)
+    st.divider()
+    turn = turns[-1]
+    reference_image, reference_product = reference_picture(lens, turn["ref"])
+    left, right = st.columns([1, 4])
+    left.image(reference_image, caption="Current reference", width="stretch")
+    with right:
+        text, method = feedback_ui(turn, len(turns), lens.best_method())
+        if reference_product is not None:
+            st.caption(f"{reference_product.name} · {reference_product.gender} · {reference_product.article_type}")
+    turn["text"] = text
+    ensure_index(lens)
+    ref = turn["ref"]
+    result = lens.search_composed(text, image=ref[1] if ref[0] == "upload" else None,
+                                  ref_id=ref[1] if ref[0] == "product" else None, k=10, method=method)
+    for note in result.notes:
+        st.info(note, icon="ℹ️")
+    if result.feedback is not None and result.feedback.understood:
+        st.markdown(f"**Understood:** {result.feedback.describe()}")
+    st.caption(f"Method {method} · " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
+    chosen = results_ui(lens, result, reference_image)
+    if chosen is not None:
+        turns.append({"ref": ("product", chosen), "text": ""})
+        st.rerun()
