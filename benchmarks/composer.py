@@ -115,9 +115,8 @@ def main() -> None:
     queries, skipped = read_queries(args.queries)
     results = {"encoder": engine.encoder.model_key, "queries": str(args.queries), "runs": {}, "latency": {}}
     for method in args.methods:
-        compose = engine.composition(method)
         for constrained in (False, True):
-            report = evaluate(engine, queries, k=50, compose=compose, skipped=skipped, constraints=constrained)
+            report = evaluate(engine, queries, k=50, method=method, skipped=skipped, constraints=constrained)
             data = report.to_json()
             data.pop("skipped")
             results["runs"][f"{method}/{'on' if constrained else 'off'}"] = data

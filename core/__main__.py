@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score the search on a JSON Lines file of queries")
     evaluate.add_argument("--queries", type=Path, required=True,
                           help="one JSON object per line: image / ref_id / text, relevant_ids, kind")
-    evaluate.add_argument("--k", type=int, default=50, help="ranking depth (default 50)")
+    evaluate.add_argument("--k", type=int, default=50, help="ranking depth, 50 to 200 (default 50)")
     evaluate.add_argument("--method", choices=["image", "text", "sum", "composer"],
                           help="how image + text queries are combined (default: the best available)")
     evaluate.add_argument("--constraints", action="store_true",
@@ -202,9 +202,8 @@ def _evaluate(args) -> int:
     engine = _engine()
     method = args.method or engine.best_method()
     with _ProgressBar() as bar:
-        report = evaluate(engine, queries, args.k, compose=engine.composition(method), skipped=skipped, progress=bar,
+        report = evaluate(engine, queries, args.k, method=method, skipped=skipped, progress=bar,
                           constraints=args.constraints)
-    report.method, report.constraints = method, args.constraints
     if args.json:
         print(json.dumps(report.to_json()))
         return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from core.ingest import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 BATCH = 64
-MAX_ZIP_BYTES = 2 * 1024 ** 3
+MAX_ZIP_BYTES = 512 * 1024 ** 2  # read into memory: keep it well below the machine's RAM
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ def images_in_zip(data: bytes) -> list[tuple[str, bytes]]:
         members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
                    and Path(m.filename).suffix.lower() in IMAGE_SUFFIXES]
         if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise ValueError("The zip unpacks to more than 2 GB; use `python -m core categories DIR` instead.")
-        return [(m.filename, archive.read(m)) for m in members]
+            raise ValueError("The zip unpacks to more than 512 MB; use `python -m core categories DIR` instead.")
+        try:
+            return [(m.filename, archive.read(m)) for m in members]
+        except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError) as exc:  # damaged or encrypted member
+            raise ValueError(f"The zip is damaged or encrypted: {exc}") from exc
 
 
 def categorize(model: StyleLensEncoder, sources: Sequence[tuple[str, bytes | Path]],

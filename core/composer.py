@@ -75,7 +75,7 @@ class Composer(nn.Module):
             self.image_in(image_tokens) + self.image_position + self.kind[3],
             self.text_in(text_tokens) + self.text_position[:length] + self.kind[4],
         ]
-        fixed = torch.zeros(batch, 3 + image_tokens.shape[1], dtype=torch.bool)
+        fixed = torch.zeros(batch, 3 + image_tokens.shape[1], dtype=torch.bool, device=text_mask.device)
         padding = torch.cat([fixed, ~text_mask.bool()], dim=1)
         fused = self.fuse(torch.cat(parts, dim=1), src_key_padding_mask=padding)
         return F.normalize(self.keep * ref_vector + self.out(fused[:, 0]), dim=1)
@@ -151,11 +151,3 @@ def composition(method: str, encoder, checkpoint: Path = BUNDLED_COMPOSER) -> Co
         return LearnedComposer(encoder, *load_composer(Path(checkpoint)))
     raise ValueError(f"Unknown method {method!r}. Known methods: {', '.join(METHODS)}.")
 
-
-def best_method(encoder, checkpoint: Path = BUNDLED_COMPOSER) -> str:
-    """The learned composer where it fits the encoder, else the sum baseline."""
-    try:
-        composition("composer", encoder, checkpoint)
-        return "composer"
-    except ValueError:
-        return "sum"

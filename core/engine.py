@@ -24,6 +24,7 @@ from core.ingest import (CatalogRow, ImportReport, Progress, content_hash, read_
 
 MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~128 tokens anyway)
 MAX_K = 200
+KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
 
 
@@ -227,7 +228,7 @@ class StyleLens:
         else:
             query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
         composed = time.perf_counter()
-        result = self._search(query, k + (reference is not None), where, notes,
+        result = self._search(query, min(MAX_K, k + (reference is not None)), where, notes,
                               {"decode": decoded - started, "compose": composed - decoded})
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:k]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
@@ -326,7 +327,7 @@ def constrain(where: SearchFilter, feedback: Feedback | None, reference: Product
     (Unisex items always allowed)."""
     genders, categories = where.genders, where.categories
     if feedback is not None and feedback.gender:
-        genders = (feedback.gender, "Unisex")
+        genders = (feedback.gender, KIDS_OF[feedback.gender], "Unisex")
     elif reference is not None and reference.gender and reference.gender != "Unisex" and not genders:
         genders = (reference.gender, "Unisex")
     if feedback is not None and feedback.article_type:

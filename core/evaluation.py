@@ -16,6 +16,7 @@ import json
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -23,14 +24,14 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.composer import Compose, summed
+from core.composer import Compose
 from core.engine import StyleLens, constrain, read_feedback
 from core.images import ImageError, load_image
 from core.index import SearchFilter
 from core.ingest import Progress
 from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
 
-MAX_EVAL_K = 200
+MIN_EVAL_K, MAX_EVAL_K = 50, 200  # at least 50: recall@50 is part of every report
 BATCH = 64
 MAX_ZIP_BYTES = 2 * 1024 ** 3
 
@@ -47,11 +48,6 @@ class EvalQuery:
     ref_id: int | None = None
     text: str | None = None
     kind: str | None = None
-
-    @property
-    def mode(self) -> str:
-        picture = self.image is not None or self.ref_id is not None
-        return "image+text" if picture and self.text else "image" if picture else "text"
 
 
 @dataclass(frozen=True)
@@ -128,14 +124,17 @@ def unpack_query_zip(data: bytes, into: Path) -> Path:
         files = [m for m in members if m.filename.lower().endswith(".jsonl")]
         if len(files) != 1:
             raise QueryFileError(f"The zip must hold exactly one .jsonl query file; it holds {len(files)}.")
-        for member in members:
-            name = Path(member.filename)
-            if name.is_absolute() or ".." in name.parts:
-                continue  # never write outside the target folder
-            target = into / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink)
+        try:
+            for member in members:
+                name = Path(member.filename)
+                if name.is_absolute() or ".." in name.parts:
+                    continue  # never write outside the target folder
+                target = into / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+        except (zipfile.BadZipFile, zlib.error, RuntimeError) as exc:  # damaged or encrypted member
+            raise QueryFileError(f"The zip is damaged or encrypted: {exc}") from exc
     return into / files[0].filename
 
 
@@ -154,18 +153,19 @@ def _parse_query(record: dict, line: int, folder: Path) -> EvalQuery:
     return EvalQuery(line, frozenset(int(i) for i in relevant), image, ref_id, text or None, kind)
 
 
-def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, compose: Compose | None = None,
+def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, method: str = "sum",
              skipped: Sequence[tuple[int, str]] = (), progress: Progress | None = None,
              constraints: bool = False) -> EvalReport:
     """Rank the catalog for every query and score the ranking against its relevant ids. Image + text
-    queries are combined by `compose` (default: the sum baseline). With `constraints`, they also get the
-    filters the app applies (gender and type asked for in the text, else the reference's)."""
-    compose = compose or summed(engine.encoder)
-    if not 1 <= k <= MAX_EVAL_K:
-        raise ValueError(f"k must be between 1 and {MAX_EVAL_K}.")
+    queries are combined by the compose callable of `method` (core/composer.py). With `constraints`, they
+    also get the filters the app applies (gender and type asked for in the text, else the reference's)."""
+    if not MIN_EVAL_K <= k <= MAX_EVAL_K:
+        raise ValueError(f"k must be between {MIN_EVAL_K} and {MAX_EVAL_K}.")
+    compose = engine.composition(method)
     started = time.perf_counter()
     index = engine.index()
-    report = EvalReport(k=k, encoder=engine.encoder.model_key, outcomes=[], skipped=list(skipped))
+    report = EvalReport(k=k, encoder=engine.encoder.model_key, outcomes=[], skipped=list(skipped), method=method,
+                        constraints=constraints)
     for start in range(0, len(queries), BATCH):
         batch = queries[start:start + BATCH]
         vectors, problems = query_vectors(engine, batch, compose)
@@ -174,10 +174,13 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, compo
         for query, vector, where in zip(batch, vectors, filters):
             if vector is None:
                 continue
+            relevant = set(query.relevant_ids) - {query.ref_id}
+            if not relevant:
+                report.skipped.append((query.line, "no relevant id other than the query's own reference"))
+                continue
             extra = 1 if query.ref_id is not None else 0
             neighbours = index.search(vector, k + extra, where)
             ranked = tuple(n.id for n in neighbours if n.id != query.ref_id)[:k]
-            relevant = set(query.relevant_ids) - {query.ref_id}
             report.outcomes.append(QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant),
                                                 query_metrics(ranked, relevant)))
         if progress:

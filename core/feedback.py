@@ -53,6 +53,8 @@ PHRASES = {  # multi-word names, joined before the words are read
     "t shirt": "tshirt", "t-shirt": "tshirt", "flip flops": "flipflops", "flip-flops": "flipflops",
     "track pants": "trackpants", "casual shoes": "sneakers", "sports shoes": "trainers", "running shoes": "trainers",
     "formal shoes": "formalshoes", "off white": "cream", "navy blue": "navy", "women's": "women", "men's": "men",
+    "less dark": "lighter", "not so dark": "lighter", "less bright": "darker", "not so bright": "darker",
+    "no print": "plain", "without print": "plain", "no pattern": "plain",
 }
 ARTICLE_WORDS["formalshoes"] = "Formal Shoes"
 USAGE_WORDS = {"sports": "Sports", "sporty": "Sports", "gym": "Sports", "running": "Sports", "workout": "Sports",
@@ -72,7 +74,14 @@ UNSEEN_WORDS = {  # things people ask for that the catalog does not label (yet)
 FILLER = {"the", "a", "an", "and", "but", "in", "for", "with", "same", "please", "more", "less", "something",
           "instead", "as", "of", "version", "one", "like", "this", "that", "it", "make", "show", "me", "want",
           "i", "to", "similar", "maybe", "bit", "little", "much", "way", "too", "very", "color", "colour",
-          "shade", "tone", "kind", "style", "thing", "not", "so", "also", "just", "now", "some", "any"}
+          "shade", "tone", "kind", "style", "thing", "not", "so", "also", "just", "now", "some", "any",
+          # everyday words a typo-matcher would otherwise read as fashion words ("short" -> shorts)
+          "short", "long", "what", "than", "here", "there", "where", "about", "without", "have", "these", "those",
+          "would", "could", "should", "love", "looks", "look", "other", "another", "which", "things", "really",
+          "quite", "rather", "ones", "sort", "good", "nice", "great", "better", "cool", "cute", "into", "from",
+          "your", "mine", "their", "again", "still", "then", "them", "they", "when", "need", "give", "find",
+          "made", "wear", "wearing", "size", "bigger", "smaller", "large", "small", "medium", "tall", "wide",
+          "narrow", "version", "option", "options", "thanks", "hmm", "prefer", "switch", "instead", "stuff"}
 VOCABULARY = {**COLOUR_WORDS, **GENDER_WORDS, **ARTICLE_WORDS, **USAGE_WORDS, **SEASON_WORDS, **PATTERN_WORDS,
               **UNSEEN_WORDS, **{w: w for w in LIGHTER_WORDS | DARKER_WORDS}}
 
@@ -118,7 +127,7 @@ def parse_feedback(text: str) -> Feedback:
     corrections: list[tuple[str, str]] = []
     for word in words_of(text):
         known = _known(word)
-        if known is None and len(word) >= 4 and word not in FILLER:
+        if known is None and len(word) >= 5 and word not in FILLER:
             close = difflib.get_close_matches(word, VOCABULARY, n=1, cutoff=0.8)
             if close:
                 corrections.append((word, close[0]))

@@ -51,11 +51,14 @@ def query_metrics(ranked: Sequence[int], relevant: set[int]) -> dict[str, float]
     return scores
 
 
+METRIC_NAMES = tuple(f"recall@{k}" for k in RECALL_KS) + ("precision@10", "mrr", "ndcg@10")
+
+
 def mean_metrics(per_query: Iterable[dict[str, float]]) -> dict[str, float]:
-    """`n` and the mean of every metric over the queries (empty input: n = 0 and no metrics)."""
+    """`n` and the mean of every metric over the queries (no queries: n = 0 and every metric 0.0)."""
     rows = list(per_query)
     if not rows:
-        return {"n": 0}
+        return {"n": 0, **{name: 0.0 for name in METRIC_NAMES}}
     return {"n": len(rows), **{name: sum(row[name] for row in rows) / len(rows) for name in rows[0]}}
 
 

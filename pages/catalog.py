@@ -126,6 +126,9 @@ try:
 except DatabaseUnavailable as exc:
     st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
     st.stop()
+except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
+    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
+    st.stop()
 
 browse, add, index, kinds = st.tabs(["Browse", "Import", "Index", "Top categories"])
 with browse, user_errors():

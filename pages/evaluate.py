@@ -9,7 +9,8 @@ import streamlit as st
 from core.catalog import DatabaseUnavailable
 from core.config import PROJECT_ROOT
 from core.embedding_map import embedding_map
-from core.evaluation import MAX_EVAL_K, QueryFileError, evaluate, read_queries, unpack_query_zip
+from core.composer import METHODS
+from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, QueryFileError, evaluate, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
 from ui.state import engine
 from ui.widgets import ensure_index, page_header, progress_callback, user_errors
@@ -31,8 +32,8 @@ def suggested_file() -> str:
     return str(found[0]) if found else ""
 
 
-def query_source_ui() -> tuple[str, object, int]:
-    """('path', str) or ('upload', UploadedFile) or ('', None), and K."""
+def query_source_ui(best_method: str) -> tuple[str, object, dict]:
+    """('path', str) or ('upload', UploadedFile) or ('', None), and the options (k, method, constraints)."""
     on_disk, upload = st.tabs(["File on this machine", "Upload"])
     with on_disk:
         path = st.text_input("Query file (.jsonl)", value=suggested_file())
@@ -41,41 +42,49 @@ def query_source_ui() -> tuple[str, object, int]:
         uploaded = st.file_uploader("A .jsonl file (text and ref_id queries), or a .zip of one .jsonl with its images",
                                     type=["jsonl", "zip"])
         run_upload = st.button("Run evaluation", type="primary", disabled=uploaded is None, key="run-upload")
-    k = st.slider("Ranking depth K", 10, MAX_EVAL_K, 50, step=10)
+    left, right = st.columns(2)
+    k = left.slider("Ranking depth K", MIN_EVAL_K, MAX_EVAL_K, 50, step=10)
+    methods = [m for m in METHODS if m != "composer" or best_method == "composer"]
+    method = right.radio("Image + text queries combined by", methods, index=methods.index(best_method),
+                         horizontal=True, help="image: the picture only · text: the words only · sum: both "
+                         "embeddings added · composer: the trained model (Refine page)")
+    constraints = right.checkbox("Apply the app's gender / type constraints to image + text queries")
+    options = {"k": k, "method": method, "constraints": constraints}
     if run_path:
-        return "path", path.strip(), k
+        return "path", path.strip(), options
     if run_upload:
-        return "upload", uploaded, k
-    return "", None, k
+        return "upload", uploaded, options
+    return "", None, options
 
 
-def run_evaluation(lens, kind: str, source, k: int) -> dict:
+def run_evaluation(lens, kind: str, source, options: dict) -> dict:
     bar = st.progress(0.0, text="Reading queries…")
     if kind == "path":
-        report = _evaluate_file(lens, Path(source).expanduser(), k, bar)
+        report = _evaluate_file(lens, Path(source).expanduser(), options, bar)
     elif source.name.lower().endswith(".zip"):
         with temporary_folder() as scratch:
-            report = _evaluate_file(lens, unpack_query_zip(source.getvalue(), Path(scratch)), k, bar)
+            report = _evaluate_file(lens, unpack_query_zip(source.getvalue(), Path(scratch)), options, bar)
     else:
         with temporary_folder() as scratch:
             path = Path(scratch) / "queries.jsonl"
             path.write_bytes(source.getvalue())
-            report = _evaluate_file(lens, path, k, bar)
+            report = _evaluate_file(lens, path, options, bar)
     bar.empty()
     curves = {"all": report.curve(), **{kind: report.curve(kind) for kind in report.by_kind}}
     return {"report": report.to_json(), "curves": curves, "name": getattr(source, "name", str(source))}
 
 
-def _evaluate_file(lens, path: Path, k: int, bar):
+def _evaluate_file(lens, path: Path, options: dict, bar):
     queries, skipped = read_queries(path)
     ensure_index(lens)
-    return evaluate(lens, queries, k, skipped=skipped, progress=progress_callback(bar))
+    return evaluate(lens, queries, skipped=skipped, progress=progress_callback(bar), **options)
 
 
 def results_ui(result: dict) -> None:
     report = result["report"]
     st.subheader(f"Results · {result['name']}")
-    st.caption(f"encoder `{report['encoder']}` · K = {report['k']} · {report['seconds']:.1f} s")
+    st.caption(f"encoder `{report['encoder']}` · image + text by `{report['method']}`"
+               + (" with constraints" if report["constraints"] else "") + f" · K = {report['k']} · {report['seconds']:.1f} s")
     cards = st.columns(5)
     for column, name in zip(cards, ["n", "recall@10", "precision@10", "mrr", "ndcg@10"]):
         value = report[name]
@@ -114,8 +123,13 @@ def map_ui(lens) -> None:
                                              "colour_group"])
     if st.button("Draw the map") or st.session_state.get("map-drawn"):
         st.session_state["map-drawn"] = True
+        ensure_index(lens)  # vectors of this encoder exist for every product
         with st.spinner("Computing t-SNE (up to a minute for 3,000 products)…"):
-            points = cached_map(lens.encoder.model_key, lens.catalog.state(), sample, group_by)
+            try:
+                points = cached_map(lens.encoder.model_key, lens.catalog.state(), sample, group_by)
+            except ValueError as exc:
+                st.warning(str(exc), icon="⚠️")
+                return
         chart = alt.Chart(points).mark_circle(size=22, opacity=0.75).encode(
             x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=alt.Color("group:N", title=group_by),
             tooltip=["name", "group", "product_id"]).properties(height=560)
@@ -128,6 +142,9 @@ try:
 except DatabaseUnavailable as exc:
     st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
     st.stop()
+except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
+    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
+    st.stop()
 
 if products == 0:
     st.info("The catalog is empty: import products on the Catalog page first.", icon="📦")
@@ -136,10 +153,10 @@ if products == 0:
 with st.expander("Query file format", expanded=False):
     st.markdown(QUERY_FORMAT)
 with user_errors():
-    kind, source, k = query_source_ui()
+    kind, source, options = query_source_ui(lens.best_method())
     if source is not None:
         try:
-            st.session_state["evaluation"] = run_evaluation(lens, kind, source, k)
+            st.session_state["evaluation"] = run_evaluation(lens, kind, source, options)
         except QueryFileError as exc:
             st.warning(str(exc), icon="⚠️")
     if "evaluation" in st.session_state:

@@ -9,7 +9,7 @@ from core.features import garment_colour, lightness
 from core.feedback import match_chips
 from core.images import ImageError, load_image
 from ui.state import engine
-from ui.widgets import COLUMNS, ensure_index, page_header, product_card, user_errors
+from ui.widgets import COLUMNS, ensure_index, page_header, picture, product_card, user_errors
 
 page_header("Refine with Feedback", "✨")
 
@@ -73,16 +73,15 @@ def history_ui(lens, turns: list[dict]) -> None:
     """The dialogue so far as a strip: reference, feedback, next reference, ..."""
     columns = st.columns(min(len(turns), 6) * 2)
     for index, turn in enumerate(turns[-6:]):
-        picture, product = reference_picture(lens, turn["ref"])
+        image, product = reference_picture(lens, turn["ref"])
         with columns[index * 2]:
-            st.image(picture, width=110, caption=(product.name[:40] if product else "your photo"))
+            picture(image, caption=(product.name[:40] if product else "your photo"), width=110)
         with columns[index * 2 + 1]:
             if turn["text"]:
                 st.markdown(f"➜ *“{html.escape(turn['text'][:80])}”*")
     left, right = st.columns([1, 1])
     if len(turns) > 1 and left.button("↩ Step back"):
         turns.pop()
-        turns[-1]["text"] = turns[-1].get("text", "")
         st.rerun()
     if right.button("Start over"):
         st.session_state["dialogue"] = []
@@ -109,9 +108,13 @@ def results_ui(lens, result, reference_image) -> int | None:
         for column, hit in zip(st.columns(COLUMNS), result.hits[start:start + COLUMNS]):
             with column:
                 product_card(lens, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
-                picture = load_image(lens.image_path(hit.product), max_side=128)
-                chips = match_chips(result.feedback, hit.product, lightness(picture), reference_light)
-                st.markdown(swatch_html(garment_colour(picture)) + " " + chips_html(chips), unsafe_allow_html=True)
+                try:
+                    thumbnail = load_image(lens.image_path(hit.product), max_side=128)
+                    swatch, light = swatch_html(garment_colour(thumbnail)), lightness(thumbnail)
+                except ImageError:  # its image is gone: no swatch, the chips that need no pixels
+                    swatch, light = "", None
+                chips = match_chips(result.feedback, hit.product, light, reference_light)
+                st.markdown(swatch + " " + chips_html(chips), unsafe_allow_html=True)
                 if st.button("Use as reference", key=f"next-{hit.product.id}", width="stretch"):
                     clicked = hit.product.id
     return clicked
@@ -120,8 +123,9 @@ def results_ui(lens, result, reference_image) -> int | None:
 def feedback_ui(turn: dict, step: int, method_default: str) -> tuple[str, str]:
     text = st.text_input("Your feedback", value=turn["text"], max_chars=10_000, key=f"feedback-{step}",
                          placeholder="e.g. " + " · ".join(EXAMPLES), help=HELP)
+    methods = [m for m in METHODS if m != "composer" or method_default == "composer"]  # only those that load
     with st.expander("Advanced"):
-        method = st.radio("Composition", METHODS, index=METHODS.index(method_default), horizontal=True,
+        method = st.radio("Composition", methods, index=methods.index(method_default), horizontal=True,
                           help="image: the reference only · text: the words only · sum: both embeddings added · "
                                "composer: the trained FashionVLP-style model")
     return text, method
@@ -132,6 +136,9 @@ try:
     empty = lens.catalog.count() == 0
 except DatabaseUnavailable as exc:
     st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    st.stop()
+except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
+    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
     st.stop()
 if empty:
     st.info("The catalog is empty: import products on the Catalog page first.", icon="📦")
@@ -151,7 +158,8 @@ with user_errors():
     turn = turns[-1]
     reference_image, reference_product = reference_picture(lens, turn["ref"])
     left, right = st.columns([1, 4])
-    left.image(reference_image, caption="Current reference", width="stretch")
+    with left:
+        picture(reference_image, caption="Current reference")
     with right:
         text, method = feedback_ui(turn, len(turns), lens.best_method())
         if reference_product is not None:

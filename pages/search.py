@@ -44,7 +44,10 @@ def query_ui() -> None:
 
 def looks_like(lens, picture) -> str:
     """What the encoder's heads see in the photo, as one line."""
-    guess = attribute_model(lens.settings.encoder_name).classify([picture])[0]
+    try:
+        guess = attribute_model(lens.settings.encoder_name).classify([picture])[0]
+    except ValueError:  # no attribute heads available (bundled weights missing)
+        return ""
     kinds = ", ".join(f"{name} {score:.0%}" for name, score in guess.top_article_types)
     return (f"**Looks like:** {kinds}  \n**Colour:** {guess.colour} ({guess.colour_score:.0%}) · "
             f"**Gender:** {guess.gender} ({guess.gender_score:.0%})")
@@ -72,6 +75,9 @@ try:
     categories = sorted(lens.catalog.counts_by("sub_category"))
 except DatabaseUnavailable as exc:
     st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+    st.stop()
+except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
+    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
     st.stop()
 
 where, k = filters_ui(categories)

@@ -76,9 +76,9 @@ def test_cli_compose_and_evaluate_with_a_method(loaded_engine, tmp_path, capsys)
         assert report["method"] == method and report["n"] == 1
     queries.write_text(json.dumps({"ref_id": RED_TSHIRT, "text": "for women, a dress", "relevant_ids": [1006],
                                    "kind": "gender"}) + "\n")
-    assert main(["evaluate", "--queries", str(queries), "--method", "image", "--k", "5", "--json"]) == 0
+    assert main(["evaluate", "--queries", str(queries), "--method", "image", "--json"]) == 0
     free = json.loads(capsys.readouterr().out)
-    assert main(["evaluate", "--queries", str(queries), "--method", "image", "--k", "5", "--constraints",
+    assert main(["evaluate", "--queries", str(queries), "--method", "image", "--constraints",
                  "--json"]) == 0
     constrained = json.loads(capsys.readouterr().out)
     assert constrained["constraints"] and constrained["recall@1"] == 1.0  # only women's items remain, red first

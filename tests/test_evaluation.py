@@ -33,7 +33,7 @@ def test_read_queries_keeps_good_lines_and_says_why_others_are_skipped(tmp_path)
     assert [line for line, _ in skipped] == [2, 3, 4]
     assert "relevant_ids" in skipped[1][1] and "image, a ref_id or a text" in skipped[2][1]
     last = queries[1]
-    assert last.image == tmp_path / "photos" / "a.jpg" and last.ref_id == 1001 and last.mode == "image+text"
+    assert last.image == tmp_path / "photos" / "a.jpg" and last.ref_id == 1001
     assert last.relevant_ids == frozenset({1002})
 
 
@@ -55,18 +55,27 @@ def test_text_image_and_reference_queries_are_scored(loaded_engine, tmp_path):
         {"ref_id": 999999, "relevant_ids": [1000]},
     ])
     queries, skipped = read_queries(path)
-    report = evaluate(loaded_engine, queries, k=10, skipped=skipped)
-    assert report.overall["n"] == 4
-    assert report.skipped == [(5, "ref_id 999999 is not in the catalog")]
-    text, dress, ref, itself = report.outcomes
+    report = evaluate(loaded_engine, queries, k=50, skipped=skipped)
+    assert report.overall["n"] == 3
+    assert report.skipped == [(4, "no relevant id other than the query's own reference"),
+                              (5, "ref_id 999999 is not in the catalog")]
+    text, dress, ref = report.outcomes
     assert text.first_rank == 1 and text.metrics["mrr"] == 1.0
     assert dress.ranked[0] in DRESSES and dress.metrics["recall@1"] == 1.0
-    assert 1000 not in ref.ranked and len(ref.ranked) == 10
-    assert ref.metrics["precision@10"] == pytest.approx(sum(i in TSHIRTS for i in ref.ranked) / 10)
-    assert itself.metrics["recall@50"] == 0.0 and itself.first_rank is None
+    assert 1000 not in ref.ranked and len(ref.ranked) == 23  # the whole catalog but the reference
+    assert ref.metrics["precision@10"] == pytest.approx(sum(i in TSHIRTS for i in ref.ranked[:10]) / 10)
     assert set(report.by_kind) == {"image", "text"} and report.by_kind["image"]["n"] == 2
     curve = report.curve()
-    assert len(curve) == 10 and curve[0] <= curve[-1] <= 1.0
+    assert len(curve) == 50 and curve[0] <= curve[-1] == 1.0
+
+
+def test_a_file_whose_queries_all_fail_still_reports_every_metric(loaded_engine, tmp_path):
+    queries, skipped = read_queries(write_queries(tmp_path, [{"ref_id": 424242, "relevant_ids": [1000]}]))
+    report = evaluate(loaded_engine, queries, skipped=skipped).to_json()
+    assert report["n"] == 0 and report["recall@10"] == 0.0 and report["ndcg@10"] == 0.0
+    assert report["skipped"] == [{"line": 1, "reason": "ref_id 424242 is not in the catalog"}]
+    with pytest.raises(ValueError, match="between 50 and 200"):
+        evaluate(loaded_engine, queries, k=10)
 
 
 class TwoAxes:  # an encoder whose images and texts are fixed unit vectors
@@ -89,7 +98,7 @@ def test_cli_evaluate_prints_the_contract_fields(loaded_engine, tmp_path, capsys
         {"text": "Acme Women Blue Dresses", "relevant_ids": [1007], "kind": "text"},
         {"ref_id": 1012, "relevant_ids": list(range(1012, 1018)), "kind": "image"},
     ])
-    assert main(["evaluate", "--queries", str(path), "--k", "20", "--json"]) == 0
+    assert main(["evaluate", "--queries", str(path), "--k", "60", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     for field in ("n", "recall@1", "recall@5", "recall@10", "recall@50", "precision@10", "mrr", "ndcg@10", "by_kind"):
         assert field in out

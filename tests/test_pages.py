@@ -157,3 +157,11 @@ def test_refine_page_reports_a_missing_reference(loaded_engine):
     at.session_state["dialogue"] = [{"ref": ("product", 999999), "text": ""}]
     at.run()
     assert not at.exception and "no longer in the catalog" in texts(at)
+
+
+@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/refine.py", "pages/evaluate.py"])
+def test_pages_say_when_the_encoder_cannot_be_loaded(settings, monkeypatch, name):
+    monkeypatch.setenv("ENCODER_NAME", "no-such-encoder")
+    at = page(name).run()
+    assert not at.exception
+    assert "encoder could not be loaded" in texts(at) and "Known encoders" in texts(at)

@@ -16,13 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
-from core.feedback import ARTICLE_WORDS, COLOUR_WORDS
+from core.feedback import ARTICLE_WORDS, COLOUR_WORDS, PATTERN_WORDS
 
 LIGHTNESS_STEP = 0.12  # "lighter" means at least this much lighter (0..1 lightness of the garment pixels)
 PATTERNS = ("solid", "striped", "printed", "checked")
-PATTERN_OF_WORD = {"solid": "solid", "plain": "solid", "striped": "striped", "stripes": "striped",
-                   "printed": "printed", "print": "printed", "graphic": "printed", "floral": "printed",
-                   "checked": "checked", "check": "checked", "checks": "checked"}
 FAMILY = {"Shoes": "footwear", "Sandal": "footwear", "Flip Flops": "footwear", "Topwear": "topwear",
           "Bottomwear": "bottomwear", "Bags": "bags"}
 USAGES = ("Casual", "Sports", "Formal", "Ethnic")
@@ -34,8 +31,9 @@ TYPE_NAMES: dict[str, list[str]] = {"Tshirts": ["t-shirt", "tee", "tshirt"], "Fl
                                     "Track Pants": ["track pants", "joggers"], "Casual Shoes": ["sneakers", "casual shoes"],
                                     "Sports Shoes": ["sports shoes", "running shoes", "trainers"],
                                     "Formal Shoes": ["formal shoes"]}
+_WRITTEN_OUT = set(TYPE_NAMES)  # types whose names are listed above; every other type takes all its words
 for _word, _kind in ARTICLE_WORDS.items():
-    if _kind not in TYPE_NAMES and _word != "formalshoes":
+    if _kind not in _WRITTEN_OUT and _word != "formalshoes":
         TYPE_NAMES.setdefault(_kind, []).append(_word)
 
 PHRASES = {
@@ -99,8 +97,8 @@ class Triplet:
 
 def pattern_of(name: str) -> str | None:
     for word in re.findall(r"[a-z]+", name.lower()):
-        if word in PATTERN_OF_WORD:
-            return PATTERN_OF_WORD[word]
+        if word in PATTERN_WORDS:
+            return PATTERN_WORDS[word]
     return None
 
 

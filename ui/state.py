@@ -25,9 +25,10 @@ def engine() -> StyleLens:
     return _engine(load_settings())
 
 
-@st.cache_resource(show_spinner="Loading the attribute heads…")
 def attribute_model(name: str):
-    """The encoder whose heads name article type, colour and gender (see core.encoders)."""
-    from core.encoders import load_attribute_model
+    """The encoder whose heads name article type, colour and gender: `name` when it has heads (the
+    same cached object the engine uses), else the bundled one."""
+    from core.encoders import BUNDLED_ENCODER
 
-    return load_attribute_model(name)
+    encoder = _encoder(name)
+    return encoder if hasattr(encoder, "classify") else _encoder(BUNDLED_ENCODER)

@@ -76,6 +76,19 @@ def product_card(engine: StyleLens, product: Product, caption: str = "") -> None
                + (f"  \n{caption}" if caption else ""))
 
 
+def picture(image, caption: str = "", width: int | None = None) -> None:
+    """A PIL image drawn inline (not through the media store, see _thumbnail_uri), with a caption."""
+    small = image.copy()
+    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    buffer = io.BytesIO()
+    small.convert("RGB").save(buffer, format="JPEG", quality=85)
+    size = f"width:{width}px" if width else "width:100%"
+    st.markdown(f'<img src="data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}" '
+                f'style="{size};border-radius:6px;background:#fff">', unsafe_allow_html=True)
+    if caption:
+        st.caption(caption)
+
+
 @functools.lru_cache(maxsize=4096)
 def _thumbnail_uri(path: str, modified: float) -> str:
     """The image as a small inline JPEG. Inline, not through Streamlit's media store: grids that

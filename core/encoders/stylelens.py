@@ -10,6 +10,7 @@ trained (data, split, command, metrics); `load_checkpoint` never asks for a dime
 """
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -171,6 +172,14 @@ def load_checkpoint(path: Path) -> tuple[StyleLensModel, dict]:
     return model.eval(), payload.get("record", {})
 
 
+def file_digest(path: Path, length: int = 8) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
 # ---- the encoder the app uses -------------------------------------------------------------
 class StyleLensEncoder:
     """The `Encoder` contract (see base.py) over a StyleLens checkpoint, plus its attribute heads."""
@@ -186,7 +195,8 @@ class StyleLensEncoder:
         # Catalog vectors may blend in the product's caption; vectors made with another blend never mix.
         self.caption_weight = self.model.config.caption_weight if caption_weight is None else float(caption_weight)
         blend = f"+caption{self.caption_weight:g}" if self.caption_weight > 0 else ""
-        self.model_key = f"{name}@{self.record.get('version', '0')}{blend}"
+        # the weights' own hash: a retrained checkpoint never passes for the vectors of an older one
+        self.model_key = f"{name}@{self.record.get('version', '0')}-{file_digest(Path(checkpoint))}{blend}"
 
     @property
     def labels(self) -> Labels:
