@@ -1,0 +1,87 @@
+"""Train the garment detector (ultralytics YOLO, from a model config: no pretrained weights) on street photos.
+
+    python -m training.train_detector --street ../shared/datasets/street-photos --out assets/garment-detector.pt
+
+Boxes come from the pixel masks (core/garments.py: one box per group, specks ignored). Photos 0001-0640
+train, 0641-0804 are held out for evaluation (training/street.py). The YOLO dataset under --work links
+to the photos (no copies) and holds the label files. Resumable: run the same command again.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.garments import DETECTOR_CLASSES, garment_boxes
+from training import street
+
+
+def write_dataset(street_dir: Path, work: Path) -> Path:
+    """images/{train,val} (symlinks) + labels/{train,val} (YOLO txt) + garments.yaml; returns the yaml."""
+    from scipy.io import loadmat
+
+    names = street.label_names(street_dir)
+    for split, photos in (("train", street.TRAIN_PHOTOS), ("val", street.EVAL_PHOTOS)):
+        (work / "images" / split).mkdir(parents=True, exist_ok=True)
+        (work / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for number in tqdm(photos, desc=f"Labels ({split})"):
+            stem = f"{number:04d}"
+            mat = street_dir / "annotations" / "pixel-level" / f"{stem}.mat"
+            photo = street_dir / "photos" / f"{stem}.jpg"
+            if not (mat.exists() and photo.exists()):
+                continue
+            labels = loadmat(mat)["groundtruth"]
+            height, width = labels.shape
+            lines = []
+            for found in garment_boxes(labels, names):
+                x1, y1, x2, y2 = found.box
+                lines.append(f"{DETECTOR_CLASSES.index(found.label)} {(x1 + x2) / 2 / width:.6f} "
+                             f"{(y1 + y2) / 2 / height:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+            (work / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+            link = work / "images" / split / f"{stem}.jpg"
+            if not link.exists():
+                os.symlink(photo.resolve(), link)
+    yaml = work / "garments.yaml"
+    yaml.write_text(f"path: {work.resolve()}\ntrain: images/train\nval: images/val\n"
+                    f"names:\n" + "".join(f"  {i}: {name}\n" for i, name in enumerate(DETECTOR_CLASSES)))
+    return yaml
+
+
+def train(args: argparse.Namespace) -> None:
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach for fonts or weights
+    from ultralytics import YOLO
+
+    work = Path(args.work)
+    yaml = write_dataset(Path(args.street), work)
+    last = work / "runs" / "garments" / "weights" / "last.pt"
+    if last.exists():
+        model = YOLO(str(last))
+        model.train(resume=True)
+    else:
+        model = YOLO(args.config)
+        model.train(data=str(yaml), imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, workers=2,
+                    device="cpu", pretrained=False, amp=False, plots=False, seed=0, deterministic=True,
+                    project=str((work / "runs").resolve()), name="garments", exist_ok=True, patience=0)
+    best = work / "runs" / "garments" / "weights" / "best.pt"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best, args.out)
+    print(f"Saved {args.out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--street", required=True, help="street-photos folder")
+    parser.add_argument("--out", default="assets/garment-detector.pt")
+    parser.add_argument("--work", default="data/training/detector")
+    parser.add_argument("--config", default="yolov8n.yaml", help="ultralytics model config (no weights)")
+    parser.add_argument("--imgsz", type=int, default=416)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=16)
+    train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
