@@ -1,0 +1,103 @@
+"""Is a photo a full-length, front-facing shot of a person? A verdict from pose landmarks.
+
+Landmarks follow MediaPipe Pose (33 points, x/y normalised to the image, y downwards, visibility 0..1;
+"left" is the person's left). Raw landmarks are not enough: on packshots of shoes the model reports
+confident "full bodies". So the verdict combines visibility with geometry: head above shoulders above
+hips above knees above ankles, plausible proportions, the body's extent in the frame, and shoulder/hip
+width and order for facing the camera. Only the judging lives here; running the model is pose_model's job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+NOSE, LEFT_EAR, RIGHT_EAR = 0, 7, 8
+LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
+LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE = 25, 26, 27, 28
+VISIBLE = 0.5
+MARGIN = 0.02  # a point this close to (or past) the edge is cut off
+MIN_BODY_HEIGHT = 0.35  # head-to-ankle span as a share of the photo's height
+LEG_TO_TORSO = (0.9, 3.2)  # hip->ankle over shoulder->hip, for a standing adult
+MIN_SHOULDER_TO_TORSO = 0.3  # narrower shoulders: turned sideways
+
+
+@dataclass(frozen=True)
+class Landmark:
+    x: float
+    y: float
+    visibility: float
+
+
+@dataclass(frozen=True)
+class PoseVerdict:
+    full_shot: bool
+    front_facing: bool
+    reasons: tuple[str, ...]  # why not, in plain words (empty when both are true)
+    landmarks: tuple[Landmark, ...] = field(default=(), repr=False)
+    people: int = 1
+
+    def to_json(self) -> dict:
+        return {"full_shot": self.full_shot, "front_facing": self.front_facing, "reasons": list(self.reasons),
+                "people": self.people}
+
+
+def judge_pose(landmarks: Sequence[Landmark] | None, people: int = 1) -> PoseVerdict:
+    """The verdict for one person's landmarks (None or empty: nobody was found)."""
+    if not landmarks:
+        return PoseVerdict(False, False, ("no person found",), people=0)
+    points = tuple(landmarks)
+    reasons: list[str] = []
+    if people > 1:
+        reasons.append(f"{people} people: using the largest")
+    full = _full_shot_problems(points)
+    front = _front_facing_problems(points) if not any("no body" in r for r in full) else []
+    reasons += full + front
+    return PoseVerdict(not full, not full and not front, tuple(reasons), points, people)
+
+
+def _seen(point: Landmark) -> bool:
+    return point.visibility >= VISIBLE and MARGIN <= point.x <= 1 - MARGIN and MARGIN <= point.y <= 1 - MARGIN
+
+
+def _mid(a: Landmark, b: Landmark) -> tuple[float, float]:
+    return (a.x + b.x) / 2, (a.y + b.y) / 2
+
+
+def _full_shot_problems(p: Sequence[Landmark]) -> list[str]:
+    problems = []
+    head = any(_seen(p[i]) for i in (NOSE, LEFT_EAR, RIGHT_EAR))
+    shoulders = _seen(p[LEFT_SHOULDER]) and _seen(p[RIGHT_SHOULDER])
+    hips = _seen(p[LEFT_HIP]) and _seen(p[RIGHT_HIP])
+    if not (shoulders and hips):
+        return ["no body found (shoulders and hips not visible)"]
+    if not head:
+        problems.append("head not visible")
+    if not (_seen(p[LEFT_KNEE]) or _seen(p[RIGHT_KNEE])):
+        problems.append("legs not visible")
+    if not (_seen(p[LEFT_ANKLE]) and _seen(p[RIGHT_ANKLE])):
+        problems.append("feet not visible")
+    if problems:
+        return problems
+    shoulder_y = _mid(p[LEFT_SHOULDER], p[RIGHT_SHOULDER])[1]
+    hip_y = _mid(p[LEFT_HIP], p[RIGHT_HIP])[1]
+    knee_y = _mid(p[LEFT_KNEE], p[RIGHT_KNEE])[1]
+    ankle_y = _mid(p[LEFT_ANKLE], p[RIGHT_ANKLE])[1]
+    if not p[NOSE].y < shoulder_y < hip_y < knee_y < ankle_y:
+        return ["body parts out of order (not an upright person)"]
+    torso, legs = hip_y - shoulder_y, ankle_y - hip_y
+    if not LEG_TO_TORSO[0] <= legs / torso <= LEG_TO_TORSO[1]:
+        return ["implausible body proportions (not a person, or a very unusual pose)"]
+    if ankle_y - p[NOSE].y < MIN_BODY_HEIGHT:
+        return ["the person is too small in the photo"]
+    return []
+
+
+def _front_facing_problems(p: Sequence[Landmark]) -> list[str]:
+    left, right = p[LEFT_SHOULDER], p[RIGHT_SHOULDER]
+    torso = abs(_mid(p[LEFT_HIP], p[RIGHT_HIP])[1] - _mid(left, right)[1])
+    width = abs(left.x - right.x)
+    if torso <= 0 or width / torso < MIN_SHOULDER_TO_TORSO:
+        return ["person turned sideways"]
+    if left.x < right.x and p[LEFT_HIP].x < p[RIGHT_HIP].x:  # the person's left on the image's left
+        return ["person seen from the back"]
+    return []
