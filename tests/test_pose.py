@@ -62,3 +62,12 @@ def test_too_small_in_the_frame():
             RIGHT_SHOULDER: (0.47, 0.44), LEFT_HIP: (0.52, 0.52), RIGHT_HIP: (0.48, 0.52), LEFT_KNEE: (0.52, 0.58),
             RIGHT_KNEE: (0.48, 0.58), LEFT_ANKLE: (0.52, 0.64), RIGHT_ANKLE: (0.48, 0.64)}
     assert "the person is too small in the photo" in judge_pose(standing(moved=tiny)).reasons
+
+
+def test_the_bundled_mediapipe_model_loads_offline_and_finds_nobody_in_a_blank_photo():
+    from PIL import Image
+
+    from core.pose_model import PoseModel
+
+    verdict = PoseModel().verdict(Image.new("RGB", (300, 500), "white"))
+    assert not verdict.full_shot and verdict.reasons == ("no person found",)
