@@ -2,24 +2,17 @@
 import pandas as pd
 import streamlit as st
 
-from core.catalog import DatabaseUnavailable
 from core.config import load_settings
 from ui.state import engine
-from ui.widgets import page_header
+from ui.widgets import page_header, page_resources
 
 page_header("StyleLens", "👗")
 st.caption("Fashion search and recommendations: search by photo or description, refine a product with feedback, "
            "browse and import the catalog, measure retrieval quality.")
 
 settings = load_settings()
-try:
+with page_resources():
     status = engine().status()
-except DatabaseUnavailable as exc:
-    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
-    st.stop()
-except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
-    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
-    st.stop()
 
 database_ok = status.database == "ok"
 cols = st.columns(4)

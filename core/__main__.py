@@ -138,12 +138,16 @@ def _search(args) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        for note in result.notes:
-            print(f"note: {note}")
-        for hit in result.hits:
-            p = hit.product
-            print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]")
+        _print_result(result)
     return 0
+
+
+def _print_result(result) -> None:
+    for note in result.notes:
+        print(f"note: {note}")
+    for hit in result.hits:
+        p = hit.product
+        print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]")
 
 
 def _status(args) -> int:
@@ -225,11 +229,7 @@ def _compose(args) -> int:
     if args.json:
         print(json.dumps({**result.to_json(), "method": method}))
         return 0
-    for note in result.notes:
-        print(f"note: {note}")
-    for hit in result.hits:
-        p = hit.product
-        print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]")
+    _print_result(result)
     return 0
 
 

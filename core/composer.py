@@ -14,7 +14,6 @@ batch-based classification loss against frozen catalog vectors (training/train_c
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
 from core.encoders.base import l2_normalize
 
@@ -82,21 +82,11 @@ class Composer(nn.Module):
 
 
 def save_composer(model: Composer, path: Path, record: dict) -> None:
-    payload = {"format": FORMAT, "config": asdict(model.config),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "record": record}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    save_payload(path, FORMAT, model, record, config=asdict(model.config))
 
 
 def load_composer(path: Path) -> tuple[Composer, dict]:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{path} is not a readable composer checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a StyleLens composer checkpoint.")
+    payload = load_payload(path, FORMAT, "composer")
     model = Composer(ComposerConfig(**payload["config"]))
     model.load_state_dict(payload["state_dict"])
     return model.eval(), payload.get("record", {})

@@ -20,7 +20,7 @@ from core.encoders import Encoder, load_encoder
 from core.feedback import Feedback, parse_feedback
 from core.images import ImageError, load_image
 from core.index import IndexFileError, SearchFilter, VectorIndex
-from core.ingest import (CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image)
+from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image
 
 MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~128 tokens anyway)
 MAX_K = 200

@@ -4,12 +4,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.catalog import DatabaseUnavailable
 from core.categories import categorize, images_in_zip
 from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
 from ui.state import attribute_model, engine
-from ui.widgets import page_header, product_cards, progress_callback, user_errors
+from ui.widgets import page_header, page_resources, product_cards, progress_callback, user_errors
 
 page_header("Catalog", "📦")
 
@@ -120,15 +119,10 @@ def index_ui(lens) -> None:
         st.success(f"Index rebuilt: {len(index):,} products.")
 
 
-try:
+with page_resources():
     lens = engine()
     empty = lens.catalog.count() == 0
-except DatabaseUnavailable as exc:
-    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
-    st.stop()
-except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
-    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
-    st.stop()
+
 
 browse, add, index, kinds = st.tabs(["Browse", "Import", "Index", "Top categories"])
 with browse, user_errors():

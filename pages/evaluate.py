@@ -6,14 +6,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.catalog import DatabaseUnavailable
+from core.composer import METHODS
 from core.config import PROJECT_ROOT
 from core.embedding_map import embedding_map
-from core.composer import METHODS
 from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, QueryFileError, evaluate, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
 from ui.state import engine
-from ui.widgets import ensure_index, page_header, progress_callback, user_errors
+from ui.widgets import ensure_index, page_header, page_resources, progress_callback, user_errors
 
 page_header("Evaluate", "📊")
 
@@ -136,15 +135,10 @@ def map_ui(lens) -> None:
         st.altair_chart(chart, width="stretch")
 
 
-try:
+with page_resources():
     lens = engine()
     products = lens.catalog.count()
-except DatabaseUnavailable as exc:
-    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
-    st.stop()
-except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
-    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
-    st.stop()
+
 
 if products == 0:
     st.info("The catalog is empty: import products on the Catalog page first.", icon="📦")

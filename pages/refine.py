@@ -3,13 +3,12 @@ import html
 
 import streamlit as st
 
-from core.catalog import DatabaseUnavailable
 from core.composer import METHODS
 from core.features import garment_colour, lightness
 from core.feedback import match_chips
 from core.images import ImageError, load_image
 from ui.state import engine
-from ui.widgets import COLUMNS, ensure_index, page_header, picture, product_card, user_errors
+from ui.widgets import COLUMNS, ensure_index, page_header, page_resources, picture, product_card, user_errors
 
 page_header("Refine with Feedback", "✨")
 
@@ -131,15 +130,10 @@ def feedback_ui(turn: dict, step: int, method_default: str) -> tuple[str, str]:
     return text, method
 
 
-try:
+with page_resources():
     lens = engine()
     empty = lens.catalog.count() == 0
-except DatabaseUnavailable as exc:
-    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
-    st.stop()
-except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
-    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
-    st.stop()
+
 if empty:
     st.info("The catalog is empty: import products on the Catalog page first.", icon="📦")
     st.stop()

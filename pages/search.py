@@ -1,11 +1,10 @@
 """Search: type a description or upload a product photo; see the closest catalog products."""
 import streamlit as st
 
-from core.catalog import DatabaseUnavailable
 from core.images import MAX_FILE_BYTES, load_image
 from core.index import SearchFilter
 from ui.state import attribute_model, engine
-from ui.widgets import ensure_index, page_header, product_grid, user_errors
+from ui.widgets import ensure_index, page_header, page_resources, product_grid, user_errors
 
 page_header("Search", "🔎")
 
@@ -70,15 +69,10 @@ def run_query(lens, kind: str, value, k: int, where: SearchFilter):
     return lens.search_image(lens.image_path(product), k, where)
 
 
-try:
+with page_resources():
     lens = engine()
     categories = sorted(lens.catalog.counts_by("sub_category"))
-except DatabaseUnavailable as exc:
-    st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
-    st.stop()
-except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
-    st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
-    st.stop()
+
 
 where, k = filters_ui(categories)
 query_ui()

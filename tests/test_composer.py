@@ -43,7 +43,7 @@ def test_save_load_round_trip(tmp_path):
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, loaded.state_dict()[name])
     (tmp_path / "bad.pt").write_bytes(b"nope")
-    with pytest.raises(ValueError, match="not a readable composer"):
+    with pytest.raises(ValueError, match="not a readable StyleLens composer"):
         load_composer(tmp_path / "bad.pt")
 
 

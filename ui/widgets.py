@@ -32,6 +32,19 @@ def page_header(title: str, icon: str) -> None:
 
 
 @contextlib.contextmanager
+def page_resources() -> Iterator[None]:
+    """Around opening a page's engine: when the database or the encoder is unavailable, say so and stop."""
+    try:
+        yield
+    except DatabaseUnavailable as exc:
+        st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
+        st.stop()
+    except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
+        st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
+        st.stop()
+
+
+@contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Show expected failures (bad upload, bad query, database down) as a message, not a traceback."""
     try:

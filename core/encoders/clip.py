@@ -16,6 +16,7 @@ from PIL import Image
 
 from core.encoders.base import l2_normalize
 
+
 class ClipLoadError(ValueError):
     """The checkpoint could not be loaded; the message says why and what to do."""
 

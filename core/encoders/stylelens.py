@@ -11,7 +11,6 @@ trained (data, split, command, metrics); `load_checkpoint` never asks for a dime
 from __future__ import annotations
 
 import hashlib
-import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -23,9 +22,11 @@ from PIL import Image
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from core.checkpoints import load_payload, save_payload
 from core.encoders.base import l2_normalize
 from core.encoders.minilm import MiniLM
 
+FORMAT = "stylelens-encoder/1"
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
@@ -150,21 +151,11 @@ def normalize_pixels(pixels: torch.Tensor) -> torch.Tensor:  # [N, 3, S, S] in 0
 # ---- checkpoints --------------------------------------------------------------------------
 def save_checkpoint(model: StyleLensModel, path: Path, record: dict) -> None:
     """Weights + the config and labels that built them + how they were made (data, command, metrics)."""
-    payload = {"format": "stylelens-encoder/1", "config": asdict(model.config), "labels": asdict(model.labels),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "record": record}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(payload, partial)
-    partial.replace(path)
+    save_payload(path, FORMAT, model, record, config=asdict(model.config), labels=asdict(model.labels))
 
 
 def load_checkpoint(path: Path) -> tuple[StyleLensModel, dict]:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{path} is not a readable StyleLens encoder checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != "stylelens-encoder/1":
-        raise ValueError(f"{path} is not a StyleLens encoder checkpoint.")
+    payload = load_payload(path, FORMAT, "encoder")
     config = TowerConfig(**{**payload["config"], "widths": tuple(payload["config"]["widths"])})
     labels = Labels(**{k: tuple(v) for k, v in payload["labels"].items()})
     model = StyleLensModel(config, labels)
