@@ -9,6 +9,7 @@
     python -m core evaluate --queries FILE.jsonl [--k 50] [--method image|text|sum|composer] [--constraints] --json
     python -m core compose (--image PATH | --ref-id ID) --text TEXT [--method M] [--k 10] --json
     python -m core categories DIR [--top 5] --json
+    python -m core look --image PATH [--image PATH ...] [--k 5] [--gender G] --json
 
 Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
 """
@@ -92,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--k", type=int, default=10)
     compose.add_argument("--json", action="store_true")
     compose.set_defaults(run=_compose)
+
+    look = commands.add_parser("look", help="shop the look: pose, gender, garments and similar products per garment")
+    look.add_argument("--image", type=Path, action="append", required=True,
+                      help="a photo of a person, or a folder of them (repeatable)")
+    look.add_argument("--k", type=int, default=5, help="products per garment (default 5)")
+    look.add_argument("--gender", choices=["Men", "Women"], help="override the gender check")
+    look.add_argument("--json", action="store_true", help="one JSON object per photo and line")
+    look.set_defaults(run=_look)
 
     categories = commands.add_parser("categories", help="the most common article types in a folder of images")
     categories.add_argument("folder", type=Path)
@@ -231,6 +240,39 @@ def _compose(args) -> int:
         return 0
     _print_result(result)
     return 0
+
+
+def _look(args) -> int:
+    from core.categories import image_files
+    from core.encoders import load_attribute_model
+    from core.images import load_image
+    from core.look import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
+    from core.pose_model import PoseModel
+
+    photos = [p for path in args.image for p in (image_files(path) if path.is_dir() else [path])]
+    if not photos:
+        raise ValueError("No photos found.")
+    detector = GarmentDetector(DETECTOR_WEIGHTS)
+    engine, pose = _engine(), PoseModel()
+    heads = load_attribute_model(engine.settings.encoder_name)
+    failures = 0
+    for photo in photos:
+        try:
+            result = shop_the_look(engine, load_image(photo), detector, pose, heads, args.k, args.gender)
+        except ImageError as exc:
+            failures += 1
+            print(json.dumps({"image": str(photo), "error": str(exc)}) if args.json else f"{photo}: {exc}")
+            continue
+        if args.json:
+            print(json.dumps({"image": str(photo), **result.to_json()}))
+        else:
+            verdict = "full shot" if result.pose.full_shot else "not a full shot"
+            print(f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%})"
+                  + "".join(f"; {r}" for r in result.pose.reasons))
+            for garment in result.garments:
+                names = ", ".join(h.product.name for h in garment.hits[:3])
+                print(f"  {garment.detection.label} {list(garment.detection.box)} {garment.detection.score:.2f}: {names}")
+    return 1 if failures == len(photos) else 0
 
 
 def _categories(args) -> int:

@@ -1,0 +1,140 @@
+"""Shop the look: pose check, gender, garment boxes, and similar catalog products for every garment.
+
+The detector, pose model and gender model are passed in (loaded once by the caller), so the page, the
+CLI and the tests run the very same pipeline; each stage's time is reported.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from PIL import Image
+
+from core.config import PROJECT_ROOT
+from core.engine import Hit, StyleLens
+from core.index import SearchFilter
+from core.pose import PoseVerdict
+
+# detector class -> catalog categories it may be matched with (masterCategory / subCategory / articleType)
+CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "topwear": ("Topwear",),
+    "bottomwear": ("Bottomwear",),
+    "footwear": ("Shoes", "Sandal", "Flip Flops"),
+    "fullbody": ("Dress", "Dresses"),
+}
+CROP_MARGIN = 0.06  # a little context around each box helps the encoder
+DETECTOR_WEIGHTS = PROJECT_ROOT / "assets" / "garment-detector.pt"
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str  # topwear, bottomwear, footwear, fullbody
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels of the input image
+    score: float
+
+
+@dataclass(frozen=True)
+class GarmentMatches:
+    detection: Detection
+    hits: list[Hit]
+
+    def to_json(self) -> dict:
+        return {"label": self.detection.label, "box": list(self.detection.box),
+                "score": round(self.detection.score, 4), "hits": [h.to_json() for h in self.hits]}
+
+
+@dataclass(frozen=True)
+class LookResult:
+    pose: PoseVerdict
+    gender: str | None
+    gender_score: float
+    garments: list[GarmentMatches]
+    notes: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {**self.pose.to_json(), "gender": self.gender, "gender_confidence": round(self.gender_score, 4),
+                "garments": [g.to_json() for g in self.garments], "notes": self.notes,
+                "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
+
+
+Detect = Callable[[Image.Image], Sequence[Detection]]
+
+
+def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_model, gender_model,
+                  k: int = 5, gender: str | None = None) -> LookResult:
+    """The whole pipeline on one photo; `gender` overrides the gender check."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    verdict = pose_model.verdict(image)
+    timings["pose"] = time.perf_counter() - started
+    started = time.perf_counter()
+    guess = gender_model.classify([image])[0]
+    found_gender, gender_score = (gender, 1.0) if gender else (guess.gender, guess.gender_score)
+    timings["gender"] = time.perf_counter() - started
+    started = time.perf_counter()
+    detections = best_per_class(detect(image))
+    timings["detect"] = time.perf_counter() - started
+    notes = _notes(verdict, detections)
+    started = time.perf_counter()
+    garments = [GarmentMatches(d, search_garment(engine, image, d, found_gender, k)) for d in detections]
+    if not detections and not verdict.people:
+        whole = Detection("product", (0, 0, image.width, image.height), 1.0)
+        garments = [GarmentMatches(whole, engine.search_image(image, k).hits)]
+    timings["search"] = time.perf_counter() - started
+    return LookResult(verdict, found_gender, gender_score, garments, notes,
+                      {name: seconds * 1000 for name, seconds in timings.items()})
+
+
+def best_per_class(detections: Sequence[Detection]) -> list[Detection]:
+    """One detection per garment class (the most confident), in the detector's class order."""
+    best: dict[str, Detection] = {}
+    for d in detections:
+        if d.label not in best or d.score > best[d.label].score:
+            best[d.label] = d
+    return [best[label] for label in CATALOG_CATEGORIES if label in best]
+
+
+def search_garment(engine: StyleLens, image: Image.Image, detection: Detection, gender: str | None,
+                   k: int) -> list[Hit]:
+    """Similar catalog products of the garment's categories and the person's gender (Unisex allowed)."""
+    crop = image.crop(padded(detection.box, image.size))
+    genders = gender if gender in ("Men", "Women") else None
+    where = SearchFilter.make(genders, CATALOG_CATEGORIES.get(detection.label, ()))
+    return engine.search_image(crop, k, where).hits
+
+
+def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = box
+    dx, dy = int((x2 - x1) * CROP_MARGIN), int((y2 - y1) * CROP_MARGIN)
+    return max(0, x1 - dx), max(0, y1 - dy), min(size[0], x2 + dx), min(size[1], y2 + dy)
+
+
+def _notes(verdict: PoseVerdict, detections: Sequence[Detection]) -> list[str]:
+    if not verdict.people and not detections:
+        return ["No person and no worn garment found: showing products similar to the whole photo."]
+    if not verdict.full_shot:
+        return ["Not a full-length shot (" + "; ".join(verdict.reasons) + "): recommendations cover the "
+                "garments that are visible."]
+    return []
+
+
+class GarmentDetector:
+    """The YOLO garment detector trained here (training/train_detector.py), as a `Detect` callable."""
+
+    def __init__(self, weights: Path, confidence: float = 0.25, image_size: int = 416):
+        from ultralytics import YOLO
+
+        if not Path(weights).is_file():
+            raise ValueError(f"The garment detector {weights} is missing (python -m training.train_detector).")
+        self.model, self.confidence, self.image_size = YOLO(str(weights)), confidence, image_size
+
+    def __call__(self, image: Image.Image) -> list[Detection]:
+        result = self.model.predict(image.convert("RGB"), imgsz=self.image_size, conf=self.confidence,
+                                    device="cpu", verbose=False)[0]
+        names = result.names
+        return [Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
+                for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(),
+                                      result.boxes.cls.tolist())]

@@ -1,0 +1,95 @@
+"""Shop the look on a constructed outfit photo with stand-in models: class -> category mapping, one box per
+class, filtered per-garment retrieval, notes, the packshot shortcut and the JSON contract."""
+from PIL import Image
+
+from core.encoders.stylelens import Prediction
+from core.look import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
+from core.pose import PoseVerdict
+from tests.conftest import draw_product
+
+
+class Pose:
+    def __init__(self, verdict):
+        self.result = verdict
+
+    def verdict(self, image):
+        return self.result
+
+
+class Gender:
+    def classify(self, images):
+        return [Prediction("Tshirts", 0.9, "Red", 0.8, "Men", 0.87)]
+
+
+FULL = PoseVerdict(True, True, ())
+HALF = PoseVerdict(False, True, ("feet not visible",))
+NOBODY = PoseVerdict(False, False, ("no person found",), people=0)
+
+
+def outfit() -> tuple[Image.Image, list[Detection]]:
+    photo = Image.new("RGB", (200, 400), "white")
+    photo.paste(draw_product("tshirt", (200, 30, 30), size=180), (10, 10))
+    photo.paste(draw_product("trousers", (30, 60, 200), size=180), (10, 200))
+    return photo, [Detection("topwear", (10, 10, 190, 190), 0.9), Detection("topwear", (0, 0, 100, 100), 0.3),
+                   Detection("bottomwear", (10, 200, 190, 380), 0.8)]
+
+
+def test_each_detector_class_maps_to_catalog_categories():
+    assert set(CATALOG_CATEGORIES) == {"topwear", "bottomwear", "footwear", "fullbody"}
+    assert "Dress" in CATALOG_CATEGORIES["fullbody"] and "Shoes" in CATALOG_CATEGORIES["footwear"]
+
+
+def test_one_detection_per_class_and_padded_crops():
+    _, found = outfit()
+    best = best_per_class(found)
+    assert [(d.label, d.score) for d in best] == [("topwear", 0.9), ("bottomwear", 0.8)]
+    assert padded((10, 10, 110, 210), (120, 215)) == (4, 0, 116, 215)
+
+
+def test_every_garment_gets_products_of_its_kind_and_gender(loaded_engine):
+    photo, found = outfit()
+    result = shop_the_look(loaded_engine, photo, lambda image: found, Pose(FULL), Gender(), k=4)
+    assert [g.detection.label for g in result.garments] == ["topwear", "bottomwear"]
+    top, bottom = result.garments
+    assert {h.product.sub_category for h in top.hits} == {"Topwear"}
+    assert {h.product.sub_category for h in bottom.hits} == {"Bottomwear"}
+    assert all(h.product.gender in ("Men", "Unisex") for g in result.garments for h in g.hits)
+    assert top.hits[0].product.colour_group == "Red" and bottom.hits[0].product.colour_group == "Blue"
+    data = result.to_json()
+    assert data["full_shot"] and data["front_facing"] and data["reasons"] == []
+    assert data["gender"] == "Men" and data["gender_confidence"] == 0.87
+    assert data["garments"][0]["label"] == "topwear" and data["garments"][0]["box"] == [10, 10, 190, 190]
+    assert {"score", "hits"} <= set(data["garments"][0]) and set(data["timings_ms"]) == {"pose", "gender", "detect",
+                                                                                         "search"}
+
+
+def test_the_user_can_override_the_gender(loaded_engine):
+    photo = draw_product("dress", (200, 30, 30), size=300)
+    dress = [Detection("fullbody", (0, 0, 300, 300), 0.7)]
+    result = shop_the_look(loaded_engine, photo, lambda image: dress, Pose(FULL), Gender(), k=3, gender="Women")
+    assert result.gender == "Women" and result.gender_score == 1.0
+    assert {h.product.article_type for h in result.garments[0].hits} == {"Dresses"}
+
+
+def test_a_half_shot_still_gets_its_visible_garments_with_a_note(loaded_engine):
+    photo, found = outfit()
+    result = shop_the_look(loaded_engine, photo, lambda image: found[:1], Pose(HALF), Gender(), k=3)
+    assert len(result.garments) == 1 and "Not a full-length shot (feet not visible)" in result.notes[0]
+
+
+def test_a_packshot_goes_straight_to_similar_products(loaded_engine):
+    shoe = draw_product("shoe", (235, 200, 40), size=300)
+    result = shop_the_look(loaded_engine, shoe, lambda image: [], Pose(NOBODY), Gender(), k=5)
+    assert len(result.garments) == 1 and result.garments[0].detection.label == "product"
+    assert result.garments[0].hits[0].product.article_type == "Heels"
+    assert "No person and no worn garment" in result.notes[0]
+
+
+def test_cli_look_says_when_the_detector_is_not_trained_yet(settings, tmp_path, capsys, monkeypatch):
+    import core.look
+    from core.__main__ import main
+
+    monkeypatch.setattr(core.look, "DETECTOR_WEIGHTS", tmp_path / "missing.pt")
+    draw_product("dress", (0, 0, 0)).save(tmp_path / "photo.png")
+    assert main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 1
+    assert "garment detector" in capsys.readouterr().err
