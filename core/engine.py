@@ -86,6 +86,7 @@ class StyleLens:
         self.encoder = encoder
         self._index: VectorIndex | None = None
         self._compositions: dict[str, Compose] = {}
+        self._best_method: str | None = None
         self._lock = threading.RLock()
 
     @classmethod
@@ -242,11 +243,14 @@ class StyleLens:
             return self._compositions[method]
 
     def best_method(self) -> str:
-        try:
-            self.composition("composer")
-            return "composer"
-        except ValueError:
-            return "sum"
+        """The learned composer where it loads for this encoder (checked once), else the sum baseline."""
+        if self._best_method is None:
+            try:
+                self.composition("composer")
+                self._best_method = "composer"
+            except ValueError:
+                self._best_method = "sum"
+        return self._best_method
 
     def _reference(self, image, ref_id: int | None) -> tuple[Image.Image, Product | None]:
         if (image is None) == (ref_id is None):
