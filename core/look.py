@@ -125,11 +125,10 @@ class GarmentDetector:
     """The YOLO garment detector trained here (training/train_detector.py), as a `Detect` callable."""
 
     def __init__(self, weights: Path, confidence: float = 0.25, image_size: int = 416):
-        from ultralytics import YOLO
-
         if not Path(weights).is_file():
             raise ValueError(f"The garment detector {weights} is missing (python -m training.train_detector).")
-        self.model, self.confidence, self.image_size = YOLO(str(weights)), confidence, image_size
+        yolo = import_yolo()
+        self.model, self.confidence, self.image_size = yolo(str(weights)), confidence, image_size
 
     def __call__(self, image: Image.Image) -> list[Detection]:
         result = self.model.predict(image.convert("RGB"), imgsz=self.image_size, conf=self.confidence,
@@ -138,3 +137,17 @@ class GarmentDetector:
         return [Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
                 for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(),
                                       result.boxes.cls.tolist())]
+
+
+def import_yolo():
+    """ultralytics' YOLO class, with PIL.Image.open given back: importing ultralytics replaces it with a
+    version that, on a file Pillow cannot read, tries to pip-install a HEIF plugin (no network here) and
+    raises ModuleNotFoundError instead of Pillow's UnidentifiedImageError, which core.images relies on."""
+    import PIL.Image
+
+    original = PIL.Image.open
+    from ultralytics import YOLO
+    from ultralytics.utils import patches
+
+    PIL.Image.open = getattr(patches, "_image_open", original)
+    return YOLO

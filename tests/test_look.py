@@ -93,3 +93,19 @@ def test_cli_look_says_when_the_detector_is_not_trained_yet(settings, tmp_path, 
     draw_product("dress", (0, 0, 0)).save(tmp_path / "photo.png")
     assert main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 1
     assert "garment detector" in capsys.readouterr().err
+
+
+def test_importing_the_detector_library_leaves_image_errors_as_they_were():
+    import io
+
+    import PIL.Image
+    import pytest
+
+    from core.images import ImageError, load_image
+    from core.look import import_yolo
+
+    import_yolo()
+    with pytest.raises(PIL.UnidentifiedImageError):
+        PIL.Image.open(io.BytesIO(b"hello, not an image"))
+    with pytest.raises(ImageError, match="not an image"):
+        load_image(b"hello, not an image")
