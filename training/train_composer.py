@@ -30,6 +30,7 @@ from core.features import lightness
 from core.images import load_image
 from core.ingest import read_catalog
 from core.split import is_held_out
+from training.resume import load_state, save_state
 from training.triplets import FAMILY, Item, TripletMaker, gender_of, pattern_of
 
 VERSION = "1"
@@ -152,11 +153,9 @@ def train(args: argparse.Namespace) -> None:
     model = Composer(composer_config(encoder))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state_path, start_epoch, history = work / "last.pt", 0, []
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"]), optimizer.load_state_dict(state["optimizer"])
+    state = load_state(state_path, model, optimizer)
+    if state:
         start_epoch, history = state["epoch"], state["history"]
-        print(f"Resuming after epoch {start_epoch}", flush=True)
     steps = len(triplets) // config.batch
     total, started = steps * config.epochs, time.time()
     for epoch in range(start_epoch, config.epochs):
@@ -178,9 +177,7 @@ def train(args: argparse.Namespace) -> None:
         history.append({"epoch": epoch + 1, "loss": round(running / max(1, steps), 4),
                         "seconds": round(time.time() - started, 1)})
         print(json.dumps(history[-1]), flush=True)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                    "history": history}, state_path.with_suffix(".tmp"))
-        state_path.with_suffix(".tmp").replace(state_path)
+        save_state(state_path, model, optimizer, epoch + 1, history)
 
     record = {"version": VERSION, "encoder": encoder.model_key,
               "data": f"{len(triplets)} triplets generated from {len(references)} training-split products of "

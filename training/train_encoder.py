@@ -32,6 +32,7 @@ from core.encoders.minilm import MiniLM
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, normalize_pixels, save_checkpoint
 from core.split import HELD_OUT_PERCENT, is_held_out
 from training import augment, street
+from training.resume import load_state, save_state
 
 MIN_CLASS_ITEMS = 10  # article types rarer than this in the training split get no class of their own
 GENDERS = ("Men", "Women", "Unisex")
@@ -228,12 +229,10 @@ def train(args: argparse.Namespace) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state_path = work / "last.pt"
     start_epoch, history, generator = 0, [], torch.Generator().manual_seed(config.seed)
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"]), optimizer.load_state_dict(state["optimizer"])
+    state = load_state(state_path, model, optimizer)
+    if state:
         start_epoch, history = state["epoch"], state["history"]
         generator.set_state(state["generator"])
-        print(f"Resuming after epoch {start_epoch}", flush=True)
 
     steps_per_epoch = len(train_rows) // config.catalog_per_batch
     total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)
@@ -258,9 +257,7 @@ def train(args: argparse.Namespace) -> None:
         history.append({"epoch": epoch + 1, **{k: round(v / steps_per_epoch, 4) for k, v in sums.items()},
                         "seconds": round(time.time() - started, 1)})
         print(json.dumps(history[-1]), flush=True)
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                    "history": history, "generator": generator.get_state()}, state_path.with_suffix(".tmp"))
-        state_path.with_suffix(".tmp").replace(state_path)
+        save_state(state_path, model, optimizer, epoch + 1, history, generator=generator.get_state())
 
     record = {
         "version": VERSION,
