@@ -25,6 +25,7 @@ class Settings:
     data_dir: Path
     encoder_name: str
     catalog_dir: Path | None
+    samples_dir: Path | None = None  # photos of people offered as samples on the Shop the Look page
     # Above this many vectors the index switches from exact search to HNSW.
     exact_index_limit: int = 100_000
 
@@ -50,7 +51,7 @@ def load_settings() -> Settings:
     """Settings from the environment, with `.env` filling in what the environment lacks."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     data_dir = Path(_env("STYLELENS_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
-    catalog_dir = _env("CATALOG_DIR")
+    catalog_dir, samples_dir = _env("CATALOG_DIR"), _env("SAMPLE_PHOTOS_DIR")
     return Settings(
         mongo_uri=_env("MONGO_URI"),
         db_name=_env("DB_NAME", "stylelens"),
@@ -58,5 +59,6 @@ def load_settings() -> Settings:
         data_dir=data_dir,
         encoder_name=_env("ENCODER_NAME", DEFAULT_ENCODER),
         catalog_dir=Path(catalog_dir).expanduser() if catalog_dir else None,
+        samples_dir=Path(samples_dir).expanduser() if samples_dir else None,
         exact_index_limit=int(_env("EXACT_INDEX_LIMIT", "100000")),
     )

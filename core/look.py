@@ -5,6 +5,7 @@ CLI and the tests run the very same pipeline; each stage's time is reported.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
     "footwear": ("Shoes", "Sandal", "Flip Flops"),
     "fullbody": ("Dress", "Dresses"),
 }
+SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
 DETECTOR_WEIGHTS = PROJECT_ROOT / "assets" / "garment-detector.pt"
 
@@ -71,13 +73,14 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
     verdict = pose_model.verdict(image)
     timings["pose"] = time.perf_counter() - started
     started = time.perf_counter()
-    guess = gender_model.classify([image])[0]
+    person = image.crop(verdict.person_box) if verdict.person_box else image
+    guess = gender_model.classify([person])[0]
     found_gender, gender_score = (gender, 1.0) if gender else (guess.gender, guess.gender_score)
     timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
-    detections = best_per_class(detect(image))
+    detections = best_per_class(detect_in(detect, image, verdict.region))
     timings["detect"] = time.perf_counter() - started
-    notes = _notes(verdict, detections)
+    notes = _notes(verdict, detections, image.size)
     started = time.perf_counter()
     garments = [GarmentMatches(d, search_garment(engine, image, d, found_gender, k)) for d in detections]
     if not detections and not verdict.people:
@@ -86,6 +89,15 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
     timings["search"] = time.perf_counter() - started
     return LookResult(verdict, found_gender, gender_score, garments, notes,
                       {name: seconds * 1000 for name, seconds in timings.items()})
+
+
+def detect_in(detect: Detect, image: Image.Image, region: tuple[int, int, int, int] | None) -> list[Detection]:
+    """Garments found in `region` of the photo (None: all of it), with boxes in whole-photo pixels."""
+    if region is None:
+        return list(detect(image))
+    x0, y0 = region[:2]
+    return [Detection(d.label, (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0), d.score)
+            for d in detect(image.crop(region))]
 
 
 def best_per_class(detections: Sequence[Detection]) -> list[Detection]:
@@ -112,27 +124,37 @@ def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, 
     return max(0, x1 - dx), max(0, y1 - dy), min(size[0], x2 + dx), min(size[1], y2 + dy)
 
 
-def _notes(verdict: PoseVerdict, detections: Sequence[Detection]) -> list[str]:
+def _notes(verdict: PoseVerdict, detections: Sequence[Detection], size: tuple[int, int]) -> list[str]:
+    notes = []
+    if min(size) < SMALL_SIDE:
+        notes.append(f"The photo is only {size[0]}×{size[1]} pixels: too small to see a person or garments "
+                     "reliably. A photo at least 400 pixels wide works best.")
     if not verdict.people and not detections:
-        return ["No person and no worn garment found: showing products similar to the whole photo."]
+        return notes + ["No person and no worn garment found: showing products similar to the whole photo."]
+    if verdict.people > 1:
+        notes.append(f"{verdict.people} people in the photo: showing the garments of the one nearest the camera.")
     if not verdict.full_shot:
-        return ["Not a full-length shot (" + "; ".join(verdict.reasons) + "): recommendations cover the "
-                "garments that are visible."]
-    return []
+        reasons = [r for r in verdict.reasons if "people" not in r]
+        notes.append("Not a full-length shot (" + "; ".join(reasons) + "): recommendations cover the "
+                     "garments that are visible.")
+    return notes
 
 
 class GarmentDetector:
     """The YOLO garment detector trained here (training/train_detector.py), as a `Detect` callable."""
 
-    def __init__(self, weights: Path, confidence: float = 0.25, image_size: int = 416):
+    def __init__(self, weights: Path, confidence: float = 0.25):
         if not Path(weights).is_file():
             raise ValueError(f"The garment detector {weights} is missing (python -m training.train_detector).")
         yolo = import_yolo()
-        self.model, self.confidence, self.image_size = yolo(str(weights)), confidence, image_size
+        self.model, self.confidence = yolo(str(weights)), confidence
+        self._lock = threading.Lock()  # one prediction at a time: the predictor keeps state between calls
+        self.image_size = (getattr(self.model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", 416)
 
     def __call__(self, image: Image.Image) -> list[Detection]:
-        result = self.model.predict(image.convert("RGB"), imgsz=self.image_size, conf=self.confidence,
-                                    device="cpu", verbose=False)[0]
+        with self._lock:
+            result = self.model.predict(image.convert("RGB"), imgsz=self.image_size, conf=self.confidence,
+                                        device="cpu", verbose=False)[0]
         names = result.names
         return [Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
                 for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(),

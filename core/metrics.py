@@ -67,3 +67,47 @@ def recall_curve(first_ranks: Sequence[int | None], k: int) -> list[float]:
     if not first_ranks:
         return [0.0] * k
     return [sum(1 for r in first_ranks if r is not None and r <= cut) / len(first_ranks) for cut in range(1, k + 1)]
+
+
+# --- detection: one ground-truth box per class per image (core/garments.py gives one box per group) ---
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0.0 when they do not touch)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def average_precision(predictions: Iterable[tuple[str, Box, float]], truths: dict[str, Box],
+                      threshold: float = 0.5) -> float:
+    """AP of one class: predictions (image, box, score) against at most one true box per image.
+
+    Predictions are taken by falling score; one is a true positive when it overlaps its image's unclaimed
+    true box by IoU >= threshold. AP is the area under the precision-recall curve with precision made
+    monotone (all-point interpolation, as in PASCAL VOC 2010+)."""
+    if not truths:
+        return 0.0
+    claimed: set[str] = set()
+    hits: list[bool] = []
+    for image, box, _ in sorted(predictions, key=lambda p: -p[2]):
+        hit = image in truths and image not in claimed and box_iou(box, truths[image]) >= threshold
+        if hit:
+            claimed.add(image)
+        hits.append(hit)
+    precisions, recalls, found = [], [], 0
+    for position, hit in enumerate(hits, start=1):
+        found += hit
+        precisions.append(found / position)
+        recalls.append(found / len(truths))
+    area, previous_recall = 0.0, 0.0
+    for i, recall in enumerate(recalls):
+        if recall > previous_recall:
+            area += (recall - previous_recall) * max(precisions[i:])
+            previous_recall = recall
+    return area

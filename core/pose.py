@@ -8,8 +8,10 @@ width and order for facing the camera. Only the judging lives here; running the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
+
+Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels
 
 NOSE, LEFT_EAR, RIGHT_EAR = 0, 7, 8
 LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
@@ -33,12 +35,14 @@ class PoseVerdict:
     full_shot: bool
     front_facing: bool
     reasons: tuple[str, ...]  # why not, in plain words (empty when both are true)
-    landmarks: tuple[Landmark, ...] = field(default=(), repr=False)
+    landmarks: tuple[Landmark, ...] = field(default=(), repr=False)  # normalised to the whole photo
     people: int = 1
+    region: Box | None = None  # the part of the photo judged (several people: around the largest); None: all
+    person_box: Box | None = None  # the person's extent from the visible landmarks
 
     def to_json(self) -> dict:
         return {"full_shot": self.full_shot, "front_facing": self.front_facing, "reasons": list(self.reasons),
-                "people": self.people}
+                "people": self.people, "person_box": list(self.person_box) if self.person_box else None}
 
 
 def judge_pose(landmarks: Sequence[Landmark] | None, people: int = 1) -> PoseVerdict:
@@ -101,3 +105,34 @@ def _front_facing_problems(p: Sequence[Landmark]) -> list[str]:
     if left.x < right.x and p[LEFT_HIP].x < p[RIGHT_HIP].x:  # the person's left on the image's left
         return ["person seen from the back"]
     return []
+
+
+def largest_person_region(faces: Sequence[Box], size: tuple[int, int]) -> Box:
+    """The column of the photo around the largest face: where that person's body is."""
+    x1, y1, x2, y2 = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))
+    side, centre = x2 - x1, (x1 + x2) / 2
+    return (max(0, int(centre - 2.5 * side)), max(0, int(y1 - side)),
+            min(size[0], int(centre + 2.5 * side)), size[1])
+
+
+def placed(verdict: PoseVerdict, region: Box, size: tuple[int, int]) -> PoseVerdict:
+    """A verdict judged on `region` of a photo of `size`, with its landmarks and person box in whole-photo terms."""
+    x0, y0, x1, y1 = region
+    width, height = x1 - x0, y1 - y0
+    points = tuple(Landmark((x0 + p.x * width) / size[0], (y0 + p.y * height) / size[1], p.visibility)
+                   for p in verdict.landmarks)
+    whole = region == (0, 0, size[0], size[1])
+    return replace(verdict, landmarks=points, region=None if whole else region,
+                   person_box=body_box(points, size))
+
+
+def body_box(points: Sequence[Landmark], size: tuple[int, int], pad: float = 0.12) -> Box | None:
+    """The box around the visible landmarks, padded (the head reaches above the nose, clothes past joints)."""
+    seen = [p for p in points if p.visibility >= VISIBLE]
+    if len(seen) < 3:
+        return None
+    left, right = min(p.x for p in seen), max(p.x for p in seen)
+    top, bottom = min(p.y for p in seen), max(p.y for p in seen)
+    dx, dy = (right - left) * pad + 0.02, (bottom - top) * pad + 0.02
+    return (max(0, int((left - dx) * size[0])), max(0, int((top - 2 * dy) * size[1])),
+            min(size[0], int((right + dx) * size[0])), min(size[1], int((bottom + dy) * size[1])))

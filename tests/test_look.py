@@ -109,3 +109,23 @@ def test_importing_the_detector_library_leaves_image_errors_as_they_were():
         PIL.Image.open(io.BytesIO(b"hello, not an image"))
     with pytest.raises(ImageError, match="not an image"):
         load_image(b"hello, not an image")
+
+
+def test_with_several_people_garments_are_found_in_the_largest_persons_region(loaded_engine):
+    photo, _ = outfit()
+    crowd = PoseVerdict(True, True, ("2 people: using the largest",), people=2, region=(50, 0, 150, 400))
+    seen = []
+
+    def detect(image):
+        seen.append(image.size)
+        return [Detection("topwear", (5, 10, 60, 90), 0.9)]
+
+    result = shop_the_look(loaded_engine, photo, detect, Pose(crowd), Gender(), k=2)
+    assert seen == [(100, 400)] and result.garments[0].detection.box == (55, 10, 110, 90)
+    assert result.notes[0].startswith("2 people in the photo")
+
+
+def test_a_tiny_photo_gets_a_warning_and_still_an_answer(loaded_engine):
+    tiny = draw_product("shoe", (235, 200, 40), size=40)
+    result = shop_the_look(loaded_engine, tiny, lambda image: [], Pose(NOBODY), Gender(), k=3)
+    assert "only 40×40 pixels" in result.notes[0] and len(result.garments[0].hits) == 3

@@ -54,3 +54,25 @@ def test_query_metrics_and_mean():
 def test_recall_curve_from_first_ranks():
     assert recall_curve([1, 3, None, 2], 4) == pytest.approx([0.25, 0.5, 0.75, 0.75])
     assert recall_curve([], 3) == [0.0, 0.0, 0.0]
+
+
+def test_box_iou_by_hand():
+    from core.metrics import box_iou
+
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == 50 / 150
+    assert box_iou((0, 0, 10, 10), (10, 10, 20, 20)) == 0.0
+
+
+def test_average_precision_by_hand():
+    from core.metrics import average_precision
+
+    truths = {"a": (0, 0, 10, 10), "b": (0, 0, 10, 10)}
+    perfect = [("a", (0, 0, 10, 10), 0.9), ("b", (1, 1, 10, 10), 0.8)]
+    assert average_precision(perfect, truths) == 1.0
+    # ranked: miss (wrong place), hit a, duplicate on a (miss), hit b -> P/R steps (1/2 at R .5, 2/4 at R 1)
+    mixed = [("a", (50, 50, 60, 60), 0.95), ("a", (0, 0, 10, 10), 0.9), ("a", (0, 0, 10, 10), 0.85),
+             ("b", (0, 0, 10, 10), 0.5)]
+    assert average_precision(mixed, truths) == 0.5 * 0.5 + 0.5 * 0.5
+    assert average_precision([("c", (0, 0, 10, 10), 0.9)], truths) == 0.0
+    assert average_precision([], {}) == 0.0

@@ -1,6 +1,6 @@
 """The pose verdict on constructed landmarks (MediaPipe's 33 points, x/y in 0..1, y downwards)."""
 from core.pose import (LEFT_ANKLE, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, NOSE, RIGHT_ANKLE, RIGHT_HIP, RIGHT_KNEE,
-                       RIGHT_SHOULDER, Landmark, judge_pose)
+                       RIGHT_SHOULDER, Landmark, body_box, judge_pose, largest_person_region, placed)
 
 
 def standing(**changes) -> list[Landmark]:
@@ -62,6 +62,24 @@ def test_too_small_in_the_frame():
             RIGHT_SHOULDER: (0.47, 0.44), LEFT_HIP: (0.52, 0.52), RIGHT_HIP: (0.48, 0.52), LEFT_KNEE: (0.52, 0.58),
             RIGHT_KNEE: (0.48, 0.58), LEFT_ANKLE: (0.52, 0.64), RIGHT_ANKLE: (0.48, 0.64)}
     assert "the person is too small in the photo" in judge_pose(standing(moved=tiny)).reasons
+
+
+def test_several_people_are_judged_around_the_largest_face():
+    faces = [(10, 50, 30, 70), (200, 40, 240, 80), (400, 60, 420, 80)]
+    assert largest_person_region(faces, (600, 800)) == (120, 0, 320, 800)
+
+
+def test_a_verdict_judged_on_a_region_is_placed_back_on_the_whole_photo():
+    verdict = placed(judge_pose(standing()), (100, 0, 300, 400), (400, 400))
+    nose = verdict.landmarks[NOSE]
+    assert (round(nose.x, 3), round(nose.y, 3)) == (0.5, 0.12) and verdict.region == (100, 0, 300, 400)
+    x1, y1, x2, y2 = verdict.person_box
+    assert 150 < x1 < 180 and 220 < x2 < 250 and y1 < 48 and 360 <= y2 <= 400
+    assert placed(judge_pose(standing()), (0, 0, 400, 400), (400, 400)).region is None
+
+
+def test_no_person_box_without_visible_landmarks():
+    assert body_box(standing(hidden=range(33)), (100, 100)) is None
 
 
 def test_the_bundled_mediapipe_model_loads_offline_and_finds_nobody_in_a_blank_photo():

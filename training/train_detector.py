@@ -63,7 +63,7 @@ def train(args: argparse.Namespace) -> None:
     else:
         model = YOLO(args.config)
         model.train(data=str(yaml), imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, workers=2,
-                    device="cpu", pretrained=False, amp=False, plots=False, seed=0, deterministic=True,
+                    cache="ram", device="cpu", pretrained=False, amp=False, plots=False, seed=0, deterministic=True,
                     project=str((work / "runs").resolve()), name="garments", exist_ok=True, patience=0)
     best = work / "runs" / "garments" / "weights" / "best.pt"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="assets/garment-detector.pt")
     parser.add_argument("--work", default="data/training/detector")
     parser.add_argument("--config", default="yolov8n.yaml", help="ultralytics model config (no weights)")
-    parser.add_argument("--imgsz", type=int, default=416)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=16)
     train(parser.parse_args(argv))
 

@@ -32,3 +32,18 @@ def attribute_model(name: str):
 
     encoder = _encoder(name)
     return encoder if hasattr(encoder, "classify") else _encoder(BUNDLED_ENCODER)
+
+
+@st.cache_resource(show_spinner="Loading the pose model…")
+def pose_model():
+    from core.pose_model import PoseModel
+
+    return PoseModel()
+
+
+@st.cache_resource(show_spinner="Loading the garment detector…")
+def garment_detector():
+    """Raises ValueError (not cached) while the detector's weights are missing."""
+    from core.look import DETECTOR_WEIGHTS, GarmentDetector
+
+    return GarmentDetector(DETECTOR_WEIGHTS)

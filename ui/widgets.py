@@ -17,8 +17,9 @@ from core.ingest import CatalogFormatError
 
 COLUMNS = 5
 THUMBNAIL_SIDE = 256
-PAGES = [("app.py", "Home", "🏠"), ("pages/search.py", "Search", "🔎"), ("pages/catalog.py", "Catalog", "📦"),
-         ("pages/refine.py", "Refine with Feedback", "✨"), ("pages/evaluate.py", "Evaluate", "📊")]
+PAGES = [("app.py", "Home", "🏠"), ("pages/look.py", "Shop the Look", "🧍"), ("pages/search.py", "Search", "🔎"),
+         ("pages/refine.py", "Refine with Feedback", "✨"), ("pages/catalog.py", "Catalog", "📦"),
+         ("pages/evaluate.py", "Evaluate", "📊")]
 
 
 def page_header(title: str, icon: str) -> None:
@@ -89,10 +90,10 @@ def product_card(engine: StyleLens, product: Product, caption: str = "") -> None
                + (f"  \n{caption}" if caption else ""))
 
 
-def picture(image, caption: str = "", width: int | None = None) -> None:
+def picture(image, caption: str = "", width: int | None = None, side: int = THUMBNAIL_SIDE) -> None:
     """A PIL image drawn inline (not through the media store, see _thumbnail_uri), with a caption."""
     small = image.copy()
-    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    small.thumbnail((side, side))
     buffer = io.BytesIO()
     small.convert("RGB").save(buffer, format="JPEG", quality=85)
     size = f"width:{width}px" if width else "width:100%"

@@ -1,0 +1,136 @@
+"""Shop the Look: a photo of a person -> pose check, gender, garment boxes, similar products for every garment."""
+import random
+
+import streamlit as st
+
+from core.config import load_settings
+from core.drawing import draw_boxes, draw_pose
+from core.images import MAX_FILE_BYTES, load_image
+from core.look import shop_the_look
+from ui.state import attribute_model, engine, garment_detector, pose_model
+from ui.widgets import ensure_index, page_header, page_resources, picture, product_grid, user_errors
+
+page_header("Shop the Look", "🧍")
+st.caption("Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "
+           "finds each garment and shows similar catalog products for every one.")
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+SAMPLE_COUNT = 6
+ICONS = {"topwear": "👕", "bottomwear": "👖", "footwear": "👟", "fullbody": "👗", "product": "🛍️"}
+
+
+def _use(kind: str, value) -> None:
+    st.session_state["look_photo"] = (kind, value)
+
+
+def sample_paths(folder) -> list:
+    if folder is None or not folder.is_dir():
+        return []
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    step = max(1, len(photos) // SAMPLE_COUNT)
+    return photos[::step][:SAMPLE_COUNT]
+
+
+def photo_ui(lens) -> None:
+    """Widgets that set st.session_state['look_photo'] to ("upload", bytes) or ("path", str)."""
+    upload_tab, sample_tab = st.tabs(["Upload a photo", "Pick a sample"])
+    with upload_tab:
+        upload = st.file_uploader("A photo of a person (or of one product)", type=IMAGE_TYPES, key="look-upload",
+                                  max_upload_size=MAX_FILE_BYTES // 2**20)
+        if upload is not None and st.session_state.get("look_upload_id") != upload.file_id:
+            st.session_state["look_upload_id"] = upload.file_id
+            _use("upload", upload.getvalue())
+    with sample_tab:
+        samples = sample_paths(load_settings().samples_dir)
+        if samples:
+            for column, path in zip(st.columns(len(samples)), samples):
+                with column, user_errors():
+                    picture(load_image(path, max_side=256))
+                    if st.button("Try this", key=f"sample-{path.name}", width="stretch"):
+                        _use("path", str(path))
+        else:
+            st.caption("Set `SAMPLE_PHOTOS_DIR` to a folder of photos of people to offer them here.")
+        if st.button("🎲 A random catalog product photo", help="Packshots and on-model catalog shots"):
+            products = lens.catalog.browse(limit=200)
+            if products:
+                _use("path", str(lens.image_path(random.choice(products))))
+
+
+def pose_panel(result) -> None:
+    verdict = result.pose
+    if verdict.full_shot and verdict.front_facing:
+        st.success("**Full-length, front-facing shot**", icon="✅")
+    elif not verdict.people:
+        st.info("**No person found** — treated as a product photo.", icon="🛍️")
+    else:
+        what = "Full-length" if verdict.full_shot else "Not a full-length shot"
+        st.warning(f"**{what}:** " + "; ".join(verdict.reasons), icon="⚠️")
+
+
+def gender_panel(result) -> None:
+    if st.session_state.get("look_gender", "As detected") == "As detected":
+        st.markdown(f"**Shopping for:** {result.gender} · confidence {result.gender_score:.0%}")
+    else:
+        st.markdown(f"**Shopping for:** {result.gender} (your choice)")
+    st.radio("Whose clothing?", ["As detected", "Women", "Men"], key="look_gender", horizontal=True,
+             help="Results never cross gender unless you change it here; unisex items are always included.")
+
+
+def garments_panel(lens, photo, result) -> None:
+    for garment in result.garments:
+        d = garment.detection
+        st.subheader(f"{ICONS.get(d.label, '•')} {d.label.capitalize()}")
+        left, right = st.columns([1, 5])
+        with left:
+            picture(photo.crop(d.box), caption=f"detector score {d.score:.2f}")
+        with right:
+            if not garment.hits:
+                st.caption("No catalog product of this kind and gender.")
+            clicked = product_grid(lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",))
+        if clicked:
+            st.session_state["refine_ref"] = clicked[1]
+            st.switch_page("pages/refine.py")
+
+
+with page_resources():
+    lens = engine()
+    try:
+        models = pose_model(), garment_detector(), attribute_model(lens.settings.encoder_name)
+    except ValueError as exc:
+        st.error(f"**A Shop the Look model could not be loaded.** {exc}", icon="🛑")
+        st.stop()
+
+with st.sidebar:
+    k = st.slider("Products per garment", 3, 10, 5)
+photo_ui(lens)
+kind, value = st.session_state.get("look_photo", ("", None))
+if not kind:
+    st.info("Upload a photo of a person, or pick a sample.", icon="💡")
+with user_errors():
+    photo = load_image(value) if kind else None  # a bad upload stops here with a clear message
+    if photo is not None:
+        ensure_index(lens)
+        choice = st.session_state.get("look_gender", "As detected")
+        result = shop_the_look(lens, photo, *models, k=k, gender=None if choice == "As detected" else choice)
+        shown_pose, shown_boxes, verdicts = st.columns([1, 1, 1.2])
+        with shown_pose:
+            picture(draw_pose(photo, result.pose.landmarks), caption="1 · Pose keypoints", side=640)
+        with shown_boxes:
+            boxes = [(g.detection.label, g.detection.box, g.detection.score) for g in result.garments]
+            picture(draw_boxes(photo, boxes), caption="3 · Garments found", side=640)
+        with verdicts:
+            st.markdown("**1 · Pose check**")
+            pose_panel(result)
+            st.markdown("**2 · Gender check**")
+            gender_panel(result)
+            for note in result.notes:
+                st.info(note, icon="ℹ️")
+            total = sum(result.timings_ms.values())
+            st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items())
+                       + f" · total {total:.0f} ms")
+        st.divider()
+        st.markdown("**4 · Similar products for every garment**")
+        if not result.garments:
+            st.warning("No garment was found in this photo. Try a sharper, full-length photo of one person.",
+                       icon="⚠️")
+        garments_panel(lens, photo, result)
