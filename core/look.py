@@ -149,6 +149,9 @@ class GarmentDetector:
         yolo = import_yolo()
         self.model, self.confidence = yolo(str(weights)), confidence
         self._lock = threading.Lock()  # one prediction at a time: the predictor keeps state between calls
+        missing = set(CATALOG_CATEGORIES) - set(self.model.names.values())
+        if missing:
+            raise ValueError(f"{weights} is not a garment detector: it has no class {', '.join(sorted(missing))}.")
         self.image_size = (getattr(self.model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", 416)
 
     def __call__(self, image: Image.Image) -> list[Detection]:

@@ -1,5 +1,8 @@
 """Shop the look on a constructed outfit photo with stand-in models: class -> category mapping, one box per
 class, filtered per-garment retrieval, notes, the packshot shortcut and the JSON contract."""
+from pathlib import Path
+
+import pytest
 from PIL import Image
 
 from core.encoders.stylelens import Prediction
@@ -129,3 +132,58 @@ def test_a_tiny_photo_gets_a_warning_and_still_an_answer(loaded_engine):
     tiny = draw_product("shoe", (235, 200, 40), size=40)
     result = shop_the_look(loaded_engine, tiny, lambda image: [], Pose(NOBODY), Gender(), k=3)
     assert "only 40×40 pixels" in result.notes[0] and len(result.garments[0].hits) == 3
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory):
+    """An untrained YOLO with the four garment classes, built offline from ultralytics' model config."""
+    import torch
+
+    from core.look import import_yolo
+
+    import_yolo()
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = DetectionModel("yolov8n.yaml", nc=4, verbose=False)
+    model.names = dict(enumerate(["topwear", "bottomwear", "footwear", "fullbody"]))
+    path = tmp_path_factory.mktemp("detector") / "tiny.pt"
+    torch.save({"model": model.half(), "train_args": {"imgsz": 160}, "epoch": -1}, path)
+    return path
+
+
+def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, tmp_path):
+    import torch
+
+    from core.look import GarmentDetector
+
+    detector = GarmentDetector(tiny_detector, confidence=0.0)
+    found = detector(Image.new("RGB", (300, 400), "white"))
+    assert detector.image_size == 160 and found
+    assert all(d.label in CATALOG_CATEGORIES and 0 <= d.box[0] <= d.box[2] <= 300 and 0 <= d.box[3] <= 400
+               for d in found)
+    other = torch.load(tiny_detector, weights_only=False)
+    other["model"].names = {i: str(i) for i in range(4)}
+    torch.save(other, tmp_path / "coco.pt")
+    with pytest.raises(ValueError, match="not a garment detector"):
+        GarmentDetector(tmp_path / "coco.pt")
+
+
+def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny_detector, tmp_path, capsys,
+                                                  monkeypatch):
+    import json
+
+    import core.look
+    from core.__main__ import main
+
+    monkeypatch.setattr(core.look, "DETECTOR_WEIGHTS", tiny_detector)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    draw_product("shoe", (235, 200, 40), size=300).save(folder / "shoe.png")
+    draw_product("tshirt", (200, 30, 30), size=300).save(folder / "shirt.jpg")
+    assert main(["look", "--image", str(folder), "--k", "3", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert sorted(Path(line["image"]).name for line in lines) == ["shirt.jpg", "shoe.png"]
+    for line in lines:
+        assert {"full_shot", "front_facing", "reasons", "gender", "gender_confidence", "garments"} <= set(line)
+        assert line["full_shot"] is False and "no person found" in line["reasons"]
+        assert all({"label", "box", "score", "hits"} <= set(g) and len(g["hits"]) == 3 for g in line["garments"])
