@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.config import load_settings  # noqa: E402
 from core.encoders import load_attribute_model  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
+from core.gender import load_gender_model  # noqa: E402
 from core.images import ImageError, load_image  # noqa: E402
 from core.look import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look  # noqa: E402
 from core.pose_model import PoseModel  # noqa: E402
@@ -90,12 +91,13 @@ def _is_footwear(catalog_dir: Path, stem: str, _cache: dict = {}) -> bool:  # no
 
 def run(args: argparse.Namespace) -> dict:
     engine = StyleLens.open(load_settings())
-    models = PoseModel(), GarmentDetector(Path(args.weights)), load_attribute_model(engine.settings.encoder_name)
+    models = {"detect": GarmentDetector(Path(args.weights)), "pose_model": PoseModel(),
+              "gender_model": load_gender_model(load_attribute_model(engine.settings.encoder_name))}
     street_dir = Path(args.street)
 
     def look(data: bytes):
         started = time.perf_counter()
-        result = shop_the_look(engine, load_image(data), *models, k=5)
+        result = shop_the_look(engine, load_image(data), **models, k=5)
         return result, (time.perf_counter() - started) * 1000
 
     photos = [n for n in street.EVAL_PHOTOS if (street_dir / "photos" / f"{n:04d}.jpg").exists()][: args.photos]

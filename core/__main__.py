@@ -245,6 +245,7 @@ def _compose(args) -> int:
 def _look(args) -> int:
     from core.categories import image_files
     from core.encoders import load_attribute_model
+    from core.gender import load_gender_model
     from core.images import load_image
     from core.look import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
     from core.pose_model import PoseModel
@@ -254,11 +255,11 @@ def _look(args) -> int:
         raise ValueError("No photos found.")
     detector = GarmentDetector(DETECTOR_WEIGHTS)
     engine, pose = _engine(), PoseModel()
-    heads = load_attribute_model(engine.settings.encoder_name)
+    gender = load_gender_model(load_attribute_model(engine.settings.encoder_name))
     failures = 0
     for photo in photos:
         try:
-            result = shop_the_look(engine, load_image(photo), detector, pose, heads, args.k, args.gender)
+            result = shop_the_look(engine, load_image(photo), detector, pose, gender, args.k, args.gender)
         except ImageError as exc:
             failures += 1
             print(json.dumps({"image": str(photo), "error": str(exc)}) if args.json else f"{photo}: {exc}")
@@ -267,7 +268,7 @@ def _look(args) -> int:
             print(json.dumps({"image": str(photo), **result.to_json()}))
         else:
             verdict = "full shot" if result.pose.full_shot else "not a full shot"
-            print(f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%})"
+            print(f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%} by {result.gender_source})"
                   + "".join(f"; {r}" for r in result.pose.reasons))
             for garment in result.garments:
                 names = ", ".join(h.product.name for h in garment.hits[:3])

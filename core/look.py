@@ -15,6 +15,7 @@ from PIL import Image
 
 from core.config import PROJECT_ROOT
 from core.engine import Hit, StyleLens
+from core.gender import GenderGuess
 from core.index import SearchFilter
 from core.pose import PoseVerdict
 
@@ -53,11 +54,13 @@ class LookResult:
     gender: str | None
     gender_score: float
     garments: list[GarmentMatches]
+    gender_source: str = ""  # face, clothes or you
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {**self.pose.to_json(), "gender": self.gender, "gender_confidence": round(self.gender_score, 4),
+                "gender_source": self.gender_source,
                 "garments": [g.to_json() for g in self.garments], "notes": self.notes,
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
 
@@ -67,27 +70,29 @@ Detect = Callable[[Image.Image], Sequence[Detection]]
 
 def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_model, gender_model,
                   k: int = 5, gender: str | None = None) -> LookResult:
-    """The whole pipeline on one photo; `gender` overrides the gender check."""
+    """The whole pipeline on one photo; `gender` overrides the gender check.
+
+    `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
+    person)` tells whose clothing it is (core.gender.GenderModel)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     verdict = pose_model.verdict(image)
     timings["pose"] = time.perf_counter() - started
     started = time.perf_counter()
-    person = image.crop(verdict.person_box) if verdict.person_box else image
-    guess = gender_model.classify([person])[0]
-    found_gender, gender_score = (gender, 1.0) if gender else (guess.gender, guess.gender_score)
+    guess = GenderGuess(gender, 1.0, "you") if gender else gender_model.guess(image, verdict.face_box,
+                                                                            verdict.person_box)
     timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
     detections = best_per_class(detect_in(detect, image, verdict.region))
     timings["detect"] = time.perf_counter() - started
     notes = _notes(verdict, detections, image.size)
     started = time.perf_counter()
-    garments = [GarmentMatches(d, search_garment(engine, image, d, found_gender, k)) for d in detections]
+    garments = [GarmentMatches(d, search_garment(engine, image, d, guess.gender, k)) for d in detections]
     if not detections and not verdict.people:
         whole = Detection("product", (0, 0, image.width, image.height), 1.0)
         garments = [GarmentMatches(whole, engine.search_image(image, k).hits)]
     timings["search"] = time.perf_counter() - started
-    return LookResult(verdict, found_gender, gender_score, garments, notes,
+    return LookResult(verdict, guess.gender, guess.score, garments, guess.source, notes,
                       {name: seconds * 1000 for name, seconds in timings.items()})
 
 

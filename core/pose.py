@@ -39,6 +39,7 @@ class PoseVerdict:
     people: int = 1
     region: Box | None = None  # the part of the photo judged (several people: around the largest); None: all
     person_box: Box | None = None  # the person's extent from the visible landmarks
+    face_box: Box | None = None  # the largest face found, in pixels
 
     def to_json(self) -> dict:
         return {"full_shot": self.full_shot, "front_facing": self.front_facing, "reasons": list(self.reasons),

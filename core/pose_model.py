@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -18,8 +19,11 @@ class PoseModel:
         import mediapipe as mp
 
         self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=complexity)
-        # full-range face detector (people up to ~5 m away): counts the people in the photo
-        self._faces = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6)
+        # face detectors count the people and find the face the gender check reads: full range (people up
+        # to ~5 m away), then short range for close-ups
+        detector = mp.solutions.face_detection.FaceDetection
+        self._faces = [detector(model_selection=1, min_detection_confidence=0.6),
+                       detector(model_selection=0, min_detection_confidence=0.6)]
         self._lock = threading.Lock()
 
     def landmarks(self, image: Image.Image) -> list[Landmark] | None:
@@ -31,10 +35,14 @@ class PoseModel:
 
     def faces(self, image: Image.Image) -> list[Box]:
         """Face boxes in pixels of `image`."""
+        pixels = _pixels(image)
         with self._lock:
-            found = self._faces.process(_pixels(image))
+            for detector in self._faces:
+                found = detector.process(pixels).detections
+                if found:
+                    break
         boxes = []
-        for face in found.detections or []:
+        for face in found or []:
             b = face.location_data.relative_bounding_box
             boxes.append((int(b.xmin * image.width), int(b.ymin * image.height),
                           int((b.xmin + b.width) * image.width), int((b.ymin + b.height) * image.height)))
@@ -47,7 +55,8 @@ class PoseModel:
         region = largest_person_region(faces, image.size) if len(faces) > 1 else whole
         points = self.landmarks(image.crop(region))
         people = max(len(faces), 1) if points else 0
-        return placed(judge_pose(points, people), region, image.size)
+        face = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1])) if faces else None
+        return replace(placed(judge_pose(points, people), region, image.size), face_box=face)
 
 
 def _pixels(image: Image.Image) -> np.ndarray:

@@ -7,7 +7,7 @@ from core.config import load_settings
 from core.drawing import draw_boxes, draw_pose
 from core.images import MAX_FILE_BYTES, load_image
 from core.look import shop_the_look
-from ui.state import attribute_model, engine, garment_detector, pose_model
+from ui.state import engine, garment_detector, gender_model, pose_model
 from ui.widgets import ensure_index, page_header, page_resources, picture, product_grid, user_errors
 
 page_header("Shop the Look", "🧍")
@@ -69,7 +69,10 @@ def pose_panel(result) -> None:
 
 def gender_panel(result) -> None:
     if st.session_state.get("look_gender", "As detected") == "As detected":
-        st.markdown(f"**Shopping for:** {result.gender} · confidence {result.gender_score:.0%}")
+        source = {"face and clothes": "read from the face and the clothes",
+                  "clothes": "read from the clothes only: no face found"}
+        st.markdown(f"**Shopping for:** {result.gender} · {result.gender_score:.0%} confidence  \n"
+                    f"<small>{source.get(result.gender_source, '')}</small>", unsafe_allow_html=True)
     else:
         st.markdown(f"**Shopping for:** {result.gender} (your choice)")
     st.radio("Whose clothing?", ["As detected", "Women", "Men"], key="look_gender", horizontal=True,
@@ -95,7 +98,8 @@ def garments_panel(lens, photo, result) -> None:
 with page_resources():
     lens = engine()
     try:
-        models = pose_model(), garment_detector(), attribute_model(lens.settings.encoder_name)
+        models = {"detect": garment_detector(), "pose_model": pose_model(),
+                  "gender_model": gender_model(lens.settings.encoder_name)}
     except ValueError as exc:
         st.error(f"**A Shop the Look model could not be loaded.** {exc}", icon="🛑")
         st.stop()
@@ -111,7 +115,7 @@ with user_errors():
     if photo is not None:
         ensure_index(lens)
         choice = st.session_state.get("look_gender", "As detected")
-        result = shop_the_look(lens, photo, *models, k=k, gender=None if choice == "As detected" else choice)
+        result = shop_the_look(lens, photo, **models, k=k, gender=None if choice == "As detected" else choice)
         shown_pose, shown_boxes, verdicts = st.columns([1, 1, 1.2])
         with shown_pose:
             picture(draw_pose(photo, result.pose.landmarks), caption="1 · Pose keypoints", side=640)

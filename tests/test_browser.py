@@ -15,7 +15,7 @@ from conftest import PROJECT_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = PROJECT_ROOT / "test-artifacts"
-PAGES = {"home": "", "search": "search", "catalog": "catalog", "evaluate": "evaluate"}  # URL paths
+PAGES = {"home": "", "look": "look", "search": "search", "catalog": "catalog", "evaluate": "evaluate"}  # URL paths
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -68,7 +68,7 @@ def test_each_page_loads_in_chromium(app_url):
                 assert broken == 0, f"{broken} images did not load on {name}"
                 body = page.inner_text("body")
                 assert "Traceback" not in body and "Error" not in page.title()
-                assert {"home": "Products", "search": "Describe it", "catalog": "Browse",
+                assert {"home": "Products", "look": "Pick a sample", "search": "Describe it", "catalog": "Browse",
                          "evaluate": "Query file"}[name] in body
                 sidebar = page.inner_text("[data-testid='stSidebar']")
                 assert [w for w in sidebar.split() if w in ("Home", "Search", "Catalog", "Evaluate", "app")] == [
@@ -130,5 +130,32 @@ def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
             wait_idle(page)
             assert "Traceback" not in page.inner_text("body")
             page.screenshot(path=str(SHOTS / "catalog-top-categories.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_shop_the_look_on_a_packshot_in_chromium(app_url, tmp_path):
+    """A user uploads a product photo (no person) on Shop the Look: a clear verdict and similar products."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import draw_product
+
+    photo = tmp_path / "shoe.png"
+    draw_product("shoe", (235, 200, 40), size=300).save(photo)
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{app_url}/look")
+            page.wait_for_selector("h1", timeout=90_000)
+            wait_idle(page)
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
+            page.get_by_text("No person found").wait_for(timeout=120_000)
+            wait_idle(page)
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "Similar products for every garment" in body
+            assert "Timing: pose" in body and "score" in body
+            page.screenshot(path=str(SHOTS / "look-packshot.png"), full_page=True)
         finally:
             browser.close()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.encoders.stylelens import Prediction
+from core.gender import GenderGuess
 from core.look import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
 from core.pose import PoseVerdict
 from tests.conftest import draw_product
@@ -20,8 +20,8 @@ class Pose:
 
 
 class Gender:
-    def classify(self, images):
-        return [Prediction("Tshirts", 0.9, "Red", 0.8, "Men", 0.87)]
+    def guess(self, image, face=None, person=None):
+        return GenderGuess("Men", 0.87, "face")
 
 
 FULL = PoseVerdict(True, True, ())
@@ -70,7 +70,7 @@ def test_the_user_can_override_the_gender(loaded_engine):
     photo = draw_product("dress", (200, 30, 30), size=300)
     dress = [Detection("fullbody", (0, 0, 300, 300), 0.7)]
     result = shop_the_look(loaded_engine, photo, lambda image: dress, Pose(FULL), Gender(), k=3, gender="Women")
-    assert result.gender == "Women" and result.gender_score == 1.0
+    assert result.gender == "Women" and result.gender_score == 1.0 and result.gender_source == "you"
     assert {h.product.article_type for h in result.garments[0].hits} == {"Dresses"}
 
 
@@ -175,7 +175,17 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
     import core.look
     from core.__main__ import main
 
+    import core.gender
+
     monkeypatch.setattr(core.look, "DETECTOR_WEIGHTS", tiny_detector)
+    import torch
+
+    from core.encoders import BUNDLED_ENCODER, load_encoder
+
+    bundled = load_encoder(BUNDLED_ENCODER)
+    core.gender.save_gender_model(tmp_path / "gender.pt", torch.nn.Linear(2 * bundled.dim, 2),
+                                  {"encoder": bundled.model_key})
+    monkeypatch.setattr(core.gender, "BUNDLED_GENDER_MODEL", tmp_path / "gender.pt")
     folder = tmp_path / "photos"
     folder.mkdir()
     draw_product("shoe", (235, 200, 40), size=300).save(folder / "shoe.png")
@@ -185,5 +195,6 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
     assert sorted(Path(line["image"]).name for line in lines) == ["shirt.jpg", "shoe.png"]
     for line in lines:
         assert {"full_shot", "front_facing", "reasons", "gender", "gender_confidence", "garments"} <= set(line)
+        assert line["gender_source"] == "clothes" and line["gender"] in ("Men", "Women")  # no face in a packshot
         assert line["full_shot"] is False and "no person found" in line["reasons"]
         assert all({"label", "box", "score", "hits"} <= set(g) and len(g["hits"]) == 3 for g in line["garments"])

@@ -47,3 +47,11 @@ def garment_detector():
     from core.look import DETECTOR_WEIGHTS, GarmentDetector
 
     return GarmentDetector(DETECTOR_WEIGHTS)
+
+
+@st.cache_resource(show_spinner="Loading the gender check…")
+def gender_model(encoder_name: str):
+    """Raises ValueError (not cached) while the face classifier's weights are missing."""
+    from core.gender import load_gender_model
+
+    return load_gender_model(attribute_model(encoder_name))  # reuses the bundled encoder when it is the one
