@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from core.pose import VISIBLE, Landmark
 
@@ -39,13 +39,14 @@ def draw_boxes(image: Image.Image, boxes: Sequence[tuple[str, tuple[int, int, in
     out = image.convert("RGB").copy()
     pen = ImageDraw.Draw(out)
     width = max(2, round(max(out.size) / 250))
+    font = ImageFont.load_default(size=max(12, round(max(out.size) / 40)))  # Pillow's bundled font
     for label, (x1, y1, x2, y2), score in boxes:
         colour = BOX_COLOURS.get(label, "#ffffff")
         pen.rectangle([x1, y1, x2, y2], outline=colour, width=width)
         text = f"{label} {score:.2f}"
-        left, top, right, bottom = pen.textbbox((x1, y1), text)
+        left, top, right, bottom = pen.textbbox((x1, y1), text, font=font)
         lift = bottom - top + 4
         y = y1 - lift if y1 >= lift else y1
         pen.rectangle([x1, y, x1 + right - left + 6, y + lift], fill=colour)
-        pen.text((x1 + 3, y + 1), text, fill="white")
+        pen.text((x1 + 3, y + 1), text, fill="white", font=font)
     return out
