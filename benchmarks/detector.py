@@ -156,8 +156,8 @@ config: no pretrained weights. {trained['megabytes']} MB.
 - Command: `python -m training.train_detector --street ../shared/datasets/street-photos`
   (resumable: the same command goes on from `data/training/detector/runs/garments/weights/last.pt`)
 - {trained['epochs']} epochs at {trained['imgsz']} px, batch {trained['batch']}, ultralytics' default
-  augmentation (mosaic, HSV, flips, scale), CPU only, offline. Best epoch kept (index {trained['epoch']}
-  in the checkpoint, -1 = the last).
+  augmentation (mosaic, HSV, flips, scale), CPU only, offline. The last epoch is shipped: ultralytics'
+  per-epoch validation on the held-out photos was watched, not used to pick weights.
 
 ## Measured on the {report['photos']} held-out photos
 Produced by `{command}`.

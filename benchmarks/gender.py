@@ -4,7 +4,8 @@
         --street ../shared/datasets/street-photos --street-labels benchmarks/street-gender-labels.json \
         --out data/benchmarks/gender-results.json
 
-Two sets: held-out catalog Apparel photos (Men/Women, shown on a model) and held-out street photos whose
+Two sets: held-out catalog Apparel photos of Men/Women products in which the pose model finds a person
+(flat packshots left out and counted) and held-out street photos whose
 person was labelled by eye (benchmarks/street-gender-labels.json, "eval": never trained on). Methods:
 "head" = the encoder's gender head on the photo (catalog) or the person crop (street), the baseline;
 "served" = what Shop the Look does (core/gender.py: a linear layer over the embeddings of the person
@@ -48,22 +49,29 @@ def score(rows: list[dict], method: str) -> dict:
     frame = pd.DataFrame(rows)
     right = frame[method] == frame["truth"]
     per_class = {g: round(float(right[frame["truth"] == g].mean()), 4) for g in ("Men", "Women")}
-    return {"n": len(frame), "accuracy": round(float(right.mean()), 4), **per_class,
+    return {"n": len(frame), "men": int((frame["truth"] == "Men").sum()), "women": int((frame["truth"] == "Women").sum()),
+            "accuracy": round(float(right.mean()), 4), **per_class,
             "balanced_accuracy": round(sum(per_class.values()) / 2, 4),
             "confusion": pd.crosstab(frame["truth"], frame[method]).to_dict()}
 
 
 def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole_photo: bool) -> dict:
-    rows = []
+    """Both methods on every photo in which the pose model finds a person (catalog Apparel includes flat
+    packshots: those are left out and counted)."""
+    rows, skipped = [], 0
     for truth, path in tqdm(photos, desc=desc):
         image = load_image(path)
         verdict = pose.verdict(image)
+        if not verdict.landmarks:
+            skipped += 1
+            continue
         person = None if whole_photo or verdict.person_box is None else verdict.person_box
         served = model.guess(image, verdict.face_box, verdict.person_box)
         head = model.encoder.classify([image.crop(person) if person else image])[0]
         rows.append({"truth": truth, "head": head.gender, "served": served.gender, "source": served.source})
     faces = sum(r["source"] == "face and clothes" for r in rows) / len(rows)
-    return {"head": score(rows, "head"), "served": score(rows, "served"), "face_found": round(faces, 4)}
+    return {"head": score(rows, "head"), "served": score(rows, "served"), "face_found": round(faces, 4),
+            "no_person_found": skipped}
 
 
 def render_card(model, report: dict, command: str) -> str:
@@ -102,11 +110,14 @@ Produced by `{command}`.
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-A face was found in {report['catalog']['face_found']:.0%} of the catalog photos and
+Catalog: held-out Apparel photos in which the pose model finds a person
+({report['catalog']['no_person_found']} flat packshots without one left out). A face was found in
+{report['catalog']['face_found']:.0%} of those catalog photos and
 {report.get('street', {}).get('face_found', 0):.0%} of the street photos.
 
 ## Limits
-- Street photos are mostly women (13 men among the 114 evaluation photos), so the men's figure is
+- Street photos are mostly women ({report.get('street', {}).get('served', {}).get('men', 0)} men among the
+  {report.get('street', {}).get('served', {}).get('n', 0)} evaluation photos), so the men's figure is
   uncertain; the labels are one engineer's reading of small thumbnails.
 - It reads appearance, not identity: people dressed against expectation are misread; the user can
   override the answer on the page (`--gender` on the CLI).

@@ -246,7 +246,7 @@ def _look(args) -> int:
     from core.categories import image_files
     from core.encoders import load_attribute_model
     from core.gender import load_gender_model
-    from core.images import load_image
+    from core.images import load_image, original_size
     from core.look import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
     from core.pose_model import PoseModel
 
@@ -259,20 +259,22 @@ def _look(args) -> int:
     failures = 0
     for photo in photos:
         try:
-            result = shop_the_look(engine, load_image(photo), detector, pose, gender, args.k, args.gender)
+            picture = load_image(photo)
+            result = shop_the_look(engine, picture, detector, pose, gender, args.k, args.gender)
         except ImageError as exc:
             failures += 1
             print(json.dumps({"image": str(photo), "error": str(exc)}) if args.json else f"{photo}: {exc}")
             continue
+        data = {"image": str(photo), **result.to_json(original_size(picture)[0] / picture.width)}  # file pixels
         if args.json:
-            print(json.dumps({"image": str(photo), **result.to_json()}))
+            print(json.dumps(data))
         else:
             verdict = "full shot" if result.pose.full_shot else "not a full shot"
             print(f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%} by {result.gender_source})"
                   + "".join(f"; {r}" for r in result.pose.reasons))
-            for garment in result.garments:
-                names = ", ".join(h.product.name for h in garment.hits[:3])
-                print(f"  {garment.detection.label} {list(garment.detection.box)} {garment.detection.score:.2f}: {names}")
+            for garment in data["garments"]:
+                names = ", ".join(h["name"] for h in garment["hits"][:3])
+                print(f"  {garment['label']} {garment['box']} {garment['score']:.2f}: {names}")
     return 1 if failures == len(photos) else 0
 
 

@@ -24,6 +24,7 @@ def load_image(source: bytes | str | Path, max_side: int = WORKING_SIDE) -> Imag
 
     Handles EXIF rotation, CMYK, palette and alpha images (alpha is composited on white, as
     catalog packshots are). Raises ImageError for empty, non-image, corrupt, truncated or huge input.
+    The upright size of the file's picture before any shrinking is in `image.info["original_size"]`.
     """
     data = _read_bytes(source)
     if not data:
@@ -50,7 +51,12 @@ def load_image(source: bytes | str | Path, max_side: int = WORKING_SIDE) -> Imag
         raise ImageError("This file is not an image StyleLens can read (JPEG, PNG, WebP, BMP, GIF, TIFF).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"The image file is damaged or truncated ({exc}).") from exc
-    return _to_upright_rgb(image, max_side)
+    return _to_upright_rgb(image, max_side, (width, height))
+
+
+def original_size(image: Image.Image) -> tuple[int, int]:
+    """The size of the file a load_image picture came from (its own size for any other picture)."""
+    return tuple(image.info.get("original_size", image.size))  # type: ignore[return-value]
 
 
 def _read_bytes(source: bytes | str | Path) -> bytes:
@@ -64,11 +70,14 @@ def _read_bytes(source: bytes | str | Path) -> bytes:
     return path.read_bytes()
 
 
-def _to_upright_rgb(image: Image.Image, max_side: int) -> Image.Image:
+def _to_upright_rgb(image: Image.Image, max_side: int, original: tuple[int, int]) -> Image.Image:
+    before = image.size
     try:
         image = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not make the picture unusable
         pass
+    if image.size != before:  # turned a quarter: so was the original
+        original = (original[1], original[0])
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -78,4 +87,5 @@ def _to_upright_rgb(image: Image.Image, max_side: int) -> Image.Image:
         image = image.convert("RGB")  # CMYK, L, P, I;16 ...
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    image.info["original_size"] = original
     return image

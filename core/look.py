@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from PIL import Image
 
@@ -17,7 +17,7 @@ from core.config import PROJECT_ROOT
 from core.engine import Hit, StyleLens
 from core.gender import GenderGuess
 from core.index import SearchFilter
-from core.pose import PoseVerdict
+from core.pose import Box, PoseVerdict
 
 # detector class -> catalog categories it may be matched with (masterCategory / subCategory / articleType)
 CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -26,6 +26,7 @@ CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
     "footwear": ("Shoes", "Sandal", "Flip Flops"),
     "fullbody": ("Dress", "Dresses"),
 }
+MIN_BOX = 4  # pixels a side: smaller boxes (possible on tiny photos) are dropped
 SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
 DETECTOR_WEIGHTS = PROJECT_ROOT / "assets" / "garment-detector.pt"
@@ -43,8 +44,8 @@ class GarmentMatches:
     detection: Detection
     hits: list[Hit]
 
-    def to_json(self) -> dict:
-        return {"label": self.detection.label, "box": list(self.detection.box),
+    def to_json(self, scale: float = 1.0) -> dict:
+        return {"label": self.detection.label, "box": [round(v * scale) for v in self.detection.box],
                 "score": round(self.detection.score, 4), "hits": [h.to_json() for h in self.hits]}
 
 
@@ -54,22 +55,34 @@ class LookResult:
     gender: str | None
     gender_score: float
     garments: list[GarmentMatches]
-    gender_source: str = ""  # face, clothes or you
+    gender_source: str = ""  # "face and clothes", "clothes" (no face found) or "you" (the user's choice)
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
-        return {**self.pose.to_json(), "gender": self.gender, "gender_confidence": round(self.gender_score, 4),
+    def to_json(self, scale: float = 1.0) -> dict:
+        """`scale`: the input photo's size over the analysed picture's, so that boxes are in the input's pixels."""
+        pose = self.pose.to_json()
+        if pose["person_box"]:
+            pose["person_box"] = [round(v * scale) for v in pose["person_box"]]
+        return {**pose, "gender": self.gender, "gender_confidence": round(self.gender_score, 4),
                 "gender_source": self.gender_source,
-                "garments": [g.to_json() for g in self.garments], "notes": self.notes,
+                "garments": [g.to_json(scale) for g in self.garments], "notes": self.notes,
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
 
 
 Detect = Callable[[Image.Image], Sequence[Detection]]
 
 
-def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_model, gender_model,
-                  k: int = 5, gender: str | None = None) -> LookResult:
+class PoseJudge(Protocol):  # core.pose_model.PoseModel
+    def verdict(self, image: Image.Image) -> PoseVerdict: ...
+
+
+class GenderJudge(Protocol):  # core.gender.GenderModel
+    def guess(self, image: Image.Image, face: Box | None = None, person: Box | None = None) -> GenderGuess: ...
+
+
+def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_model: PoseJudge,
+                  gender_model: GenderJudge, k: int = 5, gender: str | None = None) -> LookResult:
     """The whole pipeline on one photo; `gender` overrides the gender check.
 
     `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
@@ -164,9 +177,10 @@ class GarmentDetector:
             result = self.model.predict(image.convert("RGB"), imgsz=self.image_size, conf=self.confidence,
                                         device="cpu", verbose=False)[0]
         names = result.names
-        return [Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
-                for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(),
-                                      result.boxes.cls.tolist())]
+        found = [Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
+                 for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(),
+                                       result.boxes.cls.tolist())]
+        return [d for d in found if d.box[2] - d.box[0] >= MIN_BOX and d.box[3] - d.box[1] >= MIN_BOX]
 
 
 def import_yolo():

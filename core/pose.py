@@ -46,18 +46,21 @@ class PoseVerdict:
                 "people": self.people, "person_box": list(self.person_box) if self.person_box else None}
 
 
-def judge_pose(landmarks: Sequence[Landmark] | None, people: int = 1) -> PoseVerdict:
-    """The verdict for one person's landmarks (None or empty: nobody was found)."""
+NOT_A_BODY = ("no body found", "out of order", "implausible")  # full-shot problems that rule out facing
+
+
+def judge_pose(landmarks: Sequence[Landmark] | None, people: int = 0, aspect: float = 1.0) -> PoseVerdict:
+    """The verdict for one person's landmarks (None or empty: no body found; `people` counts the faces
+    seen). `aspect` is the photo's width / height, so that widths and heights compare in pixels."""
+    crowd = (f"{people} people: using the largest",) if people > 1 else ()
     if not landmarks:
-        return PoseVerdict(False, False, ("no person found",), people=0)
+        return PoseVerdict(False, False, crowd + ("no person found",) if not people else
+                           crowd + ("no body found (shoulders and hips not visible)",), people=people)
     points = tuple(landmarks)
-    reasons: list[str] = []
-    if people > 1:
-        reasons.append(f"{people} people: using the largest")
     full = _full_shot_problems(points)
-    front = _front_facing_problems(points) if not any("no body" in r for r in full) else []
-    reasons += full + front
-    return PoseVerdict(not full, not full and not front, tuple(reasons), points, people)
+    upright = not any(word in r for r in full for word in NOT_A_BODY)
+    front = _front_facing_problems(points, aspect) if upright else []
+    return PoseVerdict(not full, upright and not front, crowd + tuple(full + front), points, max(people, 1))
 
 
 def _seen(point: Landmark) -> bool:
@@ -97,10 +100,10 @@ def _full_shot_problems(p: Sequence[Landmark]) -> list[str]:
     return []
 
 
-def _front_facing_problems(p: Sequence[Landmark]) -> list[str]:
+def _front_facing_problems(p: Sequence[Landmark], aspect: float) -> list[str]:
     left, right = p[LEFT_SHOULDER], p[RIGHT_SHOULDER]
     torso = abs(_mid(p[LEFT_HIP], p[RIGHT_HIP])[1] - _mid(left, right)[1])
-    width = abs(left.x - right.x)
+    width = abs(left.x - right.x) * aspect  # in photo heights, like the torso
     if torso <= 0 or width / torso < MIN_SHOULDER_TO_TORSO:
         return ["person turned sideways"]
     if left.x < right.x and p[LEFT_HIP].x < p[RIGHT_HIP].x:  # the person's left on the image's left

@@ -54,9 +54,12 @@ class PoseModel:
         whole = (0, 0, image.width, image.height)
         region = largest_person_region(faces, image.size) if len(faces) > 1 else whole
         points = self.landmarks(image.crop(region))
-        people = max(len(faces), 1) if points else 0
+        if points is None and region != whole:  # the largest face's column held no body: try the photo
+            region, points = whole, self.landmarks(image)
+        people = max(len(faces), 1 if points else 0)
         face = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1])) if faces else None
-        return replace(placed(judge_pose(points, people), region, image.size), face_box=face)
+        aspect = (region[2] - region[0]) / max(1, region[3] - region[1])
+        return replace(placed(judge_pose(points, people, aspect), region, image.size), face_box=face)
 
 
 def _pixels(image: Image.Image) -> np.ndarray:

@@ -1,4 +1,5 @@
 """Shop the Look: a photo of a person -> pose check, gender, garment boxes, similar products for every garment."""
+import hashlib
 import random
 
 import streamlit as st
@@ -104,9 +105,20 @@ with page_resources():
         st.error(f"**A Shop the Look model could not be loaded.** {exc}", icon="🛑")
         st.stop()
 
+def look(lens, photo, kind: str, value, k: int, gender: str | None):
+    """The pipeline's result, kept for the photo and settings: other clicks (Refine, a tab) do not rerun it."""
+    key = (kind, value if kind == "path" else hashlib.sha256(value).hexdigest(), k, gender, lens.catalog.state())
+    kept = st.session_state.get("look_result")
+    if kept is None or kept[0] != key:
+        kept = (key, shop_the_look(lens, photo, **models, k=k, gender=gender))
+        st.session_state["look_result"] = kept
+    return kept[1]
+
+
 with st.sidebar:
     k = st.slider("Products per garment", 3, 10, 5)
-photo_ui(lens)
+with user_errors():
+    photo_ui(lens)
 kind, value = st.session_state.get("look_photo", ("", None))
 if not kind:
     st.info("Upload a photo of a person, or pick a sample.", icon="💡")
@@ -115,7 +127,7 @@ with user_errors():
     if photo is not None:
         ensure_index(lens)
         choice = st.session_state.get("look_gender", "As detected")
-        result = shop_the_look(lens, photo, **models, k=k, gender=None if choice == "As detected" else choice)
+        result = look(lens, photo, kind, value, k, None if choice == "As detected" else choice)
         shown_pose, shown_boxes, verdicts = st.columns([1, 1, 1.2])
         with shown_pose:
             picture(draw_pose(photo, result.pose.landmarks), caption="1 · Pose keypoints", side=640)

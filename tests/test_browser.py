@@ -155,7 +155,7 @@ def test_shop_the_look_on_a_packshot_in_chromium(app_url, tmp_path):
             wait_idle(page)
             body = page.inner_text("body")
             assert "Traceback" not in body and "Similar products for every garment" in body
-            assert "Timing: pose" in body and "score" in body
+            assert "Timing: pose" in body and "#1 · score" in body
             page.screenshot(path=str(SHOTS / "look-packshot.png"), full_page=True)
         finally:
             browser.close()

@@ -78,9 +78,15 @@ def test_exif_rotation_is_applied():
     assert image.size == (20, 60)
 
 
-def test_large_images_are_shrunk():
+def test_large_images_are_shrunk_and_remember_their_upright_size():
+    from core.images import original_size
+
     image = load_image(encode(Image.new("RGB", (3000, 1500), "white")), max_side=512)
-    assert max(image.size) == 512
+    assert max(image.size) == 512 and original_size(image) == (3000, 1500)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = load_image(encode(Image.new("RGB", (3000, 1500), "white"), exif=exif.tobytes()), max_side=512)
+    assert turned.size == (256, 512) and original_size(turned) == (1500, 3000)
 
 
 def test_missing_path_is_refused(tmp_path):

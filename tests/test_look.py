@@ -21,7 +21,7 @@ class Pose:
 
 class Gender:
     def guess(self, image, face=None, person=None):
-        return GenderGuess("Men", 0.87, "face")
+        return GenderGuess("Men", 0.87, "face and clothes")
 
 
 FULL = PoseVerdict(True, True, ())
@@ -124,7 +124,7 @@ def test_with_several_people_garments_are_found_in_the_largest_persons_region(lo
         return [Detection("topwear", (5, 10, 60, 90), 0.9)]
 
     result = shop_the_look(loaded_engine, photo, detect, Pose(crowd), Gender(), k=2)
-    assert seen == [(100, 400)] and result.garments[0].detection.box == (55, 10, 110, 90)
+    assert seen == [(100, 400)] and result.garments[0].detection.box == (55, 10, 110, 90)  # x moved, y kept
     assert result.notes[0].startswith("2 people in the photo")
 
 
@@ -189,10 +189,12 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
     folder = tmp_path / "photos"
     folder.mkdir()
     draw_product("shoe", (235, 200, 40), size=300).save(folder / "shoe.png")
-    draw_product("tshirt", (200, 30, 30), size=300).save(folder / "shirt.jpg")
+    draw_product("tshirt", (200, 30, 30), size=1600).save(folder / "shirt.jpg")  # analysed at 1024 px
     assert main(["look", "--image", str(folder), "--k", "3", "--json"]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted(Path(line["image"]).name for line in lines) == ["shirt.jpg", "shoe.png"]
+    boxes = {Path(line["image"]).name: line["garments"][0]["box"] for line in lines}
+    assert boxes == {"shirt.jpg": [0, 0, 1600, 1600], "shoe.png": [0, 0, 300, 300]}  # pixels of each file
     for line in lines:
         assert {"full_shot", "front_facing", "reasons", "gender", "gender_confidence", "garments"} <= set(line)
         assert line["gender_source"] == "clothes" and line["gender"] in ("Men", "Women")  # no face in a packshot

@@ -31,9 +31,23 @@ def test_feet_cut_off_or_hidden():
     assert not cut.full_shot and "feet not visible" in cut.reasons
 
 
-def test_half_body_shot_is_not_full():
+def test_half_body_shot_is_not_full_but_can_face_the_camera():
     verdict = judge_pose(standing(hidden=(LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE)))
     assert not verdict.full_shot and {"legs not visible", "feet not visible"} <= set(verdict.reasons)
+    assert verdict.front_facing
+
+
+def test_facing_is_judged_in_pixels_whatever_the_photos_shape():
+    # the same person pasted into a wide landscape photo: half as wide a share of the photo's width
+    wide = standing(moved={LEFT_SHOULDER: (0.535, 0.25), RIGHT_SHOULDER: (0.465, 0.25), LEFT_HIP: (0.53, 0.50),
+                           RIGHT_HIP: (0.47, 0.50)})
+    assert judge_pose(wide, aspect=1.0).reasons == ("person turned sideways",)
+    assert judge_pose(wide, aspect=16 / 9).front_facing
+
+
+def test_faces_without_a_body_are_not_nobody():
+    verdict = judge_pose(None, people=2)
+    assert verdict.people == 2 and not verdict.full_shot and "no person found" not in verdict.reasons
 
 
 def test_a_shoe_packshot_with_confident_landmarks_is_rejected_by_geometry():

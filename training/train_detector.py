@@ -3,8 +3,10 @@
     python -m training.train_detector --street ../shared/datasets/street-photos --out assets/garment-detector.pt
 
 Boxes come from the pixel masks (core/garments.py: one box per group, specks ignored). Photos 0001-0640
-train, 0641-0804 are held out for evaluation (training/street.py). The YOLO dataset under --work links
-to the photos (no copies) and holds the label files. Resumable: run the same command again.
+train, 0641-0804 are held out for evaluation (training/street.py); ultralytics reports its validation on
+them each epoch, but that is only watched: the last epoch is shipped, not the epoch that scored best there.
+The YOLO dataset under --work links to the photos (no copies) and holds the label files. Resumable: run
+the same command again (after the last epoch, it just ships the weights).
 """
 from __future__ import annotations
 
@@ -57,18 +59,35 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     yaml = write_dataset(Path(args.street), work)
     last = work / "runs" / "garments" / "weights" / "last.pt"
-    if last.exists():
+    if last.exists() and not finished(last):
         model = YOLO(str(last))
         model.train(resume=True)
+    elif last.exists():
+        print(f"Training already finished ({last}).")
     else:
         model = YOLO(args.config)
         model.train(data=str(yaml), imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, workers=2,
                     cache="ram", device="cpu", pretrained=False, amp=False, plots=False, seed=0, deterministic=True,
                     project=str((work / "runs").resolve()), name="garments", exist_ok=True, patience=0)
-    best = work / "runs" / "garments" / "weights" / "best.pt"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best, args.out)
-    print(f"Saved {args.out}")
+    ship(last, Path(args.out))
+
+
+def finished(checkpoint: Path) -> bool:
+    """ultralytics marks a run's final checkpoint with epoch -1 (the optimizer state removed)."""
+    import torch
+
+    return torch.load(checkpoint, map_location="cpu", weights_only=False).get("epoch") == -1
+
+
+def ship(checkpoint: Path, out: Path) -> None:
+    """Copy the last epoch's weights without the optimizer state. The last epoch, not ultralytics' "best":
+    best is chosen by the validation photos, which are the held-out photos the benchmark reports on."""
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint, out)
+    strip_optimizer(str(out))
+    print(f"Saved {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def main(argv: list[str] | None = None) -> None:
