@@ -205,6 +205,10 @@ def _prepare(args) -> int:
     with _ProgressBar() as bar:
         index = engine.index(progress=bar)
     print(f"» Index: {len(index):,} products ({index.manifest.index_type}), encoder {index.manifest.model_key}")
+    with _ProgressBar() as bar:
+        due = engine.update_features(progress=bar)
+    if due:
+        print(f"» Garment features read for {due:,} products")
     return 0
 
 

@@ -221,7 +221,8 @@ class Catalog:
             doc["updated_at"] = now
             # Replacing the whole sub-document drops other models' vectors of the old version.
             doc["embeddings"] = {_model_slot(model): _vector_bytes(vectors[row])} if vectors is not None else {}
-            operations.append(UpdateOne({"_id": product.id}, {"$set": doc}, upsert=True))
+            # A new version of a product drops the features read from its old photo (recomputed later).
+            operations.append(UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}}, upsert=True))
         if operations:
             self.collection.bulk_write(operations, ordered=False)
             self._bump_revision()
@@ -234,6 +235,27 @@ class Catalog:
         ]
         if operations:
             self.collection.bulk_write(operations, ordered=False)
+
+    # ---- garment features (re-ranking) ---------------------------------------------------------
+    @_db_errors
+    def ids_without_features(self, version: int) -> list[int]:
+        """Products whose stored features are missing or from another extractor version."""
+        cursor = self.collection.find({"features.version": {"$ne": version}}, {"_id": 1})
+        return [doc["_id"] for doc in cursor]
+
+    @_db_errors
+    def set_features(self, features: dict[int, dict]) -> None:
+        """Store feature documents by product id (one update per product)."""
+        operations = [UpdateOne({"_id": int(i)}, {"$set": {"features": doc}}) for i, doc in features.items()]
+        if operations:
+            self.collection.bulk_write(operations, ordered=False)
+
+    @_db_errors
+    def features(self, ids: Iterable[int]) -> dict[int, dict]:
+        """Stored feature documents of the products that have them."""
+        cursor = self.collection.find({"_id": {"$in": [int(i) for i in ids]}, "features": {"$exists": True}},
+                                      {"features": 1})
+        return {doc["_id"]: doc["features"] for doc in cursor}
 
     @_db_errors
     def delete(self, ids: list[int]) -> int:

@@ -26,6 +26,7 @@ MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~12
 MAX_K = 200
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
+SLEEVED = ("Topwear", "Dress")  # sub-categories whose sleeves are read (on a model: from pose landmarks)
 
 
 class QueryError(ValueError):
@@ -152,6 +153,36 @@ class StyleLens:
             progress(min(start + EMBED_BATCH, len(ids)), len(ids), f"Embedding with {self.encoder.name}")
         return len(ids)
 
+    # ---- garment features ----------------------------------------------------------------
+    def update_features(self, progress: Progress = _no_progress) -> int:
+        """Compute the garment features (core/garment_features.py) of every product whose stored ones are
+        missing or from another extractor version; returns how many were due."""
+        from core.garment_features import EXTRACTOR_VERSION
+
+        ids = self.catalog.ids_without_features(EXTRACTOR_VERSION)
+        for start in range(0, len(ids), EMBED_BATCH):
+            found = {}
+            for product in filter(None, self.catalog.get(ids[start:start + EMBED_BATCH])):
+                try:
+                    found[product.id] = self.features_of(product, load_image(self.image_path(product))).to_doc()
+                except ImageError:
+                    continue  # its image is gone; it gets features when re-imported
+            self.catalog.set_features(found)
+            progress(min(start + EMBED_BATCH, len(ids)), len(ids), "Reading garment features")
+        return len(ids)
+
+    def features_of(self, product: Product | None, image: Image.Image):
+        """Garment features of a photo; for tops and dresses, pose landmarks let sleeves be read on a model."""
+        from core.garment_features import extract
+
+        worn = product is None or product.sub_category in SLEEVED
+        return extract(image, self._landmarks(image) if worn else None)
+
+    def _landmarks(self, image: Image.Image):
+        from core.pose_model import shared_pose_model  # mediapipe is imported on first need only
+
+        return shared_pose_model().landmarks(image)
+
     # ---- import --------------------------------------------------------------------------
     def import_catalog(self, images_dir: Path, styles_csv: Path, progress: Progress = _no_progress) -> ImportReport:
         """Import (or update) products from a folder of images and a CSV, then bring the index up to date."""
@@ -162,6 +193,7 @@ class StyleLens:
         for start in range(0, len(rows), EMBED_BATCH):
             self._import_batch(rows[start:start + EMBED_BATCH], known, report)
             progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
+        self.update_features(progress)
         self.index(progress)  # rebuilt if the import changed anything, else loaded as it is
         report.seconds = time.perf_counter() - started
         return report

@@ -1,6 +1,7 @@
 """Runs MediaPipe Pose (its model ships inside the mediapipe==0.10.21 wheel: no download) and judges the result."""
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import replace
 
@@ -66,3 +67,9 @@ def _pixels(image: Image.Image) -> np.ndarray:
     small = image.convert("RGB")
     small.thumbnail((MAX_SIDE, MAX_SIDE))
     return np.asarray(small)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_pose_model() -> PoseModel:
+    """One PoseModel per process for callers that need landmarks now and then (garment features)."""
+    return PoseModel()
