@@ -202,3 +202,20 @@ def match_chips(feedback: Feedback | None, product, lightness: float | None = No
         words = re.findall(r"[a-z]+", product.name.lower())
         chips.append(Chip(feedback.pattern, any(PATTERN_WORDS.get(w) == feedback.pattern for w in words)))
     return chips
+
+
+SLEEVE_PATTERNS = (  # (words, sleeve length asked for), first match wins
+    (r"sleeveless|no sleeves|without sleeves|strappy|tank", "none"),
+    (r"(short|shorter|half|cap)[ -]?sleeve", "short"),
+    (r"(3/4|three[ -]quarter|elbow)[ -]?(length )?sleeve", "elbow"),
+    (r"(long|longer|full)[ -]?sleeve", "long"),
+)
+
+
+def read_sleeves(text: str) -> str | None:
+    """The sleeve length a piece of feedback asks for (none / short / elbow / long), if any."""
+    lowered = text.lower()
+    for pattern, sleeves in SLEEVE_PATTERNS:
+        if re.search(pattern, lowered):
+            return sleeves
+    return None

@@ -1,0 +1,79 @@
+"""Re-ranking: query/candidate features, the pairwise loss, the learned correction and its checkpoint."""
+import numpy as np
+import pytest
+import torch
+
+from core.feedback import parse_feedback, read_sleeves
+from core.garment_features import GarmentFeatures
+from core.rerank import (FEATURE_NAMES, Query, Reranker, load_reranker, pair_features, pairwise_loss,
+                         save_reranker)
+
+NAVY_LAB = np.array([20.0, 10.0, -40.0], dtype=np.float32)
+
+
+def garment(rgb=(30, 40, 110), lightness=0.3, sleeves="short", pattern=0.05) -> GarmentFeatures:
+    return GarmentFeatures(((rgb, 0.9),), lightness, (0.1, 0.1, 0.9, 0.9), 1.0, 0.7, sleeves, pattern)
+
+
+def column(name: str) -> int:
+    return FEATURE_NAMES.index(name)
+
+
+def test_sleeve_words_are_read():
+    assert [read_sleeves(t) for t in ("with long sleeves", "sleeveless please", "3/4 sleeves", "short-sleeve",
+                                      "in navy")] == ["long", "none", "elbow", "short", None]
+
+
+def test_features_say_what_the_feedback_asked_and_how_the_candidate_answers():
+    query = Query(parse_feedback("in navy, lighter, with long sleeves"), garment((200, 30, 30), 0.4, "short"),
+                  read_sleeves("with long sleeves"))
+    prototypes = {"Blue": NAVY_LAB}  # "navy" reads as the Blue colour group
+    navy_long = pair_features(query, garment((25, 35, 90), 0.5, "long"), 0.8, 0.9, 3, 100, prototypes)
+    red_short = pair_features(query, garment((200, 30, 30), 0.3, "short"), 0.85, 0.9, 1, 100, prototypes)
+    assert navy_long[column("colour_asked")] == 1.0
+    assert navy_long[column("colour_match")] > red_short[column("colour_match")]
+    assert navy_long[column("lightness_step")] > 0 > red_short[column("lightness_step")]  # lighter asked
+    assert navy_long[column("sleeves_match")] == 1.0 and red_short[column("sleeves_match")] < 0.5
+    assert red_short[column("reference_colour_match")] == pytest.approx(1.0)
+    assert navy_long[column("rank")] == pytest.approx(0.03) and navy_long[column("score_gap")] == pytest.approx(-0.1)
+    unknown = pair_features(query, None, 0.7, 0.9, 5, 100, prototypes)
+    assert unknown[column("colour_asked")] == 0.0 and unknown[column("score")] == pytest.approx(0.7)
+
+
+def test_pairwise_loss_prefers_relevant_above_irrelevant_and_ignores_padding():
+    relevant = torch.tensor([[1.0, 0.0, 0.0]])
+    good = pairwise_loss(torch.tensor([[2.0, 0.0, -1.0]]), relevant)
+    bad = pairwise_loss(torch.tensor([[-1.0, 0.0, 2.0]]), relevant)
+    assert good < bad
+    expected = (torch.nn.functional.softplus(torch.tensor(-2.0)) + torch.nn.functional.softplus(torch.tensor(-3.0))) / 2
+    assert good == pytest.approx(float(expected))
+    masked = pairwise_loss(torch.tensor([[2.0, 0.0, 9.0]]), relevant, torch.tensor([[1, 1, 0]]))
+    assert masked == pytest.approx(float(torch.nn.functional.softplus(torch.tensor(-2.0))))
+
+
+def test_an_untrained_reranker_keeps_the_first_stage_order_and_training_fixes_a_bad_one():
+    torch.manual_seed(0)
+    model = Reranker()
+    rows = torch.zeros(8, 10, len(FEATURE_NAMES))
+    rows[..., 0] = torch.linspace(1.0, 0.5, 10)  # first-stage scores, falling
+    rows[:, 7, column("colour_match")] = 1.0  # the relevant candidate is 8th, but the colour matches
+    rows[..., column("colour_asked")] = 1.0
+    relevant = torch.zeros(8, 10)
+    relevant[:, 7] = 1
+    assert torch.equal(model(rows), rows[..., 0])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        loss = pairwise_loss(model(rows), relevant)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert int(model(rows)[0].argmax()) == 7
+
+
+def test_reranker_checkpoints_describe_themselves(tmp_path):
+    save_reranker(tmp_path / "r.pt", Reranker(hidden=8), {"Navy Blue": NAVY_LAB}, {"data": "toy"})
+    model, prototypes, record = load_reranker(tmp_path / "r.pt")
+    assert model.net[0].out_features == 8 and np.allclose(prototypes["Navy Blue"], NAVY_LAB)
+    assert record == {"data": "toy"}
+    with pytest.raises(ValueError, match="missing"):
+        load_reranker(tmp_path / "none.pt")
