@@ -17,7 +17,8 @@ from core.catalog import Catalog, DatabaseUnavailable, Product
 from core.composer import Compose, composition
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
-from core.feedback import Feedback, parse_feedback
+from core.feedback import Feedback, parse_feedback, read_sleeves
+from core.rerank import Query as RerankQuery
 from core.images import ImageError, load_image
 from core.index import IndexFileError, SearchFilter, VectorIndex
 from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image
@@ -26,7 +27,8 @@ MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~12
 MAX_K = 200
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
-SLEEVED = ("Topwear", "Dress")  # sub-categories whose sleeves are read (on a model: from pose landmarks)
+SLEEVED = ("Topwear", "Dress")
+RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders  # sub-categories whose sleeves are read (on a model: from pose landmarks)
 
 
 class QueryError(ValueError):
@@ -50,9 +52,13 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)  # things the user should know (truncation, ...)
     timings_ms: dict[str, float] = field(default_factory=dict)
     feedback: Feedback | None = None  # what was understood of the feedback (composed searches)
+    chips: dict[int, list] = field(default_factory=dict)  # product id -> core.feedback.Chip (re-ranked searches)
+    reranked: bool = False
 
     def to_json(self) -> dict:
-        data = {"hits": [h.to_json() for h in self.hits], "notes": self.notes,
+        hits = [{**h.to_json(), **({"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
+                                   if self.reranked else {})} for h in self.hits]
+        data = {"hits": hits, "notes": self.notes, "reranked": self.reranked,
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
         if self.feedback is not None:
             data["understood"] = {k: v for k, v in asdict(self.feedback).items() if v not in (None, 0, (), "")}
@@ -88,6 +94,8 @@ class StyleLens:
         self._index: VectorIndex | None = None
         self._compositions: dict[str, Compose] = {}
         self._best_method: str | None = None
+        self._reranker = None  # (model, colour prototypes), loaded on first re-ranked search
+        self._features: tuple[str, dict] = ("", {})  # (catalog state, id -> GarmentFeatures)
         self._lock = threading.RLock()
 
     @classmethod
@@ -230,23 +238,26 @@ class StyleLens:
 
     # ---- search --------------------------------------------------------------------------
     def search_image(self, image: Image.Image | bytes | str | Path, k: int = 10,
-                     where: SearchFilter = SearchFilter()) -> SearchResult:
+                     where: SearchFilter = SearchFilter(), rerank: bool = False) -> SearchResult:
         started = time.perf_counter()
         picture = image if isinstance(image, Image.Image) else load_image(image)
         decoded = time.perf_counter()
         query = self.encoder.embed_images([picture])[0]  # [D]
-        return self._search(query, k, where, [], {"decode": decoded - started,
-                                                  "encode": time.perf_counter() - decoded})
+        result = self._search(query, _depth(k, rerank), where, [], {"decode": decoded - started,
+                                                                     "encode": time.perf_counter() - decoded})
+        return self._rerank(result, lambda: RerankQuery(reference=self._query_features(picture)), k, rerank)
 
-    def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter()) -> SearchResult:
+    def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
+                    rerank: bool = False) -> SearchResult:
         text, notes = clean_query_text(text)
         started = time.perf_counter()
         query = self.encoder.embed_texts([text])[0]  # [D]
-        return self._search(query, k, where, notes, {"encode": time.perf_counter() - started})
+        result = self._search(query, _depth(k, rerank), where, notes, {"encode": time.perf_counter() - started})
+        return self._rerank(result, lambda: RerankQuery(parse_feedback(text), sleeves=read_sleeves(text)), k, rerank)
 
     def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
                         ref_id: int | None = None, k: int = 10, where: SearchFilter = SearchFilter(),
-                        method: str | None = None) -> SearchResult:
+                        method: str | None = None, rerank: bool = False) -> SearchResult:
         """A reference (uploaded image or catalog product) refined by feedback text.
 
         Gender and product type asked for in the text become filters (no cross-gender results); without a
@@ -261,11 +272,67 @@ class StyleLens:
         else:
             query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
         composed = time.perf_counter()
-        result = self._search(query, min(MAX_K, k + (reference is not None)), where, notes,
+        depth = _depth(k, rerank)
+        result = self._search(query, min(MAX_K, depth + (reference is not None)), where, notes,
                               {"decode": decoded - started, "compose": composed - decoded})
-        hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:k]
+        hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
-        return SearchResult(hits, result.notes, result.timings_ms, feedback)
+        result = SearchResult(hits, result.notes, result.timings_ms, feedback)
+
+        def query_side() -> RerankQuery:
+            known = self._feature_table().get(reference.id) if reference is not None else None
+            return RerankQuery(feedback, known or self._query_features(picture), read_sleeves(text))
+
+        return self._rerank(result, query_side, k, rerank)
+
+    # ---- re-ranking ----------------------------------------------------------------------
+    def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool) -> SearchResult:
+        """The first stage's top candidates re-ordered by the re-ranker (when asked for), cut to k."""
+        if not rerank:
+            return SearchResult(result.hits[:k], result.notes, result.timings_ms, result.feedback)
+        started = time.perf_counter()
+        try:
+            model, prototypes = self.reranker()
+        except ValueError as exc:
+            return SearchResult(result.hits[:k], [*result.notes, f"Re-ranking is unavailable: {exc}"],
+                                result.timings_ms, result.feedback)
+        from core.rerank import explain, rerank_order
+
+        table = self._feature_table()
+        query = query_side()
+        candidates = [table.get(h.product.id) for h in result.hits]
+        order, scores = rerank_order(model, prototypes, query, candidates, [h.score for h in result.hits])
+        hits = [Hit(result.hits[i].product, float(scores[i]), rank) for rank, i in enumerate(order[:k], start=1)]
+        chips = {h.product.id: explain(query, table.get(h.product.id), prototypes) for h in hits}
+        timings = {**result.timings_ms, "rerank": (time.perf_counter() - started) * 1000}
+        return SearchResult(hits, result.notes, timings, result.feedback, chips, reranked=True)
+
+    def reranker(self):
+        """(model, colour prototypes) of the bundled re-ranker; ValueError when it is missing."""
+        with self._lock:
+            if self._reranker is None:
+                from core.rerank import load_reranker
+
+                model, prototypes, _ = load_reranker()
+                self._reranker = (model, prototypes)
+            return self._reranker
+
+    def _feature_table(self) -> dict:
+        """id -> GarmentFeatures of the whole catalog, read once per catalog state."""
+        from core.garment_features import GarmentFeatures
+
+        state = self.catalog.state()
+        with self._lock:
+            if self._features[0] != state:
+                ids = [p.id for p in self.catalog.browse(limit=10**7)]
+                self._features = (state, {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.features(ids).items()})
+            return self._features[1]
+
+    def _query_features(self, picture: Image.Image):
+        """Features of a query photo: silhouette-based (no pose model: it would cost more than the search)."""
+        from core.garment_features import extract
+
+        return extract(picture)
 
     def composition(self, method: str) -> Compose:
         """The compose callable for `method` (loaded once per engine)."""
@@ -337,6 +404,11 @@ class StyleLens:
             index_type=index.manifest.index_type if index else "none",
             encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
         )
+
+
+def _depth(k: int, rerank: bool) -> int:
+    """How many candidates the first stage returns: RERANK_DEPTH when re-ranking (k if more)."""
+    return max(k, RERANK_DEPTH) if rerank else k
 
 
 def read_feedback(text: str) -> tuple[Feedback | None, list[str]]:

@@ -178,6 +178,9 @@ class Chip:
     label: str
     ok: bool
 
+    def to_json(self) -> dict:
+        return {"label": self.label, "ok": self.ok}
+
 
 def match_chips(feedback: Feedback | None, product, lightness: float | None = None,
                 reference_lightness: float | None = None) -> list[Chip]:

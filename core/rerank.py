@@ -19,7 +19,7 @@ from torch import nn
 
 from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
-from core.feedback import Feedback
+from core.feedback import Chip, Feedback
 from core.garment_features import SLEEVES, GarmentFeatures, rgb_to_lab
 
 FORMAT = "stylelens-reranker/1"
@@ -86,6 +86,41 @@ def _same_sleeves(a: str | None, b: str | None) -> float:
     if a is None or b is None:
         return 0.5
     return 1.0 - abs(SLEEVES.index(a) - SLEEVES.index(b)) / (len(SLEEVES) - 1)
+
+
+@torch.no_grad()
+def rerank_order(model: "Reranker", prototypes: dict[str, np.ndarray], query: Query,
+                 candidates: list[GarmentFeatures | None], scores: list[float]) -> tuple[list[int], np.ndarray]:
+    """Candidate positions best first, and the re-ranked scores (in the candidates' order)."""
+    if not scores:
+        return [], np.zeros(0, dtype=np.float32)
+    rows = np.stack([pair_features(query, c, s, scores[0], i, len(scores), prototypes)
+                     for i, (c, s) in enumerate(zip(candidates, scores))])
+    new = model(torch.from_numpy(rows)).numpy()
+    return [int(i) for i in np.argsort(-new, kind="stable")], new
+
+
+COLOUR_MATCH = 0.45  # closeness to the asked colour's prototype that counts as "that colour"
+
+
+def explain(query: Query, candidate: GarmentFeatures | None, prototypes: dict[str, np.ndarray]) -> list[Chip]:
+    """The chips behind a re-ranked result: each asked-for property, met (✓) or not (✗), read from its photo."""
+    if candidate is None:
+        return []
+    chips, feedback, reference = [], query.feedback, query.reference
+    if feedback and feedback.colour_group in prototypes:
+        match = closeness(colour_lab(candidate), prototypes[feedback.colour_group])
+        chips.append(Chip(feedback.colour_group.lower(), match >= COLOUR_MATCH))
+    if feedback and feedback.lightness and reference is not None:
+        lighter = candidate.lightness > reference.lightness
+        chips.append(Chip("lighter" if feedback.lightness > 0 else "darker", lighter == (feedback.lightness > 0)))
+    if query.sleeves:
+        chips.append(Chip(f"{query.sleeves} sleeves" if query.sleeves != "none" else "sleeveless",
+                          candidate.sleeves == query.sleeves))
+    if feedback and feedback.pattern in PATTERNED:
+        busy = candidate.pattern > 0.1
+        chips.append(Chip(feedback.pattern, busy == (PATTERNED[feedback.pattern] > 0)))
+    return chips
 
 
 class Reranker(nn.Module):

@@ -77,3 +77,27 @@ def test_reranker_checkpoints_describe_themselves(tmp_path):
     assert record == {"data": "toy"}
     with pytest.raises(ValueError, match="missing"):
         load_reranker(tmp_path / "none.pt")
+
+
+def test_engine_reranks_on_request_with_chips_and_says_when_it_cannot(loaded_engine, tmp_path, monkeypatch):
+    import core.rerank
+
+    plain = loaded_engine.search_text("red t-shirt", k=5)
+    assert not plain.reranked and "rerank" not in plain.timings_ms
+    monkeypatch.setattr(core.rerank, "BUNDLED_RERANKER", tmp_path / "missing.pt")
+    missing = loaded_engine.search_text("red t-shirt", k=5, rerank=True)
+    assert [h.product.id for h in missing.hits] == [h.product.id for h in plain.hits]
+    assert any("Re-ranking is unavailable" in n for n in missing.notes)
+
+    save_reranker(tmp_path / "r.pt", Reranker(), {"Red": np.array([50.0, 70.0, 50.0], dtype=np.float32)}, {})
+    monkeypatch.setattr(core.rerank, "BUNDLED_RERANKER", tmp_path / "r.pt")
+    loaded_engine._reranker = None
+    reranked = loaded_engine.search_text("red t-shirt", k=5, rerank=True)
+    assert reranked.reranked and "rerank" in reranked.timings_ms and len(reranked.hits) == 5
+    assert [h.product.id for h in reranked.hits] == [h.product.id for h in plain.hits]  # untrained: same order
+    top = reranked.hits[0].product
+    assert top.colour_group == "Red" and [c.label for c in reranked.chips[top.id]] == ["red"]
+    assert reranked.chips[top.id][0].ok
+    assert reranked.to_json()["hits"][0]["chips"] == [{"label": "red", "ok": True}]
+    composed = loaded_engine.search_composed("in blue", ref_id=top.id, k=3, rerank=True)
+    assert composed.reranked and top.id not in [h.product.id for h in composed.hits]
