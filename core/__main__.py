@@ -1,13 +1,14 @@
 """Command line of StyleLens: the same core functions the pages call.
 
     python -m core ingest --images DIR --styles CSV
-    python -m core search (--image PATH | --text TEXT) [--gender G] [--category C] [--k 10] --json
+    python -m core search (--image PATH | --text TEXT) [--gender G] [--category C] [--k 10] [--rerank on|off] --json
     python -m core status --json
     python -m core reindex
     python -m core prepare
     python -m core db (start|stop)
-    python -m core evaluate --queries FILE.jsonl [--k 50] [--method image|text|sum|composer] [--constraints] --json
-    python -m core compose (--image PATH | --ref-id ID) --text TEXT [--method M] [--k 10] --json
+    python -m core evaluate --queries FILE.jsonl [--k 50] [--method image|text|sum|composer] [--constraints]
+                            [--rerank on|off] --json
+    python -m core compose (--image PATH | --ref-id ID) --text TEXT [--method M] [--k 10] [--rerank on|off] --json
     python -m core categories DIR [--top 5] --json
     python -m core look --image PATH [--image PATH ...] [--k 5] [--gender G] --json
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--strict-gender", action="store_true", help="do not add Unisex items to a gender filter")
     search.add_argument("--category", action="append", help="masterCategory, subCategory or articleType (repeatable)")
     search.add_argument("--k", type=int, default=10, help="number of results (default 10)")
+    search.add_argument("--rerank", choices=["on", "off"], default="off",
+                        help="re-rank the top 100 with the garment-feature re-ranker (default off)")
     search.add_argument("--json", action="store_true", help="print {\"hits\": [...]} as JSON")
     search.set_defaults(run=_search)
 
@@ -80,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--constraints", action="store_true",
                           help="apply the app's filters to image + text queries (gender / type asked for, else the "
                                "reference's)")
+    evaluate.add_argument("--rerank", choices=["on", "off"], default="off",
+                          help="re-rank each query's top 100 with the garment-feature re-ranker (default off)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=_evaluate)
 
@@ -91,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--method", choices=["image", "text", "sum", "composer"],
                          help="how reference and text are combined (default: the best available)")
     compose.add_argument("--k", type=int, default=10)
+    compose.add_argument("--rerank", choices=["on", "off"], default="off",
+                         help="re-rank the top 100 with the garment-feature re-ranker (default off)")
     compose.add_argument("--json", action="store_true")
     compose.set_defaults(run=_compose)
 
@@ -140,10 +147,11 @@ def _ingest(args) -> int:
 def _search(args) -> int:
     engine = _engine()
     where = SearchFilter.make(args.gender, args.category, include_unisex=not args.strict_gender)
+    rerank = args.rerank == "on"
     if args.image is not None:
-        result = engine.search_image(args.image, args.k, where)
+        result = engine.search_image(args.image, args.k, where, rerank=rerank)
     else:
-        result = engine.search_text(args.text, args.k, where)
+        result = engine.search_text(args.text, args.k, where, rerank=rerank)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -156,7 +164,9 @@ def _print_result(result) -> None:
         print(f"note: {note}")
     for hit in result.hits:
         p = hit.product
-        print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]")
+        chips = " ".join(f"{c.label} {'✓' if c.ok else '✗'}" for c in result.chips.get(p.id, []))
+        print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]"
+              + (f"  {chips}" if chips else ""))
 
 
 def _status(args) -> int:
@@ -220,7 +230,7 @@ def _evaluate(args) -> int:
     method = args.method or engine.best_method()
     with _ProgressBar() as bar:
         report = evaluate(engine, queries, args.k, method=method, skipped=skipped, progress=bar,
-                          constraints=args.constraints)
+                          constraints=args.constraints, rerank=args.rerank == "on")
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
@@ -238,7 +248,8 @@ def _evaluate(args) -> int:
 def _compose(args) -> int:
     engine = _engine()
     method = args.method or engine.best_method()
-    result = engine.search_composed(args.text, image=args.image, ref_id=args.ref_id, k=args.k, method=method)
+    result = engine.search_composed(args.text, image=args.image, ref_id=args.ref_id, k=args.k, method=method,
+                                    rerank=args.rerank == "on")
     if args.json:
         print(json.dumps({**result.to_json(), "method": method}))
         return 0

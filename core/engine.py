@@ -245,7 +245,7 @@ class StyleLens:
         query = self.encoder.embed_images([picture])[0]  # [D]
         result = self._search(query, _depth(k, rerank), where, [], {"decode": decoded - started,
                                                                      "encode": time.perf_counter() - decoded})
-        return self._rerank(result, lambda: RerankQuery(reference=self._query_features(picture)), k, rerank)
+        return self._rerank(result, lambda: self.rerank_query(picture=picture), k, rerank)
 
     def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
                     rerank: bool = False) -> SearchResult:
@@ -253,7 +253,7 @@ class StyleLens:
         started = time.perf_counter()
         query = self.encoder.embed_texts([text])[0]  # [D]
         result = self._search(query, _depth(k, rerank), where, notes, {"encode": time.perf_counter() - started})
-        return self._rerank(result, lambda: RerankQuery(parse_feedback(text), sleeves=read_sleeves(text)), k, rerank)
+        return self._rerank(result, lambda: self.rerank_query(text), k, rerank)
 
     def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
                         ref_id: int | None = None, k: int = 10, where: SearchFilter = SearchFilter(),
@@ -278,12 +278,8 @@ class StyleLens:
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
-
-        def query_side() -> RerankQuery:
-            known = self._feature_table().get(reference.id) if reference is not None else None
-            return RerankQuery(feedback, known or self._query_features(picture), read_sleeves(text))
-
-        return self._rerank(result, query_side, k, rerank)
+        ref = reference.id if reference is not None else None
+        return self._rerank(result, lambda: self.rerank_query(text, ref, picture), k, rerank)
 
     # ---- re-ranking ----------------------------------------------------------------------
     def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool) -> SearchResult:
@@ -292,20 +288,35 @@ class StyleLens:
             return SearchResult(result.hits[:k], result.notes, result.timings_ms, result.feedback)
         started = time.perf_counter()
         try:
-            model, prototypes = self.reranker()
+            query = query_side()
+            order, scores = self.rerank_order(query, [h.product.id for h in result.hits], [h.score for h in result.hits])
         except ValueError as exc:
             return SearchResult(result.hits[:k], [*result.notes, f"Re-ranking is unavailable: {exc}"],
                                 result.timings_ms, result.feedback)
-        from core.rerank import explain, rerank_order
+        from core.rerank import explain
 
-        table = self._feature_table()
-        query = query_side()
-        candidates = [table.get(h.product.id) for h in result.hits]
-        order, scores = rerank_order(model, prototypes, query, candidates, [h.score for h in result.hits])
         hits = [Hit(result.hits[i].product, float(scores[i]), rank) for rank, i in enumerate(order[:k], start=1)]
+        table, prototypes = self._feature_table(), self.reranker()[1]
         chips = {h.product.id: explain(query, table.get(h.product.id), prototypes) for h in hits}
         timings = {**result.timings_ms, "rerank": (time.perf_counter() - started) * 1000}
         return SearchResult(hits, result.notes, timings, result.feedback, chips, reranked=True)
+
+    def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float]):
+        """Positions of the candidates best first and their re-ranked scores; ValueError without a re-ranker."""
+        from core.rerank import rerank_order
+
+        model, prototypes = self.reranker()
+        table = self._feature_table()
+        return rerank_order(model, prototypes, query, [table.get(i) for i in ids], list(scores))
+
+    def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None) -> RerankQuery:
+        """What the re-ranker knows of a query: the feedback / description and the reference's features."""
+        feedback = (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text)) \
+            if text.strip() else None
+        reference = self._feature_table().get(ref_id) if ref_id is not None else None
+        if reference is None and picture is not None:
+            reference = self._query_features(picture)
+        return RerankQuery(feedback, reference, read_sleeves(text))
 
     def reranker(self):
         """(model, colour prototypes) of the bundled re-ranker; ValueError when it is missing."""

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from core.composer import Compose
-from core.engine import StyleLens, constrain, read_feedback
+from core.engine import RERANK_DEPTH, StyleLens, constrain, read_feedback
 from core.images import ImageError, load_image
 from core.index import SearchFilter
 from core.ingest import Progress
@@ -67,6 +67,7 @@ class EvalReport:
     seconds: float = 0.0
     method: str = "sum"  # how image + text queries were combined
     constraints: bool = False  # whether they also got the app's gender / type filters
+    rerank: bool = False  # whether the re-ranker re-ordered the first stage's top candidates
 
     @property
     def overall(self) -> dict[str, float]:
@@ -86,7 +87,7 @@ class EvalReport:
         rounded = {name: round(value, 4) if name != "n" else value for name, value in self.overall.items()}
         return {**rounded, "by_kind": {kind: {n: round(v, 4) if n != "n" else v for n, v in scores.items()}
                                        for kind, scores in self.by_kind.items()},
-                "k": self.k, "encoder": self.encoder, "method": self.method, "constraints": self.constraints, "seconds": round(self.seconds, 2),
+                "k": self.k, "encoder": self.encoder, "method": self.method, "constraints": self.constraints, "rerank": self.rerank, "seconds": round(self.seconds, 2),
                 "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped]}
 
 
@@ -155,17 +156,18 @@ def _parse_query(record: dict, line: int, folder: Path) -> EvalQuery:
 
 def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, method: str = "sum",
              skipped: Sequence[tuple[int, str]] = (), progress: Progress | None = None,
-             constraints: bool = False) -> EvalReport:
+             constraints: bool = False, rerank: bool = False) -> EvalReport:
     """Rank the catalog for every query and score the ranking against its relevant ids. Image + text
     queries are combined by the compose callable of `method` (core/composer.py). With `constraints`, they
-    also get the filters the app applies (gender and type asked for in the text, else the reference's)."""
+    also get the filters the app applies (gender and type asked for in the text, else the reference's).
+    With `rerank`, the top RERANK_DEPTH candidates are re-ordered by the re-ranker (core/rerank.py)."""
     if not MIN_EVAL_K <= k <= MAX_EVAL_K:
         raise ValueError(f"k must be between {MIN_EVAL_K} and {MAX_EVAL_K}.")
     compose = engine.composition(method)
     started = time.perf_counter()
     index = engine.index()
     report = EvalReport(k=k, encoder=engine.encoder.model_key, outcomes=[], skipped=list(skipped), method=method,
-                        constraints=constraints)
+                        constraints=constraints, rerank=rerank)
     for start in range(0, len(queries), BATCH):
         batch = queries[start:start + BATCH]
         vectors, problems = query_vectors(engine, batch, compose)
@@ -179,8 +181,13 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
                 report.skipped.append((query.line, "no relevant id other than the query's own reference"))
                 continue
             extra = 1 if query.ref_id is not None else 0
-            neighbours = index.search(vector, k + extra, where)
-            ranked = tuple(n.id for n in neighbours if n.id != query.ref_id)[:k]
+            depth = max(k, RERANK_DEPTH) if rerank else k
+            neighbours = [n for n in index.search(vector, depth + extra, where) if n.id != query.ref_id][:depth]
+            if rerank:
+                order, _ = engine.rerank_order(rerank_query(engine, query), [n.id for n in neighbours],
+                                               [n.score for n in neighbours])
+                neighbours = [neighbours[i] for i in order]
+            ranked = tuple(n.id for n in neighbours)[:k]
             report.outcomes.append(QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant),
                                                 query_metrics(ranked, relevant)))
         if progress:
@@ -188,6 +195,11 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
     report.skipped.sort()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def rerank_query(engine: StyleLens, query: EvalQuery):
+    picture = load_image(query.image) if query.image is not None and query.ref_id is None else None
+    return engine.rerank_query(query.text or "", query.ref_id, picture)
 
 
 def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[SearchFilter]:

@@ -101,3 +101,24 @@ def test_engine_reranks_on_request_with_chips_and_says_when_it_cannot(loaded_eng
     assert reranked.to_json()["hits"][0]["chips"] == [{"label": "red", "ok": True}]
     composed = loaded_engine.search_composed("in blue", ref_id=top.id, k=3, rerank=True)
     assert composed.reranked and top.id not in [h.product.id for h in composed.hits]
+
+
+def test_cli_search_compose_and_evaluate_take_rerank_on_off(loaded_engine, tmp_path, monkeypatch, capsys):
+    import json
+
+    import core.rerank
+    from core.__main__ import main
+
+    save_reranker(tmp_path / "r.pt", Reranker(), {"Red": np.array([50.0, 70.0, 50.0], dtype=np.float32)}, {})
+    monkeypatch.setattr(core.rerank, "BUNDLED_RERANKER", tmp_path / "r.pt")
+    assert main(["search", "--text", "red t-shirt", "--k", "3", "--rerank", "on", "--json"]) == 0
+    searched = json.loads(capsys.readouterr().out)
+    assert searched["reranked"] and "chips" in searched["hits"][0]
+    ref = searched["hits"][0]["id"]
+    assert main(["compose", "--ref-id", str(ref), "--text", "in blue", "--rerank", "off", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reranked"] is False
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"ref_id": ref, "text": "in blue", "relevant_ids": [ref + 1]}) + "\n")
+    for flag in ("on", "off"):
+        assert main(["evaluate", "--queries", str(queries), "--rerank", flag, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["rerank"] is (flag == "on")
