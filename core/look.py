@@ -43,6 +43,7 @@ class Detection:
 class GarmentMatches:
     detection: Detection
     hits: list[Hit]
+    chips: dict = field(default_factory=dict)  # product id -> re-ranker chips (when re-ranked)
 
     def to_json(self, scale: float = 1.0) -> dict:
         return {"label": self.detection.label, "box": [round(v * scale) for v in self.detection.box],
@@ -82,7 +83,8 @@ class GenderJudge(Protocol):  # core.gender.GenderModel
 
 
 def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_model: PoseJudge,
-                  gender_model: GenderJudge, k: int = 5, gender: str | None = None) -> LookResult:
+                  gender_model: GenderJudge, k: int = 5, gender: str | None = None,
+                  rerank: bool = False) -> LookResult:
     """The whole pipeline on one photo; `gender` overrides the gender check.
 
     `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
@@ -100,10 +102,11 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
     timings["detect"] = time.perf_counter() - started
     notes = _notes(verdict, detections, image.size)
     started = time.perf_counter()
-    garments = [GarmentMatches(d, search_garment(engine, image, d, guess.gender, k)) for d in detections]
+    garments = [GarmentMatches(d, *search_garment(engine, image, d, guess.gender, k, rerank)) for d in detections]
     if not detections and not verdict.people:
         whole = Detection("product", (0, 0, image.width, image.height), 1.0)
-        garments = [GarmentMatches(whole, engine.search_image(image, k).hits)]
+        found = engine.search_image(image, k, rerank=rerank)
+        garments = [GarmentMatches(whole, found.hits, found.chips)]
     timings["search"] = time.perf_counter() - started
     return LookResult(verdict, guess.gender, guess.score, garments, guess.source, notes,
                       {name: seconds * 1000 for name, seconds in timings.items()})
@@ -128,12 +131,14 @@ def best_per_class(detections: Sequence[Detection]) -> list[Detection]:
 
 
 def search_garment(engine: StyleLens, image: Image.Image, detection: Detection, gender: str | None,
-                   k: int) -> list[Hit]:
-    """Similar catalog products of the garment's categories and the person's gender (Unisex allowed)."""
+                   k: int, rerank: bool = False) -> tuple[list[Hit], dict]:
+    """Similar catalog products of the garment's categories and the person's gender (Unisex allowed), and
+    the re-ranker's chips for them (empty when not re-ranked)."""
     crop = image.crop(padded(detection.box, image.size))
     genders = gender if gender in ("Men", "Women") else None
     where = SearchFilter.make(genders, CATALOG_CATEGORIES.get(detection.label, ()))
-    return engine.search_image(crop, k, where).hits
+    found = engine.search_image(crop, k, where, rerank=rerank)
+    return found.hits, found.chips
 
 
 def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -9,7 +9,7 @@ from core.drawing import draw_boxes, draw_pose
 from core.images import MAX_FILE_BYTES, load_image
 from core.look import shop_the_look
 from ui.state import engine, garment_detector, gender_model, pose_model
-from ui.widgets import ensure_index, page_header, page_resources, picture, product_grid, user_errors
+from ui.widgets import ensure_index, page_header, page_resources, picture, product_grid, rerank_toggle, user_errors
 
 page_header("Shop the Look", "🧍")
 st.caption("Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "
@@ -90,7 +90,8 @@ def garments_panel(lens, photo, result) -> None:
         with right:
             if not garment.hits:
                 st.caption("No catalog product of this kind and gender.")
-            clicked = product_grid(lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",))
+            clicked = product_grid(lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",),
+                                   chips=garment.chips)
         if clicked:
             st.session_state["refine_ref"] = clicked[1]
             st.switch_page("pages/refine.py")
@@ -105,18 +106,20 @@ with page_resources():
         st.error(f"**A Shop the Look model could not be loaded.** {exc}", icon="🛑")
         st.stop()
 
-def look(lens, photo, kind: str, value, k: int, gender: str | None):
+def look(lens, photo, kind: str, value, k: int, gender: str | None, rerank: bool):
     """The pipeline's result, kept for the photo and settings: other clicks (Refine, a tab) do not rerun it."""
-    key = (kind, value if kind == "path" else hashlib.sha256(value).hexdigest(), k, gender, lens.catalog.state())
+    key = (kind, value if kind == "path" else hashlib.sha256(value).hexdigest(), k, gender, rerank,
+           lens.catalog.state())
     kept = st.session_state.get("look_result")
     if kept is None or kept[0] != key:
-        kept = (key, shop_the_look(lens, photo, **models, k=k, gender=gender))
+        kept = (key, shop_the_look(lens, photo, **models, k=k, gender=gender, rerank=rerank))
         st.session_state["look_result"] = kept
     return kept[1]
 
 
 with st.sidebar:
     k = st.slider("Products per garment", 3, 10, 5)
+rerank = rerank_toggle()
 with user_errors():
     photo_ui(lens)
 kind, value = st.session_state.get("look_photo", ("", None))
@@ -127,7 +130,7 @@ with user_errors():
     if photo is not None:
         ensure_index(lens)
         choice = st.session_state.get("look_gender", "As detected")
-        result = look(lens, photo, kind, value, k, None if choice == "As detected" else choice)
+        result = look(lens, photo, kind, value, k, None if choice == "As detected" else choice, rerank)
         shown_pose, shown_boxes, verdicts = st.columns([1, 1, 1.2])
         with shown_pose:
             picture(draw_pose(photo, result.pose.landmarks), caption="1 · Pose keypoints", side=640)

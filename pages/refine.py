@@ -8,7 +8,8 @@ from core.features import garment_colour, lightness
 from core.feedback import match_chips
 from core.images import ImageError, load_image
 from ui.state import engine
-from ui.widgets import COLUMNS, ensure_index, page_header, page_resources, picture, product_card, user_errors
+from ui.widgets import (COLUMNS, before_after, chips_html, ensure_index, page_header, page_resources, picture,
+                        product_card, rerank_toggle, user_errors)
 
 page_header("Refine with Feedback", "✨")
 
@@ -87,12 +88,6 @@ def history_ui(lens, turns: list[dict]) -> None:
         st.rerun()
 
 
-def chips_html(chips) -> str:
-    return " ".join(f'<span style="padding:1px 6px;border-radius:8px;font-size:0.8em;'
-                    f'background:{"#d9f2e3" if c.ok else "#f8dede"}">{html.escape(c.label)} {"✓" if c.ok else "✗"}</span>'
-                    for c in chips)
-
-
 def swatch_html(rgb) -> str:
     return (f'<span title="garment colour" style="display:inline-block;width:14px;height:14px;border-radius:3px;'
             f'border:1px solid #999;vertical-align:middle;background:rgb{tuple(rgb)}"></span>')
@@ -113,7 +108,9 @@ def results_ui(lens, result, reference_image) -> int | None:
                 except ImageError:  # its image is gone: no swatch, the chips that need no pixels
                     swatch, light = "", None
                 chips = match_chips(result.feedback, hit.product, light, reference_light)
-                st.markdown(swatch + " " + chips_html(chips), unsafe_allow_html=True)
+                from_photo = result.chips.get(hit.product.id, [])  # re-ranked: what the photo shows
+                st.markdown(swatch + " " + chips_html(chips) + (" 📷 " + chips_html(from_photo) if from_photo else ""),
+                            unsafe_allow_html=True)
                 if st.button("Use as reference", key=f"next-{hit.product.id}", width="stretch"):
                     clicked = hit.product.id
     return clicked
@@ -133,6 +130,7 @@ def feedback_ui(turn: dict, step: int, method_default: str) -> tuple[str, str]:
 with page_resources():
     lens = engine()
     empty = lens.catalog.count() == 0
+rerank = rerank_toggle()
 
 if empty:
     st.info("The catalog is empty: import products on the Catalog page first.", icon="📦")
@@ -161,13 +159,15 @@ with user_errors():
     turn["text"] = text
     ensure_index(lens)
     ref = turn["ref"]
-    result = lens.search_composed(text, image=ref[1] if ref[0] == "upload" else None,
-                                  ref_id=ref[1] if ref[0] == "product" else None, k=10, method=method)
+    query = {"image": ref[1] if ref[0] == "upload" else None, "ref_id": ref[1] if ref[0] == "product" else None}
+    result = lens.search_composed(text, **query, k=10, method=method, rerank=rerank)
     for note in result.notes:
         st.info(note, icon="ℹ️")
     if result.feedback is not None and result.feedback.understood:
         st.markdown(f"**Understood:** {result.feedback.describe()}")
     st.caption(f"Method {method} · " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
+    if result.reranked:
+        before_after(lens, lens.search_composed(text, **query, k=10, method=method).hits, result.hits)
     chosen = results_ui(lens, result, reference_image)
     if chosen is not None:
         turns.append({"ref": ("product", chosen), "text": ""})

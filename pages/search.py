@@ -4,7 +4,7 @@ import streamlit as st
 from core.images import MAX_FILE_BYTES, load_image
 from core.index import SearchFilter
 from ui.state import attribute_model, engine
-from ui.widgets import ensure_index, page_header, page_resources, product_grid, user_errors
+from ui.widgets import before_after, ensure_index, page_header, page_resources, product_grid, rerank_toggle, user_errors
 
 page_header("Search", "🔎")
 
@@ -19,6 +19,12 @@ def filters_ui(categories: list[str]) -> tuple[SearchFilter, int]:
         chosen = st.multiselect("Category", categories)
         k = st.slider("Results", 5, 50, 15, step=5)
     return SearchFilter.make(None if gender == "Any" else gender, chosen), k
+
+
+def search(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):
+    if kind == "text":
+        return lens.search_text(value, k, where, rerank=rerank)
+    return lens.search_image(value, k, where, rerank=rerank)
 
 
 def _set_query(kind: str, value) -> None:
@@ -52,21 +58,24 @@ def looks_like(lens, picture) -> str:
             f"**Gender:** {guess.gender} ({guess.gender_score:.0%})")
 
 
-def run_query(lens, kind: str, value, k: int, where: SearchFilter):
+def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):
+    """The results (and the first stage's, when re-ranked) for the current query."""
     if kind == "text":
-        return lens.search_text(value, k, where)
-    if kind == "image":
-        picture = load_image(value)  # a bad upload stops here with a clear message
+        query = value
+    elif kind == "image":
+        query = load_image(value)  # a bad upload stops here with a clear message
         left, right = st.columns([1, 5])
-        left.image(picture, caption="Your photo", width="stretch")
-        right.markdown(looks_like(lens, picture))
-        return lens.search_image(picture, k, where)
-    product = lens.catalog.get([value])[0]
-    if product is None:
-        st.warning("That product is no longer in the catalog.")
-        return None
-    st.info(f"Products like **{product.name}**", icon="🔁")
-    return lens.search_image(lens.image_path(product), k, where)
+        left.image(query, caption="Your photo", width="stretch")
+        right.markdown(looks_like(lens, query))
+    else:
+        product = lens.catalog.get([value])[0]
+        if product is None:
+            st.warning("That product is no longer in the catalog.")
+            return None, None
+        st.info(f"Products like **{product.name}**", icon="🔁")
+        kind, query = "image", load_image(lens.image_path(product))
+    result = search(lens, kind, query, k, where, rerank)
+    return result, (search(lens, kind, query, k, where, False) if result.reranked else None)
 
 
 with page_resources():
@@ -75,6 +84,7 @@ with page_resources():
 
 
 where, k = filters_ui(categories)
+rerank = rerank_toggle()
 query_ui()
 kind, value = st.session_state.get("query", ("", None))
 if not kind:
@@ -82,12 +92,15 @@ if not kind:
 with user_errors():
     if kind:
         ensure_index(lens)
-    result = run_query(lens, kind, value, k, where) if kind else None
+    result, before = run_query(lens, kind, value, k, where, rerank) if kind else (None, None)
     if result is not None:
         for note in result.notes:
             st.info(note)
         st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
-        clicked = product_grid(lens, result.hits, key="hits", actions=("More like this", "✨ Refine"))
+        if before is not None:
+            before_after(lens, before.hits, result.hits)
+        clicked = product_grid(lens, result.hits, key="hits", actions=("More like this", "✨ Refine"),
+                               chips=result.chips)
         if clicked and clicked[0] == "More like this":
             _set_query("similar", clicked[1])
             st.rerun()

@@ -57,17 +57,54 @@ def user_errors() -> Iterator[None]:
 
 
 def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str,
-                 actions: Sequence[str] = ()) -> tuple[str, int] | None:
-    """Cards for search hits, each with one button per action; returns (action, product id) clicked."""
+                 actions: Sequence[str] = (), chips: dict | None = None) -> tuple[str, int] | None:
+    """Cards for search hits, each with one button per action and, after re-ranking, the chips that drove
+    its place; returns (action, product id) clicked."""
     clicked = None
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start:start + COLUMNS]):
             with column:
                 product_card(engine, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
+                if chips and chips.get(hit.product.id):
+                    st.markdown(chips_html(chips[hit.product.id]), unsafe_allow_html=True)
                 for action in actions:
                     if st.button(action, key=f"{key}-{action}-{hit.product.id}", width="stretch"):
                         clicked = (action, hit.product.id)
     return clicked
+
+
+def chips_html(chips) -> str:
+    """core.feedback.Chip list as small green (✓) and red (✗) labels."""
+    return " ".join(f'<span style="padding:1px 6px;border-radius:8px;font-size:0.8em;'
+                    f'background:{"#d9f2e3" if c.ok else "#f8dede"}">{html.escape(c.label)} {"✓" if c.ok else "✗"}</span>'
+                    for c in chips)
+
+
+def rerank_toggle() -> bool:
+    """The sidebar switch for re-ranking, shared by every page (on by default)."""
+    with st.sidebar:
+        return st.toggle("Re-rank with garment features", value=st.session_state.get("rerank", True), key="rerank",
+                         help="Re-orders the top 100 by colour, lightness, sleeves and pattern read from the photos, "
+                              "set against what you asked for; chips under each result say what drove it.")
+
+
+def before_after(engine: StyleLens, before: Sequence[Hit], after: Sequence[Hit], count: int = 10) -> None:
+    """The first stage's top results next to the re-ranked ones, with how far each moved."""
+    with st.expander("Before / after re-ranking"):
+        was = {h.product.id: h.rank for h in before}
+        for title, hits in (("First stage", before[:count]), ("Re-ranked", after[:count])):
+            st.caption(title)
+            for column, hit in zip(st.columns(count), hits):
+                with column:
+                    path = engine.image_path(hit.product)
+                    try:
+                        st.markdown(f'<img src="{_thumbnail_uri(str(path), path.stat().st_mtime)}" style="width:100%">',
+                                    unsafe_allow_html=True)
+                    except (OSError, ImageError):
+                        st.caption("(no image)")
+                    moved = was.get(hit.product.id)
+                    st.caption(f"#{hit.rank}" + ("" if title == "First stage" else
+                                                 f" (was #{moved})" if moved else " (new)"))
 
 
 def product_cards(engine: StyleLens, products: Sequence[Product]) -> None:
