@@ -130,8 +130,22 @@ def training_record(weights: Path) -> dict:
             "megabytes": round(weights.stat().st_size / 1e6, 1)}
 
 
+def training_hours(runs: Path) -> str:
+    """Training time of both stages from ultralytics' results.csv files (last row, 'time' in seconds)."""
+    seconds = 0.0
+    for results in runs.glob("*/results.csv"):
+        rows = results.read_text().strip().splitlines()
+        header = [c.strip() for c in rows[0].split(",")]
+        seconds += float(rows[-1].split(",")[header.index("time")])
+    return f"{seconds / 3600:.1f}" if seconds else "?"
+
+
 def render_card(weights: Path, report: dict, command: str) -> str:
+    from training.train_detector import parser as training_parser
+
     trained = training_record(weights)
+    stage1 = training_parser().parse_args(["--street", "-"])
+    hours = training_hours(Path(stage1.work) / "runs")
     ours = report["ultralytics"]
     rows = "\n".join(
         f"| {label} | {c['true_boxes']} | {ours['per_class'].get(label, {}).get('map50', 0):.3f} | "
@@ -154,10 +168,12 @@ config: no pretrained weights. {trained['megabytes']} MB.
 
 ## Training
 - Command: `python -m training.train_detector --street ../shared/datasets/street-photos`
-  (resumable: the same command goes on from `data/training/detector/runs/garments/weights/last.pt`)
-- {trained['epochs']} epochs at {trained['imgsz']} px, batch {trained['batch']}, ultralytics' default
-  augmentation (mosaic, HSV, flips, scale), CPU only, offline. The last epoch is shipped: ultralytics'
-  per-epoch validation on the held-out photos was watched, not used to pick weights.
+  (resumable: the same command goes on from the last checkpoint under `data/training/detector/runs/`)
+- Stage 1: {stage1.epochs} epochs at {stage1.imgsz} px from `{stage1.config}` (random weights), batch {stage1.batch}.
+  Stage 2: {trained['epochs']} epochs at {trained['imgsz']} px from stage 1's weights (learning rate 0.002,
+  mosaic off for the last 4). ultralytics' default augmentation (mosaic, HSV, flips, scale), CPU only,
+  offline, about {hours} h on 2 cores. The last epoch is shipped: ultralytics' per-epoch validation on the
+  held-out photos was watched, not used to pick weights.
 
 ## Measured on the {report['photos']} held-out photos
 Produced by `{command}`.

@@ -4,6 +4,7 @@ import html
 import streamlit as st
 
 from core.composer import METHODS
+from core.engine import RERANK_DEPTH
 from core.features import garment_colour, lightness
 from core.feedback import match_chips
 from core.images import ImageError, load_image
@@ -108,7 +109,8 @@ def results_ui(lens, result, reference_image) -> int | None:
                 except ImageError:  # its image is gone: no swatch, the chips that need no pixels
                     swatch, light = "", None
                 chips = match_chips(result.feedback, hit.product, light, reference_light)
-                from_photo = result.chips.get(hit.product.id, [])  # re-ranked: what the photo shows
+                shown = {c.label.lower() for c in chips}
+                from_photo = [c for c in result.chips.get(hit.product.id, []) if c.label.lower() not in shown]
                 st.markdown(swatch + " " + chips_html(chips) + (" 📷 " + chips_html(from_photo) if from_photo else ""),
                             unsafe_allow_html=True)
                 if st.button("Use as reference", key=f"next-{hit.product.id}", width="stretch"):
@@ -167,7 +169,7 @@ with user_errors():
         st.markdown(f"**Understood:** {result.feedback.describe()}")
     st.caption(f"Method {method} · " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
     if result.reranked:
-        before_after(lens, lens.search_composed(text, **query, k=10, method=method).hits, result.hits)
+        before_after(lens, lens.search_composed(text, **query, k=RERANK_DEPTH, method=method).hits, result.hits)
     chosen = results_ui(lens, result, reference_image)
     if chosen is not None:
         turns.append({"ref": ("product", chosen), "text": ""})

@@ -1,6 +1,7 @@
 """Search: type a description or upload a product photo; see the closest catalog products."""
 import streamlit as st
 
+from core.engine import RERANK_DEPTH
 from core.images import MAX_FILE_BYTES, load_image
 from core.index import SearchFilter
 from ui.state import attribute_model, engine
@@ -75,7 +76,7 @@ def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool)
         st.info(f"Products like **{product.name}**", icon="🔁")
         kind, query = "image", load_image(lens.image_path(product))
     result = search(lens, kind, query, k, where, rerank)
-    return result, (search(lens, kind, query, k, where, False) if result.reranked else None)
+    return result, (search(lens, kind, query, RERANK_DEPTH, where, False) if result.reranked else None)
 
 
 with page_resources():

@@ -69,7 +69,24 @@ def train(args: argparse.Namespace) -> None:
         model.train(data=str(yaml), imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, workers=2,
                     cache="ram", device="cpu", pretrained=False, amp=False, plots=False, seed=0, deterministic=True,
                     project=str((work / "runs").resolve()), name="garments", exist_ok=True, patience=0)
+    if args.finetune_epochs:
+        last = finetune(YOLO, last, yaml, work, args)
     ship(last, Path(args.out))
+
+
+def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace) -> Path:
+    """Stage 2: go on from stage 1's weights at a larger image size with a small learning rate (footwear
+    and the edges of garments are small at 320 px); resumable like stage 1. Returns its last checkpoint."""
+    last = work / "runs" / "garments-finetune" / "weights" / "last.pt"
+    if last.exists() and not finished(last):
+        yolo(str(last)).train(resume=True)
+    elif not last.exists():
+        yolo(str(start)).train(data=str(yaml), imgsz=args.finetune_imgsz, epochs=args.finetune_epochs,
+                               batch=args.batch, workers=2, cache="ram", device="cpu", amp=False, plots=False,
+                               seed=0, deterministic=True, lr0=0.002, lrf=0.1, warmup_epochs=0, close_mosaic=4,
+                               project=str((work / "runs").resolve()), name="garments-finetune", exist_ok=True,
+                               patience=0)
+    return last
 
 
 def finished(checkpoint: Path) -> bool:
@@ -90,7 +107,7 @@ def ship(checkpoint: Path, out: Path) -> None:
     print(f"Saved {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--street", required=True, help="street-photos folder")
     parser.add_argument("--out", default="assets/garment-detector.pt")
@@ -99,7 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=16)
-    train(parser.parse_args(argv))
+    parser.add_argument("--finetune-epochs", type=int, default=10, help="stage 2 epochs (0: none)")
+    parser.add_argument("--finetune-imgsz", type=int, default=416, help="stage 2 image size")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def rerank_toggle() -> bool:
 
 
 def before_after(engine: StyleLens, before: Sequence[Hit], after: Sequence[Hit], count: int = 10) -> None:
-    """The first stage's top results next to the re-ranked ones, with how far each moved."""
+    """The first stage's top results next to the re-ranked ones, with where each came from (`before`: the
+    first stage's whole candidate list)."""
     with st.expander("Before / after re-ranking"):
         was = {h.product.id: h.rank for h in before}
         for title, hits in (("First stage", before[:count]), ("Re-ranked", after[:count])):
