@@ -69,6 +69,9 @@ def pose_panel(result) -> None:
 
 
 def gender_panel(result) -> None:
+    if any(g.detection.label == "product" for g in result.garments):
+        st.markdown("**Shopping for:** anyone — a product photo's similar products are not limited by gender.")
+        return
     if st.session_state.get("look_gender", "As detected") == "As detected":
         source = {"face and clothes": "read from the face and the clothes",
                   "clothes": "read from the clothes only: no face found"}
