@@ -27,7 +27,8 @@ CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
     "fullbody": ("Dress", "Dresses"),
 }
 MIN_BOX = 4  # pixels a side: smaller boxes (possible on tiny photos) are dropped
-SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning
+SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning and no garment detection
+NO_PERSON_MIN_SCORE = 0.5  # detector confidence a garment needs when no person is found
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
 DETECTOR_WEIGHTS = PROJECT_ROOT / "assets" / "garment-detector.pt"
 
@@ -98,7 +99,9 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
                                                                             verdict.person_box)
     timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
-    detections = best_per_class(detect_in(detect, image, verdict.region))
+    detections = [] if min(image.size) < SMALL_SIDE else best_per_class(detect_in(detect, image, verdict.region))
+    if not verdict.people:  # nobody to wear them: only confident garments (a flat lay), not shapes in a drawing
+        detections = [d for d in detections if d.score >= NO_PERSON_MIN_SCORE]
     timings["detect"] = time.perf_counter() - started
     notes = _notes(verdict, detections, image.size)
     started = time.perf_counter()

@@ -35,7 +35,14 @@ class PoseModel:
         return [Landmark(p.x, p.y, p.visibility) for p in found.pose_landmarks.landmark]
 
     def faces(self, image: Image.Image) -> list[Box]:
-        """Face boxes in pixels of `image`."""
+        """Face boxes in pixels of `image`. A wide photo is read in overlapping square tiles: the detector
+        sees a small square, where the faces of a group photo would shrink out of sight."""
+        found: list[Box] = []
+        for x0, tile in _square_tiles(image):
+            found += [(x1 + x0, y1, x2 + x0, y2) for x1, y1, x2, y2 in self._faces_in(tile)]
+        return _without_duplicates(found)
+
+    def _faces_in(self, image: Image.Image) -> list[Box]:
         pixels = _pixels(image)
         with self._lock:
             for detector in self._faces:
@@ -61,6 +68,29 @@ class PoseModel:
         face = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1])) if faces else None
         aspect = (region[2] - region[0]) / max(1, region[3] - region[1])
         return replace(placed(judge_pose(points, people, aspect), region, image.size), face_box=face)
+
+
+def _square_tiles(image: Image.Image):
+    """(left, tile) pairs: the photo itself unless it is wide, else height-sized squares overlapping by half."""
+    width, height = image.size
+    if width <= 1.3 * height:
+        yield 0, image
+        return
+    step = height // 2
+    lefts = list(range(0, width - height, step)) + [width - height]
+    for left in lefts:
+        yield left, image.crop((left, 0, left + height, height))
+
+
+def _without_duplicates(boxes: list[Box]) -> list[Box]:
+    """One box per face where overlapping tiles both saw it (the larger box kept)."""
+    from core.metrics import box_iou
+
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        if all(box_iou(box, other) < 0.3 for other in kept):
+            kept.append(box)
+    return kept
 
 
 def _pixels(image: Image.Image) -> np.ndarray:

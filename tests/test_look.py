@@ -128,10 +128,19 @@ def test_with_several_people_garments_are_found_in_the_largest_persons_region(lo
     assert result.notes[0].startswith("2 people in the photo")
 
 
-def test_a_tiny_photo_gets_a_warning_and_still_an_answer(loaded_engine):
+def test_a_tiny_photo_gets_a_warning_and_similar_products_of_the_whole_photo(loaded_engine):
     tiny = draw_product("shoe", (235, 200, 40), size=40)
-    result = shop_the_look(loaded_engine, tiny, lambda image: [], Pose(NOBODY), Gender(), k=3)
+    noisy = [Detection("bottomwear", (0, 0, 20, 20), 0.9)]  # what a detector makes of 40 upscaled pixels
+    result = shop_the_look(loaded_engine, tiny, lambda image: noisy, Pose(NOBODY), Gender(), k=3)
     assert "only 40×40 pixels" in result.notes[0] and len(result.garments[0].hits) == 3
+    assert result.garments[0].detection.label == "product"
+
+
+def test_without_a_person_only_confident_garments_count(loaded_engine):
+    photo, _ = outfit()
+    shapes = [Detection("topwear", (10, 10, 190, 190), 0.35), Detection("bottomwear", (10, 200, 190, 380), 0.8)]
+    result = shop_the_look(loaded_engine, photo, lambda image: shapes, Pose(NOBODY), Gender(), k=2)
+    assert [g.detection.label for g in result.garments] == ["bottomwear"]
 
 
 @pytest.fixture(scope="module")

@@ -103,3 +103,15 @@ def test_the_bundled_mediapipe_model_loads_offline_and_finds_nobody_in_a_blank_p
 
     verdict = PoseModel().verdict(Image.new("RGB", (300, 500), "white"))
     assert not verdict.full_shot and verdict.reasons == ("no person found",)
+
+
+def test_wide_photos_are_read_in_overlapping_squares_and_faces_seen_twice_count_once():
+    from PIL import Image
+
+    from core.pose_model import _square_tiles, _without_duplicates
+
+    tiles = list(_square_tiles(Image.new("RGB", (1500, 600))))
+    assert [left for left, _ in tiles] == [0, 300, 600, 900] and all(t.size == (600, 600) for _, t in tiles)
+    assert [left for left, _ in _square_tiles(Image.new("RGB", (500, 800)))] == [0]
+    assert _without_duplicates([(100, 50, 150, 100), (102, 52, 150, 100), (400, 50, 440, 90)]) == [
+        (100, 50, 150, 100), (400, 50, 440, 90)]
