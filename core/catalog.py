@@ -251,6 +251,12 @@ class Catalog:
             self.collection.bulk_write(operations, ordered=False)
 
     @_db_errors
+    def all_features(self) -> dict[int, dict]:
+        """Stored feature documents of every product that has them (one scan, no long $in list)."""
+        cursor = self.collection.find({"features": {"$exists": True}}, {"features": 1})
+        return {doc["_id"]: doc["features"] for doc in cursor.batch_size(2000)}
+
+    @_db_errors
     def features(self, ids: Iterable[int]) -> dict[int, dict]:
         """Stored feature documents of the products that have them."""
         cursor = self.collection.find({"_id": {"$in": [int(i) for i in ids]}, "features": {"$exists": True}},

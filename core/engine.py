@@ -335,8 +335,7 @@ class StyleLens:
         state = self.catalog.state()
         with self._lock:
             if self._features[0] != state:
-                ids = [p.id for p in self.catalog.browse(limit=10**7)]
-                self._features = (state, {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.features(ids).items()})
+                self._features = (state, {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.all_features().items()})
             return self._features[1]
 
     def _query_features(self, picture: Image.Image):

@@ -31,8 +31,7 @@ from core.split import is_held_out
 def catalog_features(engine: StyleLens) -> dict[int, GarmentFeatures]:
     if engine.catalog.ids_without_features(EXTRACTOR_VERSION):
         engine.update_features()
-    ids = [p.id for p in engine.catalog.browse(limit=10**7)]
-    return {i: GarmentFeatures.from_doc(d) for i, d in engine.catalog.features(ids).items()}
+    return {i: GarmentFeatures.from_doc(d) for i, d in engine.catalog.all_features().items()}
 
 
 def colour_prototypes(engine: StyleLens, features: dict[int, GarmentFeatures]) -> dict[str, np.ndarray]:
