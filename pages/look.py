@@ -6,16 +6,16 @@ import streamlit as st
 
 from core.config import load_settings
 from core.drawing import draw_boxes, draw_pose
-from core.images import MAX_FILE_BYTES, load_image
+from core.images import load_image
 from core.look import shop_the_look
 from ui.state import engine, garment_detector, gender_model, pose_model
-from ui.widgets import ensure_index, page_header, page_resources, picture, product_grid, rerank_toggle, user_errors
+from ui.widgets import (ensure_index, new_upload, page_header, page_resources, picture, product_grid, rerank_toggle,
+                        user_errors)
 
 page_header("Shop the Look", "🧍")
 st.caption("Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "
            "finds each garment and shows similar catalog products for every one.")
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 SAMPLE_COUNT = 6
 ICONS = {"topwear": "👕", "bottomwear": "👖", "footwear": "👟", "fullbody": "👗", "product": "🛍️"}
 
@@ -36,11 +36,9 @@ def photo_ui(lens) -> None:
     """Widgets that set st.session_state['look_photo'] to ("upload", bytes) or ("path", str)."""
     upload_tab, sample_tab = st.tabs(["Upload a photo", "Pick a sample"])
     with upload_tab:
-        upload = st.file_uploader("A photo of a person (or of one product)", type=IMAGE_TYPES, key="look-upload",
-                                  max_upload_size=MAX_FILE_BYTES // 2**20)
-        if upload is not None and st.session_state.get("look_upload_id") != upload.file_id:
-            st.session_state["look_upload_id"] = upload.file_id
-            _use("upload", upload.getvalue())
+        uploaded = new_upload("A photo of a person (or of one product)", key="look-upload")
+        if uploaded is not None:
+            _use("upload", uploaded)
     with sample_tab:
         samples = sample_paths(load_settings().samples_dir)
         if samples:

@@ -2,15 +2,15 @@
 import streamlit as st
 
 from core.engine import RERANK_DEPTH
-from core.images import MAX_FILE_BYTES, load_image
+from core.images import load_image
 from core.index import SearchFilter
 from ui.state import attribute_model, engine
-from ui.widgets import before_after, ensure_index, page_header, page_resources, product_grid, rerank_toggle, user_errors
+from ui.widgets import (before_after, ensure_index, new_upload, page_header, page_resources, product_grid,
+                        rerank_toggle, user_errors)
 
 page_header("Search", "🔎")
 
 GENDERS = ["Any", "Women", "Men", "Girls", "Boys", "Unisex"]
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 
 def filters_ui(categories: list[str]) -> tuple[SearchFilter, int]:
@@ -41,11 +41,9 @@ def query_ui() -> None:
             if st.form_submit_button("Search", type="primary"):
                 _set_query("text", st.session_state["text"])
     with by_image:
-        upload = st.file_uploader("Product photo", type=IMAGE_TYPES, key="upload",
-                                  max_upload_size=MAX_FILE_BYTES // 2**20)
-        if upload is not None and st.session_state.get("uploaded_id") != upload.file_id:
-            st.session_state["uploaded_id"] = upload.file_id
-            _set_query("image", upload.getvalue())
+        uploaded = new_upload("Product photo", key="upload")
+        if uploaded is not None:
+            _set_query("image", uploaded)
 
 
 def looks_like(lens, picture) -> str:

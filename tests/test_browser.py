@@ -1,6 +1,7 @@
 """Browser smoke test: the real app served by `streamlit run`, each page loaded in headless Chromium
 and screenshotted to test-artifacts/. Skips (with the reason) where Chromium is absent; .ci/run installs it.
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -84,10 +85,25 @@ def wait_idle(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
 
 
-def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
-    """A user runs a query file on the Evaluate page, then asks for the top categories of two photos."""
+@contextlib.contextmanager
+def app_page(url: str):
+    """A Chromium page opened on `url`, once the app has drawn it."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.wait_for_selector("h1", timeout=90_000)
+            wait_idle(page)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
+    """A user runs a query file on the Evaluate page, then asks for the top categories of two photos."""
     from conftest import draw_product
 
     queries = tmp_path / "queries.jsonl"
@@ -97,65 +113,47 @@ def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
     draw_product("tshirt", (200, 30, 30), size=200).save(photos[0])
     draw_product("shoe", (20, 20, 20), size=200).save(photos[1])
     SHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{app_url}/evaluate")
-            page.wait_for_selector("h1", timeout=90_000)
-            wait_idle(page)
-            field = page.get_by_label("Query file (.jsonl)")
-            field.fill(str(queries))
-            field.press("Enter")
-            wait_idle(page)
-            page.get_by_role("button", name="Run evaluation").first.click()
-            page.get_by_text("Recall@K").wait_for(timeout=120_000)
-            wait_idle(page)
-            page.get_by_role("button", name="Draw the map").click()
-            page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 2",
-                                   timeout=120_000)
-            wait_idle(page)
-            body = page.inner_text("body")
-            assert "Traceback" not in body and "Results · " in body
-            page.screenshot(path=str(SHOTS / "evaluate-results.png"), full_page=True)
+    with app_page(f"{app_url}/evaluate") as page:
+        field = page.get_by_label("Query file (.jsonl)")
+        field.fill(str(queries))
+        field.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Run evaluation").first.click()
+        page.get_by_text("Recall@K").wait_for(timeout=120_000)
+        wait_idle(page)
+        page.get_by_role("button", name="Draw the map").click()
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 2",
+                               timeout=120_000)
+        wait_idle(page)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "Results · " in body
+        page.screenshot(path=str(SHOTS / "evaluate-results.png"), full_page=True)
 
-            page.goto(f"{app_url}/catalog")
-            page.wait_for_selector("h1", timeout=90_000)
-            wait_idle(page)
-            page.get_by_role("tab", name="Top categories").click()
-            page.locator("[data-testid='stFileUploaderDropzoneInput']").last.set_input_files([str(p) for p in photos])
-            wait_idle(page)
-            page.get_by_role("button", name="Find the top categories").click()
-            page.get_by_text("categories in 2 images").wait_for(timeout=120_000)
-            wait_idle(page)
-            assert "Traceback" not in page.inner_text("body")
-            page.screenshot(path=str(SHOTS / "catalog-top-categories.png"), full_page=True)
-        finally:
-            browser.close()
+        page.goto(f"{app_url}/catalog")
+        page.wait_for_selector("h1", timeout=90_000)
+        wait_idle(page)
+        page.get_by_role("tab", name="Top categories").click()
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").last.set_input_files([str(p) for p in photos])
+        wait_idle(page)
+        page.get_by_role("button", name="Find the top categories").click()
+        page.get_by_text("categories in 2 images").wait_for(timeout=120_000)
+        wait_idle(page)
+        assert "Traceback" not in page.inner_text("body")
+        page.screenshot(path=str(SHOTS / "catalog-top-categories.png"), full_page=True)
 
 
 def test_shop_the_look_on_a_packshot_in_chromium(app_url, tmp_path):
     """A user uploads a product photo (no person) on Shop the Look: a clear verdict and similar products."""
-    from playwright.sync_api import sync_playwright
-
     from conftest import draw_product
 
     photo = tmp_path / "shoe.png"
     draw_product("shoe", (235, 200, 40), size=300).save(photo)
     SHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{app_url}/look")
-            page.wait_for_selector("h1", timeout=90_000)
-            wait_idle(page)
-            page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
-            page.get_by_text("No person found").wait_for(timeout=120_000)
-            wait_idle(page)
-            body = page.inner_text("body")
-            assert "Traceback" not in body and "Similar products for every garment" in body
-            assert "Timing: pose" in body and "#1 · score" in body
-            page.screenshot(path=str(SHOTS / "look-packshot.png"), full_page=True)
-        finally:
-            browser.close()
+    with app_page(f"{app_url}/look") as page:
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
+        page.get_by_text("No person found").wait_for(timeout=120_000)
+        wait_idle(page)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "Similar products for every garment" in body
+        assert "Timing: pose" in body and "#1 · score" in body
+        page.screenshot(path=str(SHOTS / "look-packshot.png"), full_page=True)

@@ -12,9 +12,10 @@ import streamlit as st
 
 from core.catalog import DatabaseUnavailable, Product
 from core.engine import Hit, QueryError, StyleLens
-from core.images import ImageError, load_image
+from core.images import MAX_FILE_BYTES, ImageError, load_image
 from core.ingest import CatalogFormatError
 
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 COLUMNS = 5
 THUMBNAIL_SIDE = 256
 PAGES = [("app.py", "Home", "🏠"), ("pages/look.py", "Shop the Look", "🧍"), ("pages/search.py", "Search", "🔎"),
@@ -71,6 +72,15 @@ def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str,
                     if st.button(action, key=f"{key}-{action}-{hit.product.id}", width="stretch"):
                         clicked = (action, hit.product.id)
     return clicked
+
+
+def new_upload(label: str, key: str) -> bytes | None:
+    """A photo uploader; the bytes of a file just uploaded with it, None when nothing new was given."""
+    upload = st.file_uploader(label, type=IMAGE_TYPES, key=key, max_upload_size=MAX_FILE_BYTES // 2**20)
+    if upload is None or st.session_state.get(f"{key}-seen") == upload.file_id:
+        return None
+    st.session_state[f"{key}-seen"] = upload.file_id
+    return upload.getvalue()
 
 
 def chips_html(chips) -> str:
