@@ -62,8 +62,9 @@ def test_each_page_loads_in_chromium(app_url):
             for name, path in PAGES.items():
                 page.goto(f"{app_url}/{path}")
                 page.wait_for_selector("h1", timeout=90_000)
-                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                       timeout=90_000)
+                wait_idle(page)  # the script has started and finished (a page that loads models takes a while)
+                page.wait_for_function("() => (document.querySelector('[data-testid=\"stSidebar\"]') || {})"
+                                       ".innerText?.includes('Evaluate')", timeout=30_000)
                 page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=30_000)
                 broken = page.evaluate("() => Array.from(document.images).filter(i => !i.naturalWidth).length")
                 assert broken == 0, f"{broken} images did not load on {name}"
