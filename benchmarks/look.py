@@ -29,6 +29,7 @@ from core.encoders import load_attribute_model  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
 from core.gender import load_gender_model  # noqa: E402
 from core.images import ImageError, load_image  # noqa: E402
+from core.ingest import read_catalog  # noqa: E402
 from core.look import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look  # noqa: E402
 from core.pose_model import PoseModel  # noqa: E402
 from training import street  # noqa: E402
@@ -65,7 +66,8 @@ def bad_inputs(street_dir: Path, catalog_dir: Path) -> dict[str, bytes]:
         crowd.paste(person.resize(SIZE).crop((50, 0, 550, 830)), (i * 500, 0))
     landscape = people[0].resize((1600, 900)).filter(ImageFilter.GaussianBlur(20))
     landscape.paste(people[0].resize((int(550 * 900 / 830), 900)), (500, 0))
-    shoe = next(p for p in sorted((catalog_dir / "images").glob("*.jpg")) if _is_footwear(catalog_dir, p.stem))
+    rows, _ = read_catalog(catalog_dir / "images", catalog_dir / "styles.csv")
+    shoe = min((r.image_path for r in rows if r.product.master_category == "Footwear"), key=str)
     whole = jpeg(people[1])
     return {
         "packshot (catalog shoe)": shoe.read_bytes(),
@@ -78,15 +80,6 @@ def bad_inputs(street_dir: Path, catalog_dir: Path) -> dict[str, bytes]:
         "not an image": b"name,price\nshirt,10\n",
         "truncated JPEG": whole[: len(whole) // 3],
     }
-
-
-def _is_footwear(catalog_dir: Path, stem: str, _cache: dict = {}) -> bool:  # noqa: B006 (memo)
-    if not _cache:
-        import csv
-
-        with open(catalog_dir / "styles.csv", newline="", encoding="utf-8", errors="replace") as handle:
-            _cache.update({row["id"]: row.get("masterCategory") for row in csv.DictReader(handle)})
-    return _cache.get(stem) == "Footwear"
 
 
 def run(args: argparse.Namespace) -> dict:

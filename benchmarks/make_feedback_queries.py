@@ -15,15 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.features import lightness  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.ingest import read_catalog  # noqa: E402
-from core.split import is_held_out  # noqa: E402
-from training.triplets import FAMILY, Item, TripletMaker, gender_of, pattern_of  # noqa: E402
+from training.triplets import TripletMaker, catalog_items  # noqa: E402
 
 
 def main() -> None:
@@ -33,12 +27,7 @@ def main() -> None:
     parser.add_argument("--per-reference", type=int, default=2)
     parser.add_argument("--seed", type=int, default=123)
     args = parser.parse_args()
-    rows, _ = read_catalog(args.catalog / "images", args.catalog / "styles.csv")
-    items = [Item(id=r.product.id, gender=gender_of(r.product.gender), article_type=r.product.article_type,
-                  family=FAMILY.get(r.product.sub_category, ""), colour_group=r.product.colour_group,
-                  usage=r.product.usage, pattern=pattern_of(r.product.name),
-                  lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id))
-             for r in tqdm(rows, desc="Reading products")]
+    items = catalog_items(args.catalog)
     maker = TripletMaker(items, {}, seed=args.seed)
     queries = []
     for ref in (i for i in items if i.held_out):

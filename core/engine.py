@@ -27,8 +27,8 @@ MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~12
 MAX_K = 200
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
-SLEEVED = ("Topwear", "Dress")
-RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders  # sub-categories whose sleeves are read (on a model: from pose landmarks)
+SLEEVED = ("Topwear", "Dress")  # sub-categories whose sleeves are read (on a model: from pose landmarks)
+RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
 
 
 class QueryError(ValueError):
@@ -179,17 +179,16 @@ class StyleLens:
             progress(min(start + EMBED_BATCH, len(ids)), len(ids), "Reading garment features")
         return len(ids)
 
-    def features_of(self, product: Product | None, image: Image.Image):
-        """Garment features of a photo; for tops and dresses, pose landmarks let sleeves be read on a model."""
+    def features_of(self, product: Product, image: Image.Image):
+        """Garment features of a product's photo; for tops and dresses, pose landmarks let sleeves be read on
+        a model."""
         from core.garment_features import extract
 
-        worn = product is None or product.sub_category in SLEEVED
-        return extract(image, self._landmarks(image) if worn else None)
-
-    def _landmarks(self, image: Image.Image):
+        if product.sub_category not in SLEEVED:
+            return extract(image)
         from core.pose_model import shared_pose_model  # mediapipe is imported on first need only
 
-        return shared_pose_model().landmarks(image)
+        return extract(image, shared_pose_model().landmarks(image))
 
     # ---- import --------------------------------------------------------------------------
     def import_catalog(self, images_dir: Path, styles_csv: Path, progress: Progress = _no_progress) -> ImportReport:
@@ -243,17 +242,17 @@ class StyleLens:
         picture = image if isinstance(image, Image.Image) else load_image(image)
         decoded = time.perf_counter()
         query = self.encoder.embed_images([picture])[0]  # [D]
-        result = self._search(query, _depth(k, rerank), where, [], {"decode": decoded - started,
+        result = self._search(query, rerank_depth(k, rerank), where, [], {"decode": decoded - started,
                                                                      "encode": time.perf_counter() - decoded})
-        return self._rerank(result, lambda: self.rerank_query(picture=picture), k, rerank)
+        return self._rerank(result, lambda table: self.rerank_query(picture=picture, table=table), k, rerank)
 
     def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
                     rerank: bool = False) -> SearchResult:
         text, notes = clean_query_text(text)
         started = time.perf_counter()
         query = self.encoder.embed_texts([text])[0]  # [D]
-        result = self._search(query, _depth(k, rerank), where, notes, {"encode": time.perf_counter() - started})
-        return self._rerank(result, lambda: self.rerank_query(text), k, rerank)
+        result = self._search(query, rerank_depth(k, rerank), where, notes, {"encode": time.perf_counter() - started})
+        return self._rerank(result, lambda table: self.rerank_query(text, table=table), k, rerank)
 
     def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
                         ref_id: int | None = None, k: int = 10, where: SearchFilter = SearchFilter(),
@@ -272,14 +271,14 @@ class StyleLens:
         else:
             query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
         composed = time.perf_counter()
-        depth = _depth(k, rerank)
+        depth = rerank_depth(k, rerank)
         result = self._search(query, min(MAX_K, depth + (reference is not None)), where, notes,
                               {"decode": decoded - started, "compose": composed - decoded})
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
         ref = reference.id if reference is not None else None
-        return self._rerank(result, lambda: self.rerank_query(text, ref, picture), k, rerank)
+        return self._rerank(result, lambda table: self.rerank_query(text, ref, picture, table), k, rerank)
 
     # ---- re-ranking ----------------------------------------------------------------------
     def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool) -> SearchResult:
@@ -288,32 +287,38 @@ class StyleLens:
             return SearchResult(result.hits[:k], result.notes, result.timings_ms, result.feedback)
         started = time.perf_counter()
         try:
-            query = query_side()
-            order, scores = self.rerank_order(query, [h.product.id for h in result.hits], [h.score for h in result.hits])
+            table = self._feature_table()
+            query = query_side(table)
+            order, scores = self.rerank_order(query, [h.product.id for h in result.hits],
+                                              [h.score for h in result.hits], table)
         except ValueError as exc:
             return SearchResult(result.hits[:k], [*result.notes, f"Re-ranking is unavailable: {exc}"],
                                 result.timings_ms, result.feedback)
         from core.rerank import explain
 
         hits = [Hit(result.hits[i].product, float(scores[i]), rank) for rank, i in enumerate(order[:k], start=1)]
-        table, prototypes = self._feature_table(), self.reranker()[1]
+        prototypes = self.reranker()[1]
         chips = {h.product.id: explain(query, table.get(h.product.id), prototypes) for h in hits}
         timings = {**result.timings_ms, "rerank": (time.perf_counter() - started) * 1000}
         return SearchResult(hits, result.notes, timings, result.feedback, chips, reranked=True)
 
-    def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float]):
-        """Positions of the candidates best first and their re-ranked scores; ValueError without a re-ranker."""
+    def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None):
+        """Positions of the candidates best first and their re-ranked scores; ValueError without a re-ranker.
+        `table`: the catalog's features when the caller has them already."""
         from core.rerank import rerank_order
 
         model, prototypes = self.reranker()
-        table = self._feature_table()
+        table = self._feature_table() if table is None else table
         return rerank_order(model, prototypes, query, [table.get(i) for i in ids], list(scores))
 
-    def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None) -> RerankQuery:
+    def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None,
+                     table: dict | None = None) -> RerankQuery:
         """What the re-ranker knows of a query: the feedback / description and the reference's features."""
         feedback = (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text)) \
             if text.strip() else None
-        reference = self._feature_table().get(ref_id) if ref_id is not None else None
+        if ref_id is not None and table is None:
+            table = self._feature_table()
+        reference = table.get(ref_id) if ref_id is not None else None
         if reference is None and picture is not None:
             reference = self._query_features(picture)
         return RerankQuery(feedback, reference, read_sleeves(text))
@@ -416,7 +421,7 @@ class StyleLens:
         )
 
 
-def _depth(k: int, rerank: bool) -> int:
+def rerank_depth(k: int, rerank: bool) -> int:
     """How many candidates the first stage returns: RERANK_DEPTH when re-ranking (k if more)."""
     return max(k, RERANK_DEPTH) if rerank else k
 

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from core.composer import Compose
-from core.engine import RERANK_DEPTH, StyleLens, constrain, read_feedback
+from core.engine import StyleLens, constrain, read_feedback, rerank_depth
 from core.images import ImageError, load_image
 from core.index import SearchFilter
 from core.ingest import Progress
@@ -160,7 +160,7 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
     """Rank the catalog for every query and score the ranking against its relevant ids. Image + text
     queries are combined by the compose callable of `method` (core/composer.py). With `constraints`, they
     also get the filters the app applies (gender and type asked for in the text, else the reference's).
-    With `rerank`, the top RERANK_DEPTH candidates are re-ordered by the re-ranker (core/rerank.py)."""
+    With `rerank`, the top core.engine.RERANK_DEPTH candidates are re-ordered by the re-ranker (core/rerank.py)."""
     if not MIN_EVAL_K <= k <= MAX_EVAL_K:
         raise ValueError(f"k must be between {MIN_EVAL_K} and {MAX_EVAL_K}.")
     compose = engine.composition(method)
@@ -181,7 +181,7 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
                 report.skipped.append((query.line, "no relevant id other than the query's own reference"))
                 continue
             extra = 1 if query.ref_id is not None else 0
-            depth = max(k, RERANK_DEPTH) if rerank else k
+            depth = rerank_depth(k, rerank)
             neighbours = [n for n in index.search(vector, depth + extra, where) if n.id != query.ref_id][:depth]
             if rerank:
                 order, _ = engine.rerank_order(rerank_query(engine, query), [n.id for n in neighbours],

@@ -45,17 +45,9 @@ def colour_prototypes(engine: StyleLens, features: dict[int, GarmentFeatures]) -
 
 def feedback_queries(catalog: Path, count: int, seed: int) -> list[dict]:
     """Generated feedback queries whose references are in the training split."""
-    from core.features import lightness
-    from core.images import load_image
-    from core.ingest import read_catalog
-    from training.triplets import FAMILY, Item, TripletMaker, gender_of, pattern_of
+    from training.triplets import TripletMaker, catalog_items
 
-    rows, _ = read_catalog(catalog / "images", catalog / "styles.csv")
-    items = [Item(id=r.product.id, gender=gender_of(r.product.gender), article_type=r.product.article_type,
-                  family=FAMILY.get(r.product.sub_category, ""), colour_group=r.product.colour_group,
-                  usage=r.product.usage, pattern=pattern_of(r.product.name),
-                  lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id))
-             for r in tqdm(rows, desc="Reading products")]
+    items = catalog_items(catalog)
     maker = TripletMaker(items, {}, seed=seed)
     references = [i for i in items if not i.held_out]
     order = np.random.default_rng(seed).permutation(len(references))

@@ -106,6 +106,23 @@ def gender_of(value: str) -> str:
     return {"Boys": "Men", "Girls": "Women"}.get(value, value)
 
 
+def catalog_items(catalog) -> list[Item]:
+    """Every product of a catalog folder (images/, styles.csv) as an Item, its lightness read from its photo."""
+    from tqdm import tqdm
+
+    from core.features import lightness
+    from core.images import load_image
+    from core.ingest import read_catalog
+    from core.split import is_held_out
+
+    rows, _ = read_catalog(catalog / "images", catalog / "styles.csv")
+    return [Item(id=r.product.id, gender=gender_of(r.product.gender), article_type=r.product.article_type,
+                 family=FAMILY.get(r.product.sub_category, ""), colour_group=r.product.colour_group,
+                 usage=r.product.usage, pattern=pattern_of(r.product.name),
+                 lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id))
+            for r in tqdm(rows, desc="Reading products")]
+
+
 class TripletMaker:
     """Draws triplets for references; `vectors` (id -> unit image embedding) picks the most similar target."""
 
