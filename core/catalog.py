@@ -5,12 +5,18 @@ the model that made them (`embeddings.<model key>`), so an index can always be r
 database alone, vectors of two models never mix, and switching back to an encoder is free.
 A changed product loses the vectors of every model but the one that re-embedded it.
 `Catalog.get(ids)` answers in the order asked; that is the contract the FAISS index relies on.
+
+Every write is framed by two bumps of the catalog's revision (before and after), so neither a crash
+half-way nor an index built from a half-written catalog can pass for "in step". An import holds a lease
+while it runs: searches meanwhile keep the index they have instead of rebuilding it for every batch.
 """
 from __future__ import annotations
 
 import functools
 import re
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -19,16 +25,57 @@ import numpy as np
 from bson.binary import Binary
 from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import (BulkWriteError, ConfigurationError, ConnectionFailure, OperationFailure,
+                            ServerSelectionTimeoutError)
 
 from core.config import Settings
 from core.dbserver import ServerStartError, local_server_uri
+from core.errors import StyleLensError
 
-DB_TIMEOUT_MS = 4000
+DB_TIMEOUT_MS = 4000  # to find the server and connect
+SOCKET_TIMEOUT_MS = 5000  # a stalled server fails a call after this long instead of hanging a page
+IMPORT_LEASE_S = 120.0  # an import renews its lease every batch; a crashed import's lease lapses
+MAX_ID = 2**63 - 1  # catalog ids are MongoDB 64-bit integers
+# Server error codes that mean "the database will not let us", with what the user should check.
+REFUSALS = {
+    13: "the database user is not allowed to do this (a read-only user cannot import or change the catalog)",
+    18: "authentication failed: check the user name and password in MONGO_URI",
+    8000: "authentication failed: check the user name and password in MONGO_URI",
+    11600: "the database server is shutting down",
+    91: "the database server is shutting down",
+    14031: "the database server's disk is full",
+}
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The catalog database cannot be reached; the message says where and what to do."""
+class DatabaseUnavailable(StyleLensError, RuntimeError):
+    """The catalog database cannot be reached or refuses us; the message says where and what to do."""
+
+
+class InvalidId(StyleLensError, ValueError):
+    """A catalog id that is not a whole number from 0 to 2^63-1."""
+
+
+def parse_id(value) -> int:
+    """A catalog id from user input (CSV cell, JSON value, form field): ASCII digits or an integral number,
+    0 <= id <= 2^63-1. `int()` alone accepts "²" only to fail later, and 1e400 or 2^64 break the database."""
+    if isinstance(value, bool):
+        raise InvalidId(f"{value!r} is not a catalog id")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,19}\s*", value):
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise InvalidId(f"{str(value)[:30]!r} is not a catalog id (a whole number from 0 to {MAX_ID})")
+    return value
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What a search needs to know of the catalog's state, read in one lookup."""
+
+    state: str  # changes whenever a product or its vector is added, changed or removed
+    features: str  # changes also when garment features are written
+    importing: bool  # an import (or feature update) holds an unexpired lease
 
 
 @dataclass(frozen=True)
@@ -118,7 +165,12 @@ class Catalog:
                 raise DatabaseUnavailable(str(exc)) from exc
             address = f"embedded server ({settings.data_dir / 'db'})"
         catalog = cls(_collection(uri, settings.db_name, settings.collection_name), address, uri, restart)
-        catalog.ensure_indexes()
+        try:
+            catalog.ensure_indexes()
+        except DatabaseUnavailable as exc:
+            if REFUSALS[13] not in str(exc):
+                raise
+            # A read-only user may still search: the indexes are an optimisation, writes say why they fail.
         return catalog
 
     def _reconnect(self) -> None:
@@ -140,9 +192,10 @@ class Catalog:
 
     @_db_errors
     def get(self, ids: Iterable[int]) -> list[Product | None]:
-        """Products for `ids`, in the order asked; None where an id is unknown."""
+        """Products for `ids`, in the order asked; None where an id is unknown (or could not be one)."""
         ids = [int(i) for i in ids]
-        found = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": ids}}, {"embeddings": 0})}
+        valid = [i for i in ids if 0 <= i <= MAX_ID]
+        found = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": valid}}, {"embeddings": 0})}
         return [Product.from_doc(found[i]) if i in found else None for i in ids]
 
     @_db_errors
@@ -163,28 +216,58 @@ class Catalog:
         rows = self.collection.aggregate(pipeline)
         return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
 
-    @_db_errors
     def state(self) -> str:
-        """A fingerprint of the catalog's contents: changes whenever a product is added, changed or removed.
+        """A fingerprint of the catalog's contents: changes whenever a product is added, changed or removed."""
+        return self.revision().state
 
-        It is a revision counter kept in a small side collection and bumped by every write, so
-        checking it costs one lookup by key whatever the catalog's size (it runs before each search).
-        """
+    @_db_errors
+    def revision(self) -> Revision:
+        """The catalog's revision counters and whether an import is under way.
+
+        They are kept in a small side collection and bumped by every write, so reading them costs one
+        lookup by key whatever the catalog's size (it runs before each search)."""
         doc = self._revisions.find_one({"_id": self.collection.name}) or {}
-        return f"rev-{doc.get('revision', 0)}-{doc.get('epoch', '')}"
+        state = f"rev-{doc.get('revision', 0)}-{doc.get('epoch', '')}"
+        leases = doc.get("imports") or {}
+        now = time.time()
+        return Revision(state, f"{state}-f{doc.get('features', 0)}",
+                        any(isinstance(until, (int, float)) and until > now for until in leases.values()))
 
     @property
     def _revisions(self) -> Collection:
         return self.collection.database["stylelens_revisions"]
 
-    def _bump_revision(self) -> None:
+    @_db_errors
+    def _update_revisions(self, update: dict) -> None:
         # The epoch tells apart two catalogs that happen to share a revision number (e.g. a dropped
         # and re-created collection), so an index of the old one is never taken for the new one.
-        self._revisions.update_one(
-            {"_id": self.collection.name},
-            {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
-            upsert=True,
-        )
+        self._revisions.update_one({"_id": self.collection.name},
+                                   {**update, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}}, upsert=True)
+
+    def _bump_revision(self, counter: str = "revision") -> None:
+        self._update_revisions({"$inc": {counter: 1}})
+
+    @contextmanager
+    def _changing(self, counter: str = "revision"):
+        """Around a write: bumped before, so a crash half-way leaves the catalog "changed" (no index built
+        before it passes for current), and after, so an index built from a half-written catalog does not."""
+        self._bump_revision(counter)
+        yield
+        self._bump_revision(counter)
+
+    @contextmanager
+    def import_lease(self):
+        """Held while an import runs; yields `renew()`, to call at least every IMPORT_LEASE_S seconds.
+        Searches meanwhile keep their index (see Revision.importing). A crashed import's lease lapses."""
+        token = f"imports.{uuid.uuid4().hex}"
+        self._update_revisions({"$set": {token: time.time() + IMPORT_LEASE_S}})
+        try:
+            yield lambda: self._update_revisions({"$set": {token: time.time() + IMPORT_LEASE_S}})
+        finally:
+            try:
+                self._update_revisions({"$unset": {token: ""}})
+            except DatabaseUnavailable:
+                pass  # the database went away: the lease lapses by itself
 
     @_db_errors
     def count_embedded(self, model: str) -> int:
@@ -224,8 +307,8 @@ class Catalog:
             # A new version of a product drops the features read from its old photo (recomputed later).
             operations.append(UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}}, upsert=True))
         if operations:
-            self.collection.bulk_write(operations, ordered=False)
-            self._bump_revision()
+            with self._changing():
+                self.collection.bulk_write(operations, ordered=False)
 
     @_db_errors
     def set_embeddings(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
@@ -248,7 +331,8 @@ class Catalog:
         """Store feature documents by product id (one update per product)."""
         operations = [UpdateOne({"_id": int(i)}, {"$set": {"features": doc}}) for i, doc in features.items()]
         if operations:
-            self.collection.bulk_write(operations, ordered=False)
+            with self._changing("features"):
+                self.collection.bulk_write(operations, ordered=False)
 
     @_db_errors
     def all_features(self) -> dict[int, dict]:
@@ -265,9 +349,8 @@ class Catalog:
 
     @_db_errors
     def delete(self, ids: list[int]) -> int:
-        deleted = self.collection.delete_many({"_id": {"$in": [int(i) for i in ids]}}).deleted_count
-        self._bump_revision()
-        return deleted
+        with self._changing():
+            return self.collection.delete_many({"_id": {"$in": [int(i) for i in ids if 0 <= int(i) <= MAX_ID]}}).deleted_count
 
 
 def _query(filters: dict, text: str = "") -> dict:
@@ -304,8 +387,13 @@ def _vector_bytes(vector: np.ndarray) -> Binary:
 
 
 def _collection(uri: str, db_name: str, collection_name: str) -> Collection:
-    client = MongoClient(uri, serverSelectionTimeoutMS=DB_TIMEOUT_MS, connectTimeoutMS=DB_TIMEOUT_MS, tz_aware=True)
-    return client[db_name][collection_name]
+    try:
+        client = MongoClient(uri, serverSelectionTimeoutMS=DB_TIMEOUT_MS, connectTimeoutMS=DB_TIMEOUT_MS,
+                             socketTimeoutMS=SOCKET_TIMEOUT_MS, tz_aware=True)
+        return client[db_name][collection_name]
+    except (ConfigurationError, ValueError, TypeError) as exc:  # malformed URI, unknown option, bad name
+        raise DatabaseUnavailable(f"MONGO_URI ({_redact(uri)}) or DB_NAME / COLLECTION_NAME is not usable: "
+                                  f"{_redact(str(exc))[:200]}") from exc
 
 
 def _redact(uri: str) -> str:

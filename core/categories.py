@@ -4,9 +4,6 @@ Used by the Catalog page (a folder or zip of photos) and by `python -m core cate
 """
 from __future__ import annotations
 
-import io
-import zipfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Sequence
 
 from PIL import Image
 
+from core.archives import open_zip, read_member, safe_members
 from core.encoders.stylelens import Prediction, StyleLensEncoder
 from core.images import ImageError, load_image
 from core.ingest import Progress
@@ -61,20 +59,11 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def images_in_zip(data: bytes) -> list[tuple[str, bytes]]:
-    """(name, bytes) of every image file in an uploaded zip; a bad zip raises ValueError."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ValueError("The upload is not a valid zip file.") from exc
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename
-                   and Path(m.filename).suffix.lower() in IMAGE_SUFFIXES]
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise ValueError("The zip unpacks to more than 512 MB; use `python -m core categories DIR` instead.")
-        try:
-            return [(m.filename, archive.read(m)) for m in members]
-        except (zipfile.BadZipFile, zlib.error, RuntimeError, OSError) as exc:  # damaged or encrypted member
-            raise ValueError(f"The zip is damaged or encrypted: {exc}") from exc
+    """(name, bytes) of every image file in an uploaded zip; a bad zip raises core.archives.ArchiveError."""
+    with open_zip(data) as archive:
+        members = [m for m in safe_members(archive, MAX_ZIP_BYTES) if Path(m.name).suffix.lower() in IMAGE_SUFFIXES]
+        budget = [MAX_ZIP_BYTES]
+        return [(m.name, read_member(archive, m, budget)) for m in members]
 
 
 def categorize(model: StyleLensEncoder, sources: Sequence[tuple[str, bytes | Path]],

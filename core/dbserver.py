@@ -1,8 +1,12 @@
 """The embedded MongoDB-protocol server used when `MONGO_URI` is unset.
 
-One SecantusDB daemon per data folder, shared by the app, the CLI and the benchmarks: its pid and
-port are written to `<data_dir>/db-server.json`, and whoever needs the database first starts it
+One SecantusDB daemon per data folder, shared by the app, the CLI and the benchmarks: its pid, start
+time and port are written to `<data_dir>/db-server.json`, and whoever needs the database first starts it
 (under a file lock, so two processes never start two servers on the same files).
+
+A pid in that file is trusted only while it still names *this* server: a process started at the recorded
+time whose command line is SecantusDB on this data folder. After a reboot or a crash the pid may belong to
+anything (another user's shell, an unrelated job); such a process is never signalled.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -33,9 +38,10 @@ def local_server_uri(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(data_dir / "db-server.lock"):
         state = _read_state(data_dir)
-        if state and _is_alive(state["pid"]) and _answers(_uri(state["port"])):
+        ours = state is not None and _is_our_server(state, data_dir)
+        if ours and _answers(_uri(state["port"])):
             return _uri(state["port"])
-        if state and _is_alive(state["pid"]):
+        if ours:
             _terminate(state["pid"])  # alive but deaf: restart it cleanly
         # Reuse the last port when free, so clients that knew the old address reconnect by themselves.
         return _start(data_dir, state["port"] if state and _port_is_free(state["port"]) else _free_port())
@@ -44,7 +50,7 @@ def local_server_uri(data_dir: Path) -> str:
 def running_server(data_dir: Path) -> dict | None:
     """pid and port of the embedded server if it is running, else None."""
     state = _read_state(data_dir)
-    if state and _is_alive(state["pid"]):
+    if state and _is_our_server(state, data_dir):
         return state
     return None
 
@@ -54,14 +60,14 @@ def stop_local_server(data_dir: Path) -> bool:
     with _exclusive(data_dir / "db-server.lock"):
         state = _read_state(data_dir)
         (data_dir / STATE_FILE).unlink(missing_ok=True)
-        if state and _is_alive(state["pid"]):
+        if state and _is_our_server(state, data_dir):
             _terminate(state["pid"])
             return True
     return False
 
 
 def _start(data_dir: Path, port: int) -> str:
-    storage = data_dir / "db"
+    storage = data_dir.resolve() / "db"
     storage.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "db-server.log", "ab")
     process = subprocess.Popen(
@@ -79,7 +85,8 @@ def _start(data_dir: Path, port: int) -> str:
                 f"see {data_dir / 'db-server.log'}."
             )
         if _answers(uri):
-            (data_dir / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+            started = psutil.Process(process.pid).create_time()
+            _write_state(data_dir, {"pid": process.pid, "port": port, "started": started})
             return uri
         time.sleep(0.2)
     process.terminate()
@@ -103,37 +110,68 @@ def _answers(uri: str) -> bool:
 
 def _read_state(data_dir: Path) -> dict | None:
     try:
-        state = json.loads((data_dir / STATE_FILE).read_text())
-        return {"pid": int(state["pid"]), "port": int(state["port"])}
-    except (OSError, ValueError, KeyError, TypeError):
+        state = json.loads((data_dir / STATE_FILE).read_text()[:4096])
+        started = state.get("started")
+        return {"pid": int(state["pid"]), "port": int(state["port"]),
+                "started": float(started) if started is not None else None}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _is_alive(pid: int) -> bool:
+def _write_state(data_dir: Path, state: dict) -> None:
+    """Written whole under a temporary name, then renamed: a reader never sees half a file."""
+    temporary = data_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(state))
+    os.replace(temporary, data_dir / STATE_FILE)
+
+
+def _is_our_server(state: dict, data_dir: Path) -> bool:
+    """True when the recorded pid is still the SecantusDB server of `data_dir` it was when recorded."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of this process still "exists"; reap it if it is ours.
+        process = psutil.Process(state["pid"])
+        if state.get("started") is not None and abs(process.create_time() - state["started"]) > 1.0:
+            return False  # the pid was reused by a later process
+        if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(state["pid"])
+            return False
+        command = " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return False  # gone, or another user's process: not ours either way
+    return "secantus" in command and str(data_dir.resolve() / "db") in command
+
+
+def _reap(pid: int) -> None:
     try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
+        os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        return True
+        pass
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether `pid` (a process already known to be our server) still runs; reaps it if it is our zombie."""
+    try:
+        if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            return True
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    _reap(pid)
+    return False
 
 
 def _terminate(pid: int, timeout_s: float = 15.0) -> None:
+    """Stop our server: SIGTERM, then SIGKILL if it has not gone within `timeout_s`."""
     try:
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _is_alive(pid):
         time.sleep(0.1)
     if _is_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _free_port() -> int:

@@ -13,13 +13,14 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.catalog import Catalog, DatabaseUnavailable, Product
+from core.catalog import Catalog, DatabaseUnavailable, InvalidId, Product, parse_id
 from core.composer import Compose, composition
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
+from core.errors import StyleLensError
 from core.feedback import Feedback, parse_feedback, read_sleeves
 from core.rerank import Query as RerankQuery
-from core.images import ImageError, load_image
+from core.images import MAX_FILE_BYTES, FileLimitError, ImageError, load_image, read_file_limited
 from core.index import IndexFileError, SearchFilter, VectorIndex
 from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image
 
@@ -31,7 +32,7 @@ SLEEVED = ("Topwear", "Dress")  # sub-categories whose sleeves are read (on a mo
 RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
 
 
-class QueryError(ValueError):
+class QueryError(StyleLensError, ValueError):
     """A query that cannot be run, with a message for the user."""
 
 
@@ -77,6 +78,7 @@ class Status:
     embedded: int  # products with a vector from the current encoder
     categories: dict[str, int]
     genders: dict[str, int]
+    importing: bool = False  # an import is under way: searches use the index from before it
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -95,8 +97,9 @@ class StyleLens:
         self._compositions: dict[str, Compose] = {}
         self._best_method: str | None = None
         self._reranker = None  # (model, colour prototypes), loaded on first re-ranked search
-        self._features: tuple[str, dict] = ("", {})  # (catalog state, id -> GarmentFeatures)
+        self._features: tuple[str, dict] = ("", {})  # (features revision, id -> GarmentFeatures)
         self._lock = threading.RLock()
+        self.rebuilds = 0  # index rebuilds by this engine (the drills check: one per import)
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "StyleLens":
@@ -109,11 +112,29 @@ class StyleLens:
         return self.settings.index_dir / f"{safe}.npz"
 
     def index(self, progress: Progress = _no_progress) -> VectorIndex:
-        """The index in step with the catalog: the one in memory, else the saved one, else rebuilt."""
+        """The index in step with the catalog: the one in memory, else the saved one, else rebuilt.
+        While an import runs, the index from before it is used as it is (rebuilt once, when it ends)."""
+        return self._current_index(progress)[0]
+
+    def _current_index(self, progress: Progress = _no_progress) -> tuple[VectorIndex, bool]:
+        """index() and whether it is the one from before a running import."""
         with self._lock:
             if self.index_ready():
-                return self._index
-            return self.rebuild_index(progress)
+                return self._index, False
+            if self._index_during_import() is not None:
+                return self._index, True
+            return self.rebuild_index(progress), False
+
+    def _index_during_import(self) -> VectorIndex | None:
+        """The index of this encoder from before the running import, if there is an import and an index."""
+        if not self.catalog.revision().importing:
+            return None
+        if self._index is None:
+            try:
+                self._index = VectorIndex.load(self.index_path)
+            except IndexFileError:
+                return None
+        return self._index if self._index.manifest.model_key == self.encoder.model_key else None
 
     def index_ready(self) -> bool:
         """True when a search needs no (re-)embedding or rebuild first; loads the saved index if it is current."""
@@ -138,8 +159,12 @@ class StyleLens:
             products, vectors = self.catalog.embeddings(self.encoder.model_key)
             index = VectorIndex.build(products, vectors, self.encoder.model_key, state,
                                       self.settings.exact_index_limit)
-            index.save(self.index_path)
             self._index = index
+            self.rebuilds += 1
+            try:
+                index.save(self.index_path)
+            except OSError:
+                pass  # disk full or read-only: searches use the index in memory; the next start rebuilds it
             progress(len(products), len(products), f"Index rebuilt: {len(products)} products")
             return index
 
@@ -168,15 +193,19 @@ class StyleLens:
         from core.garment_features import EXTRACTOR_VERSION
 
         ids = self.catalog.ids_without_features(EXTRACTOR_VERSION)
-        for start in range(0, len(ids), EMBED_BATCH):
-            found = {}
-            for product in filter(None, self.catalog.get(ids[start:start + EMBED_BATCH])):
-                try:
-                    found[product.id] = self.features_of(product, load_image(self.image_path(product))).to_doc()
-                except ImageError:
-                    continue  # its image is gone; it gets features when re-imported
-            self.catalog.set_features(found)
-            progress(min(start + EMBED_BATCH, len(ids)), len(ids), "Reading garment features")
+        if not ids:
+            return 0
+        with self.catalog.import_lease() as renew:  # re-ranked searches keep their feature table meanwhile
+            for start in range(0, len(ids), EMBED_BATCH):
+                found = {}
+                for product in filter(None, self.catalog.get(ids[start:start + EMBED_BATCH])):
+                    try:
+                        found[product.id] = self.features_of(product, load_image(self.image_path(product))).to_doc()
+                    except ImageError:
+                        continue  # its image is gone; it gets features when re-imported
+                self.catalog.set_features(found)
+                renew()
+                progress(min(start + EMBED_BATCH, len(ids)), len(ids), "Reading garment features")
         return len(ids)
 
     def features_of(self, product: Product, image: Image.Image):
@@ -196,12 +225,14 @@ class StyleLens:
         started = time.perf_counter()
         rows, skipped = read_catalog(Path(images_dir), Path(styles_csv))
         report = ImportReport(rows=len(rows) + len(skipped), skipped=list(skipped))
-        known = self.catalog.hashes()
-        for start in range(0, len(rows), EMBED_BATCH):
-            self._import_batch(rows[start:start + EMBED_BATCH], known, report)
-            progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
-        self.update_features(progress)
-        self.index(progress)  # rebuilt if the import changed anything, else loaded as it is
+        with self.catalog.import_lease() as renew:  # searches meanwhile keep the index they have
+            known = self.catalog.hashes()
+            for start in range(0, len(rows), EMBED_BATCH):
+                self._import_batch(rows[start:start + EMBED_BATCH], known, report)
+                renew()
+                progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
+            self.update_features(progress)
+        self.index(progress)  # rebuilt once if the import changed anything, else loaded as it is
         report.seconds = time.perf_counter() - started
         return report
 
@@ -209,8 +240,8 @@ class StyleLens:
         fresh, images = [], []
         for row in rows:
             try:
-                image_bytes = row.image_path.read_bytes()
-            except OSError as exc:
+                image_bytes = read_file_limited(row.image_path, MAX_FILE_BYTES)
+            except FileLimitError as exc:
                 report.skipped.append((str(row.product.id), f"image unreadable: {exc}"))
                 continue
             digest = content_hash(row.product, image_bytes)
@@ -337,10 +368,11 @@ class StyleLens:
         """id -> GarmentFeatures of the whole catalog, read once per catalog state."""
         from core.garment_features import GarmentFeatures
 
-        state = self.catalog.state()
+        revision = self.catalog.revision()
         with self._lock:
-            if self._features[0] != state:
-                self._features = (state, {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.all_features().items()})
+            if self._features[0] != revision.features and not (revision.importing and self._features[0]):
+                self._features = (revision.features, {i: GarmentFeatures.from_doc(d)
+                                                      for i, d in self.catalog.all_features().items()})
             return self._features[1]
 
     def _query_features(self, picture: Image.Image):
@@ -371,7 +403,10 @@ class StyleLens:
             raise QueryError("Give either a reference photo or a catalog product as the reference.")
         if image is not None:
             return (image if isinstance(image, Image.Image) else load_image(image)), None
-        product = self.catalog.get([int(ref_id)])[0]
+        try:
+            product = self.catalog.get([parse_id(ref_id)])[0]
+        except InvalidId as exc:
+            raise QueryError(f"The reference must be a catalog id: {exc}.") from exc
         if product is None:
             raise QueryError(f"There is no product with id {ref_id} in the catalog.")
         return load_image(self.image_path(product)), product
@@ -381,7 +416,9 @@ class StyleLens:
         if not 1 <= int(k) <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}.")
         started = time.perf_counter()
-        index = self.index()
+        index, before_import = self._current_index()
+        if before_import:
+            notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
         neighbours = index.search(query, int(k), where)
         searched = time.perf_counter()
         products = self.catalog.get([n.id for n in neighbours])
@@ -399,13 +436,14 @@ class StyleLens:
     def status(self) -> Status:
         try:
             products = self.catalog.count()
-            state = self.catalog.state()
+            revision = self.catalog.revision()
+            state, importing = revision.state, revision.importing
             embedded = self.catalog.count_embedded(self.encoder.model_key)
             categories = self.catalog.counts_by("sub_category")
             genders = self.catalog.counts_by("gender")
             database = "ok"
         except DatabaseUnavailable as exc:
-            products, state, embedded, categories, genders, database = 0, "", 0, {}, {}, str(exc)
+            products, state, importing, embedded, categories, genders, database = 0, "", False, 0, {}, {}, str(exc)
         index = self._index
         if index is None:
             try:
@@ -418,6 +456,7 @@ class StyleLens:
             index_in_step=bool(index and database == "ok" and index.is_current(self.encoder.model_key, state)),
             index_type=index.manifest.index_type if index else "none",
             encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
+            importing=importing,
         )
 
 

@@ -11,12 +11,8 @@ vectors by default, the baseline every learned composer is compared with through
 """
 from __future__ import annotations
 
-import io
 import json
-import shutil
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -24,9 +20,12 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from core.archives import ArchiveError, extract_member, open_zip, safe_members
+from core.catalog import parse_id
 from core.composer import Compose
 from core.engine import StyleLens, constrain, read_feedback, rerank_depth
-from core.images import ImageError, load_image
+from core.errors import StyleLensError
+from core.images import FileLimitError, ImageError, load_image, read_file_limited
 from core.index import SearchFilter
 from core.ingest import Progress
 from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
@@ -34,9 +33,12 @@ from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recal
 MIN_EVAL_K, MAX_EVAL_K = 50, 200  # at least 50: recall@50 is part of every report
 BATCH = 64
 MAX_ZIP_BYTES = 2 * 1024 ** 3
+MAX_QUERY_FILE_BYTES = 64 * 1024 ** 2  # ~200k queries
+MAX_LINE_CHARS = 1_000_000  # one query's line; a longer one is skipped unread
+MAX_RELEVANT = 100_000  # relevant ids of one query
 
 
-class QueryFileError(ValueError):
+class QueryFileError(StyleLensError, ValueError):
     """The query file cannot be used at all (missing, empty, no valid line)."""
 
 
@@ -91,21 +93,29 @@ class EvalReport:
                 "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped]}
 
 
-def read_queries(path: Path) -> tuple[list[EvalQuery], list[tuple[int, str]]]:
-    """Valid queries and (line, reason) for each line that cannot be used."""
+def read_queries(path: Path, confine: bool = False) -> tuple[list[EvalQuery], list[tuple[int, str]]]:
+    """Valid queries and (line, reason) for each line that cannot be used. With `confine` (an uploaded
+    file), image paths must stay inside the query file's folder."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QueryFileError(f"Cannot read the query file {path}: {exc}") from exc
+        lines = read_file_limited(path, MAX_QUERY_FILE_BYTES, "query file").decode("utf-8").splitlines()
+    except FileLimitError as exc:
+        raise QueryFileError(f"Cannot read the query file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise QueryFileError(f"Cannot read the query file {path}: it is not UTF-8 text ({exc.reason}).") from exc
     queries, skipped = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE_CHARS:
+            skipped.append((number, f"the line is longer than {MAX_LINE_CHARS:,} characters"))
+            continue
         try:
-            queries.append(_parse_query(json.loads(line), number, path.parent))
-        except (json.JSONDecodeError, TypeError, ValueError) as exc:
-            skipped.append((number, str(exc)))
+            queries.append(_parse_query(json.loads(line), number, path.parent, confine))
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:  # InvalidId is a ValueError
+            skipped.append((number, str(exc)[:200]))
+        except RecursionError:
+            skipped.append((number, "the JSON is nested too deeply"))
     if not queries:
         detail = f" (first problem, line {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise QueryFileError(f"{path.name} holds no usable query{detail}.")
@@ -113,45 +123,46 @@ def read_queries(path: Path) -> tuple[list[EvalQuery], list[tuple[int, str]]]:
 
 
 def unpack_query_zip(data: bytes, into: Path) -> Path:
-    """Unpack an uploaded zip (one .jsonl + the images it names) safely; return the .jsonl's path."""
+    """Unpack an uploaded zip (one .jsonl + the images it names) safely (core/archives.py); return the
+    .jsonl's path."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise QueryFileError("The upload is not a valid zip file.") from exc
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise QueryFileError("The zip unpacks to more than 2 GB; run `python -m core evaluate` on a folder instead.")
-        files = [m for m in members if m.filename.lower().endswith(".jsonl")]
-        if len(files) != 1:
-            raise QueryFileError(f"The zip must hold exactly one .jsonl query file; it holds {len(files)}.")
-        try:
+        with open_zip(data) as archive:
+            members = safe_members(archive, MAX_ZIP_BYTES)
+            files = [m for m in members if m.name.lower().endswith(".jsonl")]
+            if len(files) != 1:
+                raise QueryFileError(f"The zip must hold exactly one .jsonl query file; it holds {len(files)}.")
+            budget = [MAX_ZIP_BYTES]
             for member in members:
-                name = Path(member.filename)
-                if name.is_absolute() or ".." in name.parts:
-                    continue  # never write outside the target folder
-                target = into / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(member) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
-        except (zipfile.BadZipFile, zlib.error, RuntimeError) as exc:  # damaged or encrypted member
-            raise QueryFileError(f"The zip is damaged or encrypted: {exc}") from exc
-    return into / files[0].filename
+                extract_member(archive, member, into / member.name, budget)
+    except ArchiveError as exc:
+        raise QueryFileError(str(exc)) from exc
+    return into / files[0].name
 
 
-def _parse_query(record: dict, line: int, folder: Path) -> EvalQuery:
+def _parse_query(record: dict, line: int, folder: Path, confine: bool = False) -> EvalQuery:
     if not isinstance(record, dict):
         raise ValueError("a line must be a JSON object")
     relevant = record.get("relevant_ids")
     if not isinstance(relevant, list) or not relevant:
         raise ValueError("relevant_ids must be a non-empty list of catalog ids")
+    if len(relevant) > MAX_RELEVANT:
+        raise ValueError(f"relevant_ids holds more than {MAX_RELEVANT:,} ids")
     text = str(record["text"]).strip() if record.get("text") is not None else None
-    image = folder / str(record["image"]) if record.get("image") else None
-    ref_id = int(record["ref_id"]) if record.get("ref_id") is not None else None
+    image = _image_path(folder, record["image"], confine) if record.get("image") else None
+    ref_id = parse_id(record["ref_id"]) if record.get("ref_id") is not None else None
     if image is None and ref_id is None and not text:
         raise ValueError("a query needs an image, a ref_id or a text")
-    kind = str(record["kind"]) if record.get("kind") is not None else None
-    return EvalQuery(line, frozenset(int(i) for i in relevant), image, ref_id, text or None, kind)
+    kind = str(record["kind"])[:100] if record.get("kind") is not None else None
+    return EvalQuery(line, frozenset(parse_id(i) for i in relevant), image, ref_id, text or None, kind)
+
+
+def _image_path(folder: Path, value, confine: bool) -> Path:
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError("image must be a path written as a string")
+    path = folder / value
+    if confine and not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"image {value[:80]!r} is outside the uploaded file's folder")
+    return path
 
 
 def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, method: str = "sum",

@@ -1,6 +1,11 @@
 """Safe image loading: every image that enters StyleLens (upload, CLI path, catalog import) goes
 through `load_image`, which returns an upright RGB picture or raises `ImageError` with a message
 a person can act on.
+
+Only the formats in `ALLOWED_FORMATS` are ever decoded: Pillow would otherwise hand a PostScript file
+named `x.jpg` to Ghostscript (an interpreter that can loop forever), and its rarer decoders (DDS, PSD,
+FLI, ...) are where crafted files find bugs. Files are read with a size limit and only when they are
+regular files (never `/dev/zero` or a pipe).
 """
 from __future__ import annotations
 
@@ -8,14 +13,21 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.errors import StyleLensError
+
+# Pillow format names tried when opening: what phones, browsers and catalogs produce (MPO: phone JPEGs
+# with a depth or preview frame). Nothing else is decoded.
+Image.init()  # registers every plugin now, so the names below are known (MPO is otherwise loaded late)
+ALLOWED_FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF") if f in Image.OPEN)
 MAX_FILE_BYTES = 40 * 1024 * 1024  # 40 MB: bigger uploads are refused before decoding
 MAX_PIXELS = 50_000_000  # a 40-megapixel phone photo passes; decompression bombs do not
 WORKING_SIDE = 1024  # images are shrunk to at most this side once decoded
 
 
-class ImageError(ValueError):
+class ImageError(StyleLensError, ValueError):
     """An image that cannot be used, with a reason fit to show the user."""
 
 
@@ -34,7 +46,7 @@ def load_image(source: bytes | str | Path, max_side: int = WORKING_SIDE) -> Imag
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ImageError(
@@ -49,9 +61,12 @@ def load_image(source: bytes | str | Path, max_side: int = WORKING_SIDE) -> Imag
         raise ImageError("The image is too large to open safely (decompression bomb guard).") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("This file is not an image StyleLens can read (JPEG, PNG, WebP, BMP, GIF, TIFF).") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"The image file is damaged or truncated ({exc}).") from exc
-    return _to_upright_rgb(image, max_side, (width, height))
+    except Exception as exc:  # noqa: BLE001 - a decoder fed crafted bytes can fail in any way; all mean "damaged"
+        raise ImageError(f"The image file is damaged or truncated ({type(exc).__name__}: {str(exc)[:120]}).") from exc
+    try:
+        return _to_upright_rgb(image, max_side, (width, height))
+    except Exception as exc:  # noqa: BLE001 - e.g. a mode Pillow decodes but cannot convert
+        raise ImageError(f"The image cannot be converted to colour ({type(exc).__name__}: {str(exc)[:120]}).") from exc
 
 
 def original_size(image: Image.Image) -> tuple[int, int]:
@@ -62,12 +77,32 @@ def original_size(image: Image.Image) -> tuple[int, int]:
 def _read_bytes(source: bytes | str | Path) -> bytes:
     if isinstance(source, (bytes, bytearray)):
         return bytes(source)
-    path = Path(source)
-    if not path.is_file():
-        raise ImageError(f"No image file at {path}.")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ImageError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB.")
-    return path.read_bytes()
+    try:
+        return read_file_limited(Path(source), MAX_FILE_BYTES)
+    except FileLimitError as exc:
+        raise ImageError(str(exc)) from exc
+
+
+class FileLimitError(StyleLensError):
+    """A path that is not a regular file, or a file over its size limit."""
+
+
+def read_file_limited(path: Path, limit: int, what: str = "image file") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Devices, pipes and folders are refused
+    before they are opened (reading `/dev/zero` never ends; opening a pipe blocks)."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise FileLimitError(f"No {what} at {path}.")
+        if path.stat().st_size > limit:
+            raise FileLimitError(f"{path.name} is larger than {limit / 2**20:.0f} MB, the limit for a {what}.")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise FileLimitError(f"Cannot read the {what} {path}: {exc.strerror or exc}.") from exc
+    if len(data) > limit:  # grew after the check
+        raise FileLimitError(f"{path.name} is larger than {limit / 2**20:.0f} MB, the limit for a {what}.")
+    return data
 
 
 def _to_upright_rgb(image: Image.Image, max_side: int, original: tuple[int, int]) -> Image.Image:
@@ -83,9 +118,23 @@ def _to_upright_rgb(image: Image.Image, max_side: int, original: tuple[int, int]
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         image = background
+    elif image.mode.startswith(("I", "F")):
+        image = _eight_bit(image).convert("RGB")  # 16-bit and float greys: Pillow would clip them to white
     elif image.mode != "RGB":
-        image = image.convert("RGB")  # CMYK, L, P, I;16 ...
+        image = image.convert("RGB")  # CMYK, L, P, 1 ...
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     image.info["original_size"] = original
     return image
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grey image scaled into 0-255 (a 16-bit PNG keeps its look, not white)."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and 0 <= values.min() and values.max() <= 65535
+                                          and values.max() > 255):
+        values = values / 257.0  # the full 16-bit range onto 8 bits
+    elif values.max() > 255 or values.min() < 0 or image.mode == "F":
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return Image.fromarray(np.nan_to_num(values).clip(0, 255).astype(np.uint8), mode="L")

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import os
-import shutil
+import re
 import tempfile
-import zipfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from core.catalog import Product
+from core.archives import ArchiveError, extract_member, open_zip, safe_members
+from core.catalog import InvalidId, Product, parse_id
+from core.errors import StorageError, StyleLensError
 from core.images import load_image
 
 REQUIRED_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour",
@@ -27,11 +28,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 STORED_IMAGE_SIDE = 512
 MAX_TEXT = 300  # longest field value kept
 MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed size limit of an uploaded catalog zip
+MAX_CSV_BYTES = 256 * 1024**2  # a catalog CSV of a million rows is ~150 MB
+MAX_CSV_FIELD = 64 * 1024  # characters in one cell (the csv module's default is 128k)
 
 Progress = Callable[[int, int, str], None]
 
 
-class CatalogFormatError(ValueError):
+class CatalogFormatError(StyleLensError, ValueError):
     """The CSV (or zip) cannot be imported at all; nothing was written."""
 
 
@@ -70,10 +73,11 @@ def read_catalog(images_dir: Path, styles_csv: Path) -> tuple[list[CatalogRow], 
     rows, skipped, seen = {}, [], {}
     for line, record in _csv_records(styles_csv):
         raw_id = (record.get("id") or "").strip()
-        if not raw_id.isdigit():
-            skipped.append((f"line {line}", f"id {raw_id[:20]!r} is not a whole number"))
+        try:
+            product_id = parse_id(raw_id)
+        except InvalidId:
+            skipped.append((f"line {line}", f"id {raw_id[:20]!r} is not a whole number from 0 to 2^63-1"))
             continue
-        product_id = int(raw_id)
         if product_id in seen:
             skipped.append((raw_id, f"duplicate id (also on line {seen[product_id]}); the later row is used"))
         seen[product_id] = line
@@ -88,12 +92,18 @@ def read_catalog(images_dir: Path, styles_csv: Path) -> tuple[list[CatalogRow], 
 
 def _csv_records(styles_csv: Path):
     try:
+        if styles_csv.stat().st_size > MAX_CSV_BYTES:
+            raise CatalogFormatError(f"{styles_csv.name} is larger than {MAX_CSV_BYTES // 2**20} MB. Nothing was imported.")
         handle = open(styles_csv, newline="", encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise CatalogFormatError(f"Cannot read {styles_csv}: {exc}") from exc
+    csv.field_size_limit(MAX_CSV_FIELD)
     with handle:
         reader = csv.DictReader(handle)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
+        try:
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+        except csv.Error as exc:
+            raise CatalogFormatError(f"The CSV's header is malformed: {exc}. Nothing was imported.") from exc
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
             raise CatalogFormatError(
@@ -105,13 +115,14 @@ def _csv_records(styles_csv: Path):
             for record in reader:
                 yield reader.line_num, record
         except csv.Error as exc:
-            raise CatalogFormatError(f"The CSV is malformed near line {reader.line_num}: {exc}") from exc
+            raise CatalogFormatError(f"The CSV is malformed near line {reader.line_num}: {exc}. "
+                                     "Nothing was imported.") from exc
 
 
 def _image_files(images_dir: Path) -> dict[int, Path]:
     found = {}
     for path in images_dir.iterdir():
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.stem.isdigit():
+        if path.suffix.lower() in IMAGE_SUFFIXES and re.fullmatch(r"[0-9]{1,18}", path.stem):
             found.setdefault(int(path.stem), path)
     return found
 
@@ -135,40 +146,40 @@ def content_hash(product: Product, image_bytes: bytes) -> str:
 
 
 def store_image(image_bytes: bytes, destination: Path) -> None:
-    """Decode, make upright RGB, shrink and write as JPEG, atomically. Raises ImageError."""
+    """Decode, make upright RGB, shrink and write as JPEG, atomically. Raises ImageError for a bad image and
+    StorageError when the disk is full or the folder not writable (the old file, if any, is left whole)."""
     image = load_image(image_bytes, max_side=STORED_IMAGE_SIDE)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    image.save(temporary, format="JPEG", quality=92)
-    os.replace(temporary, destination)
+    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")  # unique per writer
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        image.save(temporary, format="JPEG", quality=92)
+        os.replace(temporary, destination)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise StorageError(f"Could not write {destination.parent}: {exc.strerror or exc}. The import stopped; "
+                           "the products imported so far are complete. Free some space and import again: "
+                           "unchanged products are skipped.") from exc
 
 
 def extract_zip(data: bytes, into: Path) -> tuple[Path, Path]:
-    """Unpack an uploaded catalog zip safely; return (images folder, CSV path) found inside."""
+    """Unpack an uploaded catalog zip safely (core/archives.py); return (images folder, CSV path) found inside."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise CatalogFormatError("The upload is not a valid zip file.") from exc
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise CatalogFormatError("The zip unpacks to more than 2 GB; import the folder with the CLI instead.")
-        csvs = [m for m in members if m.filename.lower().endswith(".csv") and "__MACOSX" not in m.filename]
-        if len(csvs) != 1:
-            raise CatalogFormatError(f"The zip must hold exactly one CSV file; it holds {len(csvs)}.")
-        for member in members:
-            name = Path(member.filename)
-            if name.is_absolute() or ".." in name.parts or "__MACOSX" in name.parts:
-                continue  # never write outside the target folder
-            if name.suffix.lower() in IMAGE_SUFFIXES:
-                target = into / "images" / name.name
-            elif member is csvs[0]:
-                target = into / "styles.csv"
-            else:
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink)
+        with open_zip(data) as archive:
+            members = safe_members(archive, MAX_ZIP_BYTES)
+            csvs = [m for m in members if m.name.lower().endswith(".csv")]
+            if len(csvs) != 1:
+                raise CatalogFormatError(f"The zip must hold exactly one CSV file; it holds {len(csvs)}.")
+            budget = [MAX_ZIP_BYTES]
+            for member in members:
+                name = Path(member.name)
+                if name.suffix.lower() in IMAGE_SUFFIXES:
+                    extract_member(archive, member, into / "images" / name.name, budget)
+                elif member is csvs[0]:
+                    extract_member(archive, member, into / "styles.csv", budget)
+    except ArchiveError as exc:
+        raise CatalogFormatError(f"{exc} Nothing was imported.") from exc
+    except OSError as exc:
+        raise StorageError(f"Could not unpack the zip: {exc.strerror or exc}. Nothing was imported.") from exc
     (into / "images").mkdir(exist_ok=True)
     return into / "images", into / "styles.csv"
 

@@ -8,6 +8,7 @@ so one index serves image and text search.
 """
 from __future__ import annotations
 
+import threading
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -31,3 +32,22 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+class SharedTokenizer:
+    """A Hugging Face tokenizer that many threads may call at once (Streamlit sessions share one encoder).
+
+    A fast tokenizer is one Rust object whose truncation and padding settings are switched by each call
+    that asks for other ones; two threads doing so at once fail with "RuntimeError: Already borrowed".
+    Tokenising takes microseconds next to the model, so calls simply take turns."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        with self._lock:
+            return self.tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name: str):  # model_max_length, vocab, ...: read-only use
+        return getattr(self.tokenizer, name)

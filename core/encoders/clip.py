@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.encoders.base import l2_normalize
+from core.encoders.base import SharedTokenizer, l2_normalize
 
 
 class ClipLoadError(ValueError):
@@ -30,7 +30,7 @@ class ClipEncoder:
         self.name = name
         try:
             self.model = _from_pretrained(AutoModel, source).eval()
-            self.tokenizer = _from_pretrained(AutoTokenizer, source)
+            self.tokenizer = SharedTokenizer(_from_pretrained(AutoTokenizer, source))
             self.image_processor = _from_pretrained(AutoImageProcessor, source)
         except (OSError, ValueError, KeyError) as exc:
             raise ClipLoadError(

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from core.encoders.base import l2_normalize
+from core.encoders.base import SharedTokenizer, l2_normalize
 
 MAX_TOKENS = 128  # product captions and queries are short; longer input is cut here
 
@@ -25,7 +25,7 @@ class MiniLM:
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(path) if path else bundled_minilm_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.tokenizer = SharedTokenizer(AutoTokenizer.from_pretrained(path, local_files_only=True))
         self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
         self.dim = int(self.model.config.hidden_size)
 
