@@ -23,9 +23,9 @@ from pathlib import Path
 
 from core.catalog import DatabaseUnavailable
 from core.config import load_settings
+from core.errors import StyleLensError
 from core.images import ImageError
 from core.index import SearchFilter
-from core.ingest import CatalogFormatError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (ImageError, CatalogFormatError, ValueError) as exc:  # QueryError is a ValueError
+    except (StyleLensError, ValueError) as exc:  # bad input or data; ValueError: an unknown encoder name
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

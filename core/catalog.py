@@ -132,6 +132,8 @@ def _db_errors(method):
                     return method(self, *args, **kwargs)
                 except (ServerStartError, ServerSelectionTimeoutError, ConnectionFailure):
                     pass
+            if "authentication failed" in str(exc).lower():  # pymongo reports a wrong password as unreachable
+                raise DatabaseUnavailable(f"The catalog database at {self.address} refused: {REFUSALS[18]}.") from exc
             raise DatabaseUnavailable(
                 f"The catalog database at {self.address} is not reachable. "
                 "Check that it is running (with MONGO_URI unset, the app starts its own). "

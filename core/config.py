@@ -28,6 +28,9 @@ class Settings:
     samples_dir: Path | None = None  # photos of people offered as samples on the Shop the Look page
     # Above this many vectors the index switches from exact search to HNSW.
     exact_index_limit: int = 100_000
+    host: str = "127.0.0.1"  # the address the app listens on: loopback unless told to serve a network
+    app_password: str | None = None  # when set, every page asks for it first
+    allow_server_paths: bool | None = None  # folder/file paths on the server in the pages; None: loopback only
 
     @property
     def images_dir(self) -> Path:
@@ -61,4 +64,11 @@ def load_settings() -> Settings:
         catalog_dir=Path(catalog_dir).expanduser() if catalog_dir else None,
         samples_dir=Path(samples_dir).expanduser() if samples_dir else None,
         exact_index_limit=int(_env("EXACT_INDEX_LIMIT", "100000")),
+        host=_env("STYLELENS_HOST", "127.0.0.1"),
+        app_password=_env("APP_PASSWORD"),
+        allow_server_paths=_flag(_env("ALLOW_SERVER_PATHS")),
     )
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value.lower() in ("1", "true", "yes", "on")

@@ -8,7 +8,8 @@ from core.categories import categorize, images_in_zip
 from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
 from ui.state import attribute_model, engine
-from ui.widgets import page_header, page_resources, product_cards, progress_callback, user_errors
+from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, page_header, page_resources, product_cards,
+                        progress_callback, server_paths_allowed, user_errors)
 
 page_header("Catalog", "📦")
 
@@ -43,13 +44,16 @@ def import_ui(lens) -> None:
     st.markdown(HOW_TO_IMPORT)
     from_folder, from_zip = st.tabs(["From a folder", "Upload a zip"])
     with from_folder:
+        if not server_paths_allowed():
+            st.info(SERVER_PATHS_OFF, icon="🔒")
+            return
         default = load_settings().catalog_dir
         folder = st.text_input("Catalog folder (holding images/ and styles.csv)", value=str(default or ""))
         if st.button("Import folder", type="primary", disabled=not folder.strip()):
             root = Path(folder.strip()).expanduser()
             run_import(lens, root / "images", root / "styles.csv")
     with from_zip:
-        upload = st.file_uploader("Zip of images + one CSV", type=["zip"])
+        upload = st.file_uploader("Zip of images + one CSV", type=["zip"], max_upload_size=MAX_ARCHIVE_UPLOAD_MB)
         if upload is not None and st.button("Import zip", type="primary"):
             with temporary_folder() as scratch:
                 images, styles = extract_zip(upload.getvalue(), Path(scratch))
@@ -70,7 +74,7 @@ def categories_ui(lens) -> None:
     st.markdown("Which kinds of product are in a set of photos? Each photo is classified by the encoder's "
                 "article-type head; the most common types are counted.")
     uploads = st.file_uploader("Photos, or a zip of photos", type=["jpg", "jpeg", "png", "webp", "zip"],
-                               accept_multiple_files=True, key="category-uploads")
+                               accept_multiple_files=True, key="category-uploads", max_upload_size=MAX_ARCHIVE_UPLOAD_MB)
     top = st.slider("How many categories", 3, 15, 5)
     if not uploads or not st.button("Find the top categories", type="primary"):
         return

@@ -12,7 +12,8 @@ from core.embedding_map import embedding_map
 from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, QueryFileError, evaluate, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
 from ui.state import engine
-from ui.widgets import ensure_index, page_header, page_resources, progress_callback, user_errors
+from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, ensure_index, page_header, page_resources,
+                        progress_callback, server_paths_allowed, user_errors)
 
 page_header("Evaluate", "📊")
 
@@ -35,11 +36,15 @@ def query_source_ui(best_method: str) -> tuple[str, object, dict]:
     """('path', str) or ('upload', UploadedFile) or ('', None), and the options (k, method, constraints)."""
     on_disk, upload = st.tabs(["File on this machine", "Upload"])
     with on_disk:
-        path = st.text_input("Query file (.jsonl)", value=suggested_file())
-        run_path = st.button("Run evaluation", type="primary", disabled=not path.strip(), key="run-path")
+        path, run_path = "", False
+        if server_paths_allowed():
+            path = st.text_input("Query file (.jsonl)", value=suggested_file())
+            run_path = st.button("Run evaluation", type="primary", disabled=not path.strip(), key="run-path")
+        else:
+            st.info(SERVER_PATHS_OFF, icon="🔒")
     with upload:
         uploaded = st.file_uploader("A .jsonl file (text and ref_id queries), or a .zip of one .jsonl with its images",
-                                    type=["jsonl", "zip"])
+                                    type=["jsonl", "zip"], max_upload_size=MAX_ARCHIVE_UPLOAD_MB)
         run_upload = st.button("Run evaluation", type="primary", disabled=uploaded is None, key="run-upload")
     left, right = st.columns(2)
     k = left.slider("Ranking depth K", MIN_EVAL_K, MAX_EVAL_K, 50, step=10)
@@ -62,19 +67,19 @@ def run_evaluation(lens, kind: str, source, options: dict) -> dict:
         report = _evaluate_file(lens, Path(source).expanduser(), options, bar)
     elif source.name.lower().endswith(".zip"):
         with temporary_folder() as scratch:
-            report = _evaluate_file(lens, unpack_query_zip(source.getvalue(), Path(scratch)), options, bar)
+            report = _evaluate_file(lens, unpack_query_zip(source.getvalue(), Path(scratch)), options, bar, confine=True)
     else:
         with temporary_folder() as scratch:
             path = Path(scratch) / "queries.jsonl"
             path.write_bytes(source.getvalue())
-            report = _evaluate_file(lens, path, options, bar)
+            report = _evaluate_file(lens, path, options, bar, confine=True)
     bar.empty()
     curves = {"all": report.curve(), **{kind: report.curve(kind) for kind in report.by_kind}}
     return {"report": report.to_json(), "curves": curves, "name": getattr(source, "name", str(source))}
 
 
-def _evaluate_file(lens, path: Path, options: dict, bar):
-    queries, skipped = read_queries(path)
+def _evaluate_file(lens, path: Path, options: dict, bar, confine: bool = False):
+    queries, skipped = read_queries(path, confine=confine)
     ensure_index(lens)
     return evaluate(lens, queries, skipped=skipped, progress=progress_callback(bar), **options)
 

@@ -7,9 +7,9 @@ from core.composer import METHODS
 from core.engine import RERANK_DEPTH
 from core.features import garment_colour, lightness
 from core.feedback import match_chips
-from core.images import ImageError, load_image
+from core.images import MAX_FILE_BYTES, ImageError, load_image
 from ui.state import engine
-from ui.widgets import (COLUMNS, before_after, chips_html, ensure_index, page_header, page_resources, picture,
+from ui.widgets import (COLUMNS, IMAGE_TYPES, before_after, chips_html, ensure_index, page_header, page_resources, picture,
                         product_card, rerank_toggle, user_errors)
 
 page_header("Refine with Feedback", "✨")
@@ -36,7 +36,7 @@ def reference_ui(lens) -> None:
     with pick:
         left, right = st.columns([3, 1])
         words = left.text_input("Find a product by name", placeholder="e.g. red t-shirt", max_chars=200)
-        product_id = right.number_input("…or its id", min_value=0, step=1, value=0)
+        product_id = right.number_input("…or its id", min_value=0, max_value=2**53 - 1, step=1, value=0)
         if words.strip():
             matches = lens.catalog.browse(text=words.strip(), limit=30)
             if not matches:
@@ -53,7 +53,8 @@ def reference_ui(lens) -> None:
                 start_with(("product", int(product_id)))
                 st.rerun()
     with upload:
-        photo = st.file_uploader("A product photo", type=["jpg", "jpeg", "png", "webp"], key="refine-upload")
+        photo = st.file_uploader("A product photo", type=IMAGE_TYPES, key="refine-upload",
+                                 max_upload_size=MAX_FILE_BYTES // 2**20)
         if photo is not None and st.button("Use this photo", type="primary"):
             load_image(photo.getvalue())  # refuse a bad file now, with a message
             start_with(("upload", photo.getvalue()))

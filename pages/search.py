@@ -37,7 +37,7 @@ def query_ui() -> None:
     by_text, by_image = st.tabs(["Describe it", "Upload a photo"])
     with by_text:
         with st.form("text-search"):
-            st.text_input("Description", placeholder="red floral summer dress", key="text")
+            st.text_input("Description", placeholder="red floral summer dress", key="text", max_chars=10_000)
             if st.form_submit_button("Search", type="primary"):
                 _set_query("text", st.session_state["text"])
     with by_image:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import hmac
 import html
 import io
 from typing import Iterator, Sequence
@@ -11,13 +12,16 @@ from typing import Iterator, Sequence
 import streamlit as st
 
 from core.catalog import DatabaseUnavailable, Product
-from core.engine import Hit, QueryError, StyleLens
+from core.config import load_settings
+from core.engine import Hit, StyleLens
+from core.errors import StyleLensError
 from core.images import MAX_FILE_BYTES, ImageError, load_image
-from core.ingest import CatalogFormatError
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 COLUMNS = 5
 THUMBNAIL_SIDE = 256
+MAX_ARCHIVE_UPLOAD_MB = 512  # catalog and query zips; bigger catalogs are imported from a folder or the CLI
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PAGES = [("app.py", "Home", "🏠"), ("pages/look.py", "Shop the Look", "🧍"), ("pages/search.py", "Search", "🔎"),
          ("pages/refine.py", "Refine with Feedback", "✨"), ("pages/catalog.py", "Catalog", "📦"),
          ("pages/evaluate.py", "Evaluate", "📊")]
@@ -26,11 +30,45 @@ PAGES = [("app.py", "Home", "🏠"), ("pages/look.py", "Shop the Look", "🧍"),
 def page_header(title: str, icon: str) -> None:
     """Page setup shared by every page: config, the sidebar navigation and the title."""
     st.set_page_config(page_title=f"{title} · StyleLens", page_icon=icon, layout="wide")
+    _require_password()
     with st.sidebar:
         for path, label, page_icon in PAGES:
             st.page_link(path, label=label, icon=page_icon)
         st.divider()
     st.title(f"{icon} {title}")
+
+
+def _require_password() -> None:
+    """With APP_PASSWORD set, nothing below the sign-in form runs until this session has given it."""
+    password = load_settings().app_password
+    if not password or st.session_state.get("signed_in"):
+        return
+    st.title("👗 StyleLens")
+    with st.form("sign-in"):
+        typed = st.text_input("Password", type="password", max_chars=200)
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted and hmac.compare_digest(typed.encode(), password.encode()):
+        st.session_state["signed_in"] = True
+        st.rerun()
+    if submitted:
+        st.error("That is not the password.")
+    st.stop()
+
+
+def serving_network() -> bool:
+    """Whether the app listens beyond this machine (STYLELENS_HOST, or streamlit's server.address)."""
+    return (st.get_option("server.address") or "0.0.0.0") not in LOOPBACK
+
+
+def server_paths_allowed() -> bool:
+    """Whether pages may read folders and files on the server by path: on loopback, or when
+    ALLOW_SERVER_PATHS says so. Served to a network, visitors upload instead."""
+    setting = load_settings().allow_server_paths
+    return not serving_network() if setting is None else setting
+
+
+SERVER_PATHS_OFF = ("Paths on the server are turned off because the app is served to the network "
+                    "(set `ALLOW_SERVER_PATHS=1` to allow them); upload instead.")
 
 
 @contextlib.contextmanager
@@ -53,7 +91,7 @@ def user_errors() -> Iterator[None]:
         yield
     except DatabaseUnavailable as exc:
         st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
-    except (ImageError, QueryError, CatalogFormatError) as exc:
+    except StyleLensError as exc:  # a bad upload, query, file or zip; a full disk
         st.warning(str(exc), icon="⚠️")
 
 
