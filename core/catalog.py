@@ -32,8 +32,11 @@ from core.config import Settings
 from core.dbserver import ServerStartError, local_server_uri
 from core.errors import StyleLensError
 
-DB_TIMEOUT_MS = 4000  # to find the server and connect
-SOCKET_TIMEOUT_MS = 5000  # a stalled server fails a call after this long instead of hanging a page
+# A stopped or stalled server fails a call within ~5 s instead of hanging a page: `timeoutMS` bounds each
+# operation whole (finding the server, connecting, the driver's one retry). A URI that sets its own timeouts
+# keeps them (e.g. ?timeoutMS=60000 for a far-away cluster doing big imports).
+DB_TIMEOUT_MS = 2500  # to find the server and connect
+OPERATION_TIMEOUT_MS = 4500  # one operation, retries included
 IMPORT_LEASE_S = 120.0  # an import renews its lease every batch; a crashed import's lease lapses
 MAX_ID = 2**63 - 1  # catalog ids are MongoDB 64-bit integers
 # Server error codes that mean "the database will not let us", with what the user should check.
@@ -137,10 +140,29 @@ def _db_errors(method):
             raise DatabaseUnavailable(
                 f"The catalog database at {self.address} is not reachable. "
                 "Check that it is running (with MONGO_URI unset, the app starts its own). "
-                f"Detail: {str(exc).splitlines()[0][:200]}"
+                f"Detail: {_redact(str(exc).splitlines()[0][:200])}"
             ) from exc
+        except OperationFailure as exc:
+            reason = refusal(exc)
+            if reason is None:
+                raise  # a query StyleLens got wrong: a bug, not the database's fault
+            raise DatabaseUnavailable(f"The catalog database at {self.address} refused: {reason}.") from exc
 
     return wrapper
+
+
+def refusal(exc: OperationFailure) -> str | None:
+    """Why the server refused, for the errors that are about the database and not about the query."""
+    codes = [exc.code]
+    if isinstance(exc, BulkWriteError):
+        codes += [error.get("code") for error in (exc.details or {}).get("writeErrors", [])]
+    for code in codes:
+        if code in REFUSALS:
+            return REFUSALS[code]
+    text = str(exc).lower()
+    if "no space left" in text or "disk full" in text:
+        return REFUSALS[14031]
+    return None
 
 
 class Catalog:
@@ -390,8 +412,10 @@ def _vector_bytes(vector: np.ndarray) -> Binary:
 
 def _collection(uri: str, db_name: str, collection_name: str) -> Collection:
     try:
-        client = MongoClient(uri, serverSelectionTimeoutMS=DB_TIMEOUT_MS, connectTimeoutMS=DB_TIMEOUT_MS,
-                             socketTimeoutMS=SOCKET_TIMEOUT_MS, tz_aware=True)
+        timeouts = {"serverSelectionTimeoutMS": DB_TIMEOUT_MS, "connectTimeoutMS": DB_TIMEOUT_MS,
+                    "timeoutMS": OPERATION_TIMEOUT_MS}
+        given = uri.lower()
+        client = MongoClient(uri, tz_aware=True, **{k: v for k, v in timeouts.items() if k.lower() not in given})
         return client[db_name][collection_name]
     except (ConfigurationError, ValueError, TypeError) as exc:  # malformed URI, unknown option, bad name
         raise DatabaseUnavailable(f"MONGO_URI ({_redact(uri)}) or DB_NAME / COLLECTION_NAME is not usable: "

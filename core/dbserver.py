@@ -42,7 +42,7 @@ def local_server_uri(data_dir: Path) -> str:
         if ours and _answers(_uri(state["port"])):
             return _uri(state["port"])
         if ours:
-            _terminate(state["pid"])  # alive but deaf: restart it cleanly
+            _terminate(state["pid"], timeout_s=5.0)  # alive but deaf (stalled): restart it
         # Reuse the last port when free, so clients that knew the old address reconnect by themselves.
         return _start(data_dir, state["port"] if state and _port_is_free(state["port"]) else _free_port())
 

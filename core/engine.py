@@ -507,5 +507,6 @@ def clean_query_text(text: str) -> tuple[str, list[str]]:
     notes = []
     if len(text) > MAX_QUERY_CHARS:
         notes.append(f"The description was {len(text):,} characters; only the first {MAX_QUERY_CHARS} were used.")
-        text = text[:MAX_QUERY_CHARS]
+        cut = text[:MAX_QUERY_CHARS + 1]
+        text = cut.rsplit(" ", 1)[0] if " " in cut else cut[:MAX_QUERY_CHARS]  # whole words only
     return text, notes

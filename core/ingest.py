@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,8 @@ def _image_files(images_dir: Path) -> dict[int, Path]:
 
 def _product(product_id: int, record: dict, image_name: str) -> Product:
     def text(column: str) -> str:
-        return " ".join(str(record.get(column) or "").split())[:MAX_TEXT]
+        value = "".join(c for c in str(record.get(column) or "") if unicodedata.category(c) != "Cc" or c.isspace())
+        return " ".join(value.split())[:MAX_TEXT]  # no NULs or terminal escapes stored
 
     return Product(
         id=product_id, name=text("productDisplayName"), gender=text("gender"),
