@@ -56,6 +56,8 @@ def test_text_search_shows_a_grid(loaded_engine):
     (("text", "red " * 3000), "only the first 500"),
     (("image", TRUNCATED_JPEG), "damaged or truncated"),
     (("image", b"hello"), "not an image"),
+    (("image", b"%!PS\n{ } loop\n"), "not an image"),  # PostScript named .jpg: never handed to Ghostscript
+    (("text", '{"$where": "sleep(100000)"}'), "Timing"),
 ])
 def test_search_bad_input_gives_a_message(loaded_engine, query, message):
     at = page("pages/search.py")
