@@ -37,7 +37,8 @@ from core.errors import StyleLensError
 # keeps them (e.g. ?timeoutMS=60000 for a far-away cluster doing big imports).
 DB_TIMEOUT_MS = 2500  # to find the server and connect
 OPERATION_TIMEOUT_MS = 4500  # one operation, retries included
-IMPORT_LEASE_S = 120.0  # an import renews its lease every batch; a crashed import's lease lapses
+LOCAL_CONNECT_TIMEOUT_MS = 1000  # the embedded server, on this machine
+IMPORT_LEASE_S = 30.0  # an import renews its lease every batch (seconds apart); a crashed import's lapses
 MAX_ID = 2**63 - 1  # catalog ids are MongoDB 64-bit integers
 # Server error codes that mean "the database will not let us", with what the user should check.
 REFUSALS = {
@@ -188,7 +189,8 @@ class Catalog:
             except ServerStartError as exc:
                 raise DatabaseUnavailable(str(exc)) from exc
             address = f"embedded server ({settings.data_dir / 'db'})"
-        catalog = cls(_collection(uri, settings.db_name, settings.collection_name), address, uri, restart)
+        catalog = cls(_collection(uri, settings.db_name, settings.collection_name, local=restart is not None),
+                      address, uri, restart)
         try:
             catalog.ensure_indexes()
         except DatabaseUnavailable as exc:
@@ -201,7 +203,7 @@ class Catalog:
         uri = self.restart_server()
         if uri != self.uri:  # the restarted server listens elsewhere: connect there
             old = self.collection
-            self.collection, self.uri = _collection(uri, old.database.name, old.name), uri
+            self.collection, self.uri = _collection(uri, old.database.name, old.name, local=True), uri
             old.database.client.close()
 
     @_db_errors
@@ -410,10 +412,15 @@ def _vector_bytes(vector: np.ndarray) -> Binary:
     return Binary(np.ascontiguousarray(vector, dtype=np.float32).tobytes())
 
 
-def _collection(uri: str, db_name: str, collection_name: str) -> Collection:
+def _collection(uri: str, db_name: str, collection_name: str, local: bool = False) -> Collection:
+    """`local`: the embedded server on this machine, which answers at once or is down (then it is restarted)."""
     try:
-        timeouts = {"serverSelectionTimeoutMS": DB_TIMEOUT_MS, "connectTimeoutMS": DB_TIMEOUT_MS,
-                    "timeoutMS": OPERATION_TIMEOUT_MS}
+        if local:  # fail fast when it is down, so that it is restarted at once (timeoutMS would wait it out)
+            timeouts = {"serverSelectionTimeoutMS": LOCAL_CONNECT_TIMEOUT_MS,
+                        "connectTimeoutMS": LOCAL_CONNECT_TIMEOUT_MS, "socketTimeoutMS": OPERATION_TIMEOUT_MS}
+        else:
+            timeouts = {"serverSelectionTimeoutMS": DB_TIMEOUT_MS, "connectTimeoutMS": DB_TIMEOUT_MS,
+                        "timeoutMS": OPERATION_TIMEOUT_MS}
         given = uri.lower()
         client = MongoClient(uri, tz_aware=True, **{k: v for k, v in timeouts.items() if k.lower() not in given})
         return client[db_name][collection_name]

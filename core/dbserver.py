@@ -84,7 +84,7 @@ def _start(data_dir: Path, port: int) -> str:
                 f"The embedded database exited at start (code {process.returncode}); "
                 f"see {data_dir / 'db-server.log'}."
             )
-        if _answers(uri):
+        if _answers(uri, timeout_ms=300):
             started = psutil.Process(process.pid).create_time()
             _write_state(data_dir, {"pid": process.pid, "port": port, "started": started})
             return uri
@@ -97,8 +97,8 @@ def _uri(port: int) -> str:
     return f"mongodb://127.0.0.1:{port}/?directConnection=true"
 
 
-def _answers(uri: str) -> bool:
-    client = MongoClient(uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+def _answers(uri: str, timeout_ms: int = 1000) -> bool:
+    client = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
     try:
         client.admin.command("ping")
         return True

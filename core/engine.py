@@ -117,18 +117,23 @@ class StyleLens:
         return self._current_index(progress)[0]
 
     def _current_index(self, progress: Progress = _no_progress) -> tuple[VectorIndex, bool]:
-        """index() and whether it is the one from before a running import."""
+        """index() and whether it is the one from before a running import.
+
+        The catalog's revision is read before taking the lock: sessions never queue behind another's wait
+        for the database (each says "unavailable" in its own ~5 s); only a rebuild is done one at a time."""
+        revision = self.catalog.revision()
+        index = self._index
+        if index is not None and index.is_current(self.encoder.model_key, revision.state):
+            return index, False
         with self._lock:
-            if self.index_ready():
+            if self.index_ready(revision.state):
                 return self._index, False
-            if self._index_during_import() is not None:
+            if revision.importing and self._index_before_import() is not None:
                 return self._index, True
             return self.rebuild_index(progress), False
 
-    def _index_during_import(self) -> VectorIndex | None:
-        """The index of this encoder from before the running import, if there is an import and an index."""
-        if not self.catalog.revision().importing:
-            return None
+    def _index_before_import(self) -> VectorIndex | None:
+        """The index of this encoder from before the running import (loaded if need be), if there is one."""
         if self._index is None:
             try:
                 self._index = VectorIndex.load(self.index_path)
@@ -136,9 +141,10 @@ class StyleLens:
                 return None
         return self._index if self._index.manifest.model_key == self.encoder.model_key else None
 
-    def index_ready(self) -> bool:
-        """True when a search needs no (re-)embedding or rebuild first; loads the saved index if it is current."""
-        state = self.catalog.state()
+    def index_ready(self, state: str | None = None) -> bool:
+        """True when a search needs no (re-)embedding or rebuild first; loads the saved index if it is current.
+        `state`: the catalog's, when the caller has just read it."""
+        state = self.catalog.state() if state is None else state
         with self._lock:
             if self._index is not None and self._index.is_current(self.encoder.model_key, state):
                 return True
@@ -369,11 +375,12 @@ class StyleLens:
         from core.garment_features import GarmentFeatures
 
         revision = self.catalog.revision()
-        with self._lock:
-            if self._features[0] != revision.features and not (revision.importing and self._features[0]):
-                self._features = (revision.features, {i: GarmentFeatures.from_doc(d)
-                                                      for i, d in self.catalog.all_features().items()})
-            return self._features[1]
+        kept, table = self._features
+        if kept == revision.features or (revision.importing and kept):
+            return table
+        table = {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.all_features().items()}  # no lock held
+        self._features = (revision.features, table)  # one assignment: readers see the old or the new pair
+        return table
 
     def _query_features(self, picture: Image.Image):
         """Features of a query photo: silhouette-based (no pose model: it would cost more than the search)."""
@@ -444,6 +451,8 @@ class StyleLens:
             database = "ok"
         except DatabaseUnavailable as exc:
             products, state, importing, embedded, categories, genders, database = 0, "", False, 0, {}, {}, str(exc)
+        if database == "ok":
+            self.index_ready(state)  # takes the saved index when it is current (another process rebuilt it)
         index = self._index
         if index is None:
             try:

@@ -11,6 +11,8 @@ from PIL import Image
 from core.pose import Box, Landmark, PoseVerdict, judge_pose, largest_person_region, placed
 
 MAX_SIDE = 1024  # the model sees at most this many pixels a side
+MIN_SIDE = 32  # below this many pixels a side there is no person to find (and nothing to tile)
+MAX_TILES = 8  # a panorama is read in at most this many square tiles
 
 
 class PoseModel:
@@ -58,8 +60,10 @@ class PoseModel:
 
     def verdict(self, image: Image.Image) -> PoseVerdict:
         """The verdict for the photo's person; with several people, for the one with the largest face."""
-        faces = self.faces(image)
         whole = (0, 0, image.width, image.height)
+        if min(image.size) < MIN_SIDE:
+            return placed(judge_pose(None, 0, image.width / image.height), whole, image.size)
+        faces = self.faces(image)
         region = largest_person_region(faces, image.size) if len(faces) > 1 else whole
         points = self.landmarks(image.crop(region))
         if points is None and region != whole:  # the largest face's column held no body: try the photo
@@ -76,7 +80,7 @@ def _square_tiles(image: Image.Image):
     if width <= 1.3 * height:
         yield 0, image
         return
-    step = height // 2
+    step = max(height // 2, -(-(width - height) // (MAX_TILES - 1)), 1)
     lefts = list(range(0, width - height, step)) + [width - height]
     for left in lefts:
         yield left, image.crop((left, 0, left + height, height))
