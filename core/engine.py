@@ -238,7 +238,8 @@ class StyleLens:
                 renew()
                 progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
             self.update_features(progress)
-        self.index(progress)  # rebuilt once if the import changed anything, else loaded as it is
+        if not self.index_ready():  # rebuilt once if the import changed anything (even while another
+            self.rebuild_index(progress)  # import, or a crashed one's lapsing lease, is still under way)
         report.seconds = time.perf_counter() - started
         return report
 

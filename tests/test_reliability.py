@@ -426,3 +426,47 @@ def test_pose_check_on_slivers_and_panoramas(size):
     image = Image.new("RGB", size, "grey")
     assert "no person found" in PoseModel().verdict(image).reasons
     assert len(list(_square_tiles(image))) <= MAX_TILES
+
+
+def test_an_import_killed_half_way_leaves_whole_products_and_the_next_one_finishes(engine, tmp_path, monkeypatch):
+    """A fast version of the drills' kill -9: the process dies after its first batch (lease left behind)."""
+    import core.catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "IMPORT_LEASE_S", 5.0)
+    folder = _big_catalog(tmp_path / "killed", 150, 6000)
+    real_batch, batches = StyleLens._import_batch, []
+
+    def dies_on_the_second_batch(self, rows, known, report):
+        if batches:
+            raise SystemExit("kill -9")
+        batches.append(len(rows))
+        return real_batch(self, rows, known, report)
+
+    monkeypatch.setattr(StyleLens, "_import_batch", dies_on_the_second_batch)
+    lease = engine.catalog.import_lease
+    monkeypatch.setattr(engine.catalog, "import_lease", lambda: _never_released(lease()))
+    with pytest.raises(SystemExit):
+        engine.import_catalog(folder / "images", folder / "styles.csv")
+    monkeypatch.setattr(StyleLens, "_import_batch", real_batch)
+    monkeypatch.setattr(engine.catalog, "import_lease", lease)
+    status = engine.status()
+    assert status.products == status.embedded == 64 and not status.index_in_step and status.importing
+    report = engine.import_catalog(folder / "images", folder / "styles.csv")  # while the dead lease lasts
+    assert (report.unchanged, report.added) == (64, 86)
+    assert engine.status().index_in_step and engine.status().indexed == 150
+
+
+class _never_released:
+    """An import lease whose holder dies: entered, never left (as after kill -9)."""
+
+    kept = []  # a collected generator would run the lease's `finally`, which kill -9 never does
+
+    def __init__(self, lease):
+        self.lease = lease
+        self.kept.append(lease)
+
+    def __enter__(self):
+        return self.lease.__enter__()
+
+    def __exit__(self, *exc):
+        return False
