@@ -428,10 +428,12 @@ def test_pose_check_on_slivers_and_panoramas(size):
     assert len(list(_square_tiles(image))) <= MAX_TILES
 
 
-def test_an_import_killed_half_way_leaves_whole_products_and_the_next_one_finishes(engine, tmp_path, monkeypatch):
+def test_an_import_killed_half_way_leaves_whole_products_and_the_next_one_finishes(loaded_engine, tmp_path,
+                                                                                   monkeypatch):
     """A fast version of the drills' kill -9: the process dies after its first batch (lease left behind)."""
     import core.catalog as catalog_module
 
+    engine = loaded_engine  # 24 products, indexed
     monkeypatch.setattr(catalog_module, "IMPORT_LEASE_S", 5.0)
     folder = _big_catalog(tmp_path / "killed", 150, 6000)
     real_batch, batches = StyleLens._import_batch, []
@@ -450,10 +452,11 @@ def test_an_import_killed_half_way_leaves_whole_products_and_the_next_one_finish
     monkeypatch.setattr(StyleLens, "_import_batch", real_batch)
     monkeypatch.setattr(engine.catalog, "import_lease", lease)
     status = engine.status()
-    assert status.products == status.embedded == 64 and not status.index_in_step and status.importing
+    assert status.products == status.embedded == 24 + 64 and status.importing
+    assert not status.index_in_step and status.indexed == 24  # the index from before, said to be behind
     report = engine.import_catalog(folder / "images", folder / "styles.csv")  # while the dead lease lasts
     assert (report.unchanged, report.added) == (64, 86)
-    assert engine.status().index_in_step and engine.status().indexed == 150
+    assert engine.status().index_in_step and engine.status().indexed == 24 + 150
 
 
 class _never_released:
