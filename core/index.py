@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -160,9 +161,12 @@ class VectorIndex:
             vocab=np.frombuffer(json.dumps(self.vocab).encode(), dtype=np.uint8),
             **{f"code_{a}": c for a, c in self.codes.items()},
         )
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(buffer.getvalue())
-        os.replace(temporary, path)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: two writers never share it
+        try:
+            temporary.write_bytes(buffer.getvalue())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
         path.with_suffix(".json").write_text(json.dumps(asdict(self.manifest), indent=2))  # for people
 
     @classmethod
