@@ -13,7 +13,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Callable, Iterator
 
 from core.errors import StyleLensError
 
@@ -55,6 +55,15 @@ def safe_members(archive: zipfile.ZipFile, max_bytes: int) -> list[Member]:
     if sum(m.info.file_size for m in members) > max_bytes:
         raise ArchiveError(f"The zip unpacks to more than {max_bytes / 2**30:.1f} GB.")
     return members
+
+
+def unpack(data: bytes, max_bytes: int, targets: Callable[[list[Member]], list[tuple[Member, Path]]]) -> None:
+    """Open an uploaded zip, hand its safe members to `targets` (which says where each goes, or raises to refuse
+    the zip) and write them there, `max_bytes` at most in all."""
+    with open_zip(data) as archive:
+        budget = [max_bytes]
+        for member, target in targets(safe_members(archive, max_bytes)):
+            extract_member(archive, member, target, budget)
 
 
 def read_member(archive: zipfile.ZipFile, member: Member, budget: list[int]) -> bytes:

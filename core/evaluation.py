@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.archives import ArchiveError, extract_member, open_zip, safe_members
+from core.archives import ArchiveError, unpack
 from core.catalog import parse_id
 from core.composer import Compose
 from core.engine import StyleLens, constrain, read_feedback, rerank_depth
@@ -125,18 +125,19 @@ def read_queries(path: Path, confine: bool = False) -> tuple[list[EvalQuery], li
 def unpack_query_zip(data: bytes, into: Path) -> Path:
     """Unpack an uploaded zip (one .jsonl + the images it names) safely (core/archives.py); return the
     .jsonl's path."""
+    found = []
+
+    def targets(members: list) -> list:
+        found.extend(m for m in members if m.name.lower().endswith(".jsonl"))
+        if len(found) != 1:
+            raise QueryFileError(f"The zip must hold exactly one .jsonl query file; it holds {len(found)}.")
+        return [(m, into / m.name) for m in members]
+
     try:
-        with open_zip(data) as archive:
-            members = safe_members(archive, MAX_ZIP_BYTES)
-            files = [m for m in members if m.name.lower().endswith(".jsonl")]
-            if len(files) != 1:
-                raise QueryFileError(f"The zip must hold exactly one .jsonl query file; it holds {len(files)}.")
-            budget = [MAX_ZIP_BYTES]
-            for member in members:
-                extract_member(archive, member, into / member.name, budget)
+        unpack(data, MAX_ZIP_BYTES, targets)
     except ArchiveError as exc:
         raise QueryFileError(str(exc)) from exc
-    return into / files[0].name
+    return into / found[0].name
 
 
 def _parse_query(record: dict, line: int, folder: Path, confine: bool = False) -> EvalQuery:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from core.archives import ArchiveError, extract_member, open_zip, safe_members
+from core.archives import ArchiveError, unpack
 from core.catalog import InvalidId, Product, parse_id
 from core.errors import StorageError, StyleLensError
 from core.images import load_image
@@ -165,19 +165,16 @@ def store_image(image_bytes: bytes, destination: Path) -> None:
 
 def extract_zip(data: bytes, into: Path) -> tuple[Path, Path]:
     """Unpack an uploaded catalog zip safely (core/archives.py); return (images folder, CSV path) found inside."""
+
+    def targets(members: list) -> list:
+        csvs = [m for m in members if m.name.lower().endswith(".csv")]
+        if len(csvs) != 1:
+            raise CatalogFormatError(f"The zip must hold exactly one CSV file; it holds {len(csvs)}.")
+        images = [m for m in members if Path(m.name).suffix.lower() in IMAGE_SUFFIXES]
+        return [(m, into / "images" / Path(m.name).name) for m in images] + [(csvs[0], into / "styles.csv")]
+
     try:
-        with open_zip(data) as archive:
-            members = safe_members(archive, MAX_ZIP_BYTES)
-            csvs = [m for m in members if m.name.lower().endswith(".csv")]
-            if len(csvs) != 1:
-                raise CatalogFormatError(f"The zip must hold exactly one CSV file; it holds {len(csvs)}.")
-            budget = [MAX_ZIP_BYTES]
-            for member in members:
-                name = Path(member.name)
-                if name.suffix.lower() in IMAGE_SUFFIXES:
-                    extract_member(archive, member, into / "images" / name.name, budget)
-                elif member is csvs[0]:
-                    extract_member(archive, member, into / "styles.csv", budget)
+        unpack(data, MAX_ZIP_BYTES, targets)
     except ArchiveError as exc:
         raise CatalogFormatError(f"{exc} Nothing was imported.") from exc
     except OSError as exc:
