@@ -62,8 +62,10 @@ def import_ui(lens) -> None:
 
 def run_import(lens, images: Path, styles: Path) -> None:
     bar = st.progress(0.0, text="Starting import…")
-    report = lens.import_catalog(images, styles, progress=progress_callback(bar))
-    bar.empty()
+    try:
+        report = lens.import_catalog(images, styles, progress=progress_callback(bar))
+    finally:
+        bar.empty()  # also when the import is refused: the message replaces the bar
     (st.success if report.imported or report.unchanged else st.warning)(report.summary(), icon="✅")
     if report.skipped:
         with st.expander(f"{len(report.skipped)} rows skipped"):

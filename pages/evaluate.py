@@ -63,19 +63,25 @@ def query_source_ui(best_method: str) -> tuple[str, object, dict]:
 
 def run_evaluation(lens, kind: str, source, options: dict) -> dict:
     bar = st.progress(0.0, text="Reading queries…")
-    if kind == "path":
-        report = _evaluate_file(lens, Path(source).expanduser(), options, bar)
-    elif source.name.lower().endswith(".zip"):
-        with temporary_folder() as scratch:
-            report = _evaluate_file(lens, unpack_query_zip(source.getvalue(), Path(scratch)), options, bar, confine=True)
-    else:
-        with temporary_folder() as scratch:
-            path = Path(scratch) / "queries.jsonl"
-            path.write_bytes(source.getvalue())
-            report = _evaluate_file(lens, path, options, bar, confine=True)
-    bar.empty()
+    try:
+        report = _run(lens, kind, source, options, bar)
+    finally:
+        bar.empty()  # also when the file is refused: the message replaces the bar
     curves = {"all": report.curve(), **{kind: report.curve(kind) for kind in report.by_kind}}
     return {"report": report.to_json(), "curves": curves, "name": getattr(source, "name", str(source))}
+
+
+def _run(lens, kind: str, source, options: dict, bar):
+    """The report for a path on this machine or an uploaded .jsonl / .zip (whose image paths stay inside it)."""
+    if kind == "path":
+        return _evaluate_file(lens, Path(source).expanduser(), options, bar)
+    with temporary_folder() as scratch:
+        if source.name.lower().endswith(".zip"):
+            path = unpack_query_zip(source.getvalue(), Path(scratch))
+        else:
+            path = Path(scratch) / "queries.jsonl"
+            path.write_bytes(source.getvalue())
+        return _evaluate_file(lens, path, options, bar, confine=True)
 
 
 def _evaluate_file(lens, path: Path, options: dict, bar, confine: bool = False):
