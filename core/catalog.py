@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -25,8 +26,9 @@ import numpy as np
 from bson.binary import Binary
 from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import (BulkWriteError, ConfigurationError, ConnectionFailure, OperationFailure,
-                            ServerSelectionTimeoutError)
+from pymongo.errors import (BulkWriteError, ConfigurationError, ConnectionFailure, ExecutionTimeout,
+                            OperationFailure, ServerSelectionTimeoutError)
+from pymongo.uri_parser import parse_uri
 
 from core.config import Settings
 from core.dbserver import ServerStartError, local_server_uri
@@ -46,6 +48,7 @@ REFUSALS = {
     18: "authentication failed: check the user name and password in MONGO_URI",
     8000: "authentication failed: check the user name and password in MONGO_URI",
     11600: "the database server is shutting down",
+    262: "the database server did not answer in time",
     91: "the database server is shutting down",
     14031: "the database server's disk is full",
 }
@@ -79,7 +82,8 @@ class Revision:
 
     state: str  # changes whenever a product or its vector is added, changed or removed
     features: str  # changes also when garment features are written
-    importing: bool  # an import (or feature update) holds an unexpired lease
+    importing: bool  # an import holds an unexpired lease
+    writing_features: bool = False  # an import or a feature update holds one
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,9 @@ def _db_errors(method):
                 "Check that it is running (with MONGO_URI unset, the app starts its own). "
                 f"Detail: {_redact(str(exc).splitlines()[0][:200])}"
             ) from exc
+        except ExecutionTimeout as exc:  # timeoutMS ran out on the server's side
+            raise DatabaseUnavailable(f"The catalog database at {self.address} did not answer in time "
+                                      f"({OPERATION_TIMEOUT_MS / 1000:.1f} s); try again in a moment.") from exc
         except OperationFailure as exc:
             reason = refusal(exc)
             if reason is None:
@@ -254,10 +261,11 @@ class Catalog:
         lookup by key whatever the catalog's size (it runs before each search)."""
         doc = self._revisions.find_one({"_id": self.collection.name}) or {}
         state = f"rev-{doc.get('revision', 0)}-{doc.get('epoch', '')}"
-        leases = doc.get("imports") or {}
         now = time.time()
+        held = [key for key, until in (doc.get("imports") or {}).items()
+                if isinstance(until, (int, float)) and until > now]
         return Revision(state, f"{state}-f{doc.get('features', 0)}",
-                        any(isinstance(until, (int, float)) and until > now for until in leases.values()))
+                        any(key.startswith("import-") for key in held), bool(held))
 
     @property
     def _revisions(self) -> Collection:
@@ -281,19 +289,9 @@ class Catalog:
         yield
         self._bump_revision(counter)
 
-    @contextmanager
-    def import_lease(self):
-        """Held while an import runs; yields `renew()`, to call at least every IMPORT_LEASE_S seconds.
-        Searches meanwhile keep their index (see Revision.importing). A crashed import's lease lapses."""
-        token = f"imports.{uuid.uuid4().hex}"
-        self._update_revisions({"$set": {token: time.time() + IMPORT_LEASE_S}})
-        try:
-            yield lambda: self._update_revisions({"$set": {token: time.time() + IMPORT_LEASE_S}})
-        finally:
-            try:
-                self._update_revisions({"$unset": {token: ""}})
-            except DatabaseUnavailable:
-                pass  # the database went away: the lease lapses by itself
+    def import_lease(self, kind: str = "import") -> "Lease":
+        """A lease held while an import ("import") or a feature update ("features") runs; see Lease."""
+        return Lease(self, kind)
 
     @_db_errors
     def count_embedded(self, model: str) -> int:
@@ -379,6 +377,38 @@ class Catalog:
             return self.collection.delete_many({"_id": {"$in": [int(i) for i in ids if 0 <= int(i) <= MAX_ID]}}).deleted_count
 
 
+class Lease:
+    """Held while an import or a feature update runs; a heartbeat thread renews it every few seconds, so a
+    slow batch never lets it lapse, while a crashed process's lease lapses IMPORT_LEASE_S later. Searches
+    meanwhile keep the index and feature table they have (see Revision)."""
+
+    def __init__(self, catalog: "Catalog", kind: str = "import"):
+        self.catalog, self.key = catalog, f"imports.{kind}-{uuid.uuid4().hex}"
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "Lease":
+        self._renew()
+        threading.Thread(target=self._beat, daemon=True, name="import-lease").start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        try:
+            self.catalog._update_revisions({"$unset": {self.key: ""}})
+        except DatabaseUnavailable:
+            pass  # the database went away: the lease lapses by itself
+
+    def _renew(self) -> None:
+        self.catalog._update_revisions({"$set": {self.key: time.time() + IMPORT_LEASE_S}})
+
+    def _beat(self) -> None:
+        while not self._stop.wait(IMPORT_LEASE_S / 4):
+            try:
+                self._renew()
+            except DatabaseUnavailable:
+                pass  # renewed at the next beat, or lapses if the database stays away
+
+
 def _query(filters: dict, text: str = "") -> dict:
     """A MongoDB filter from plain field=value(s) pairs and a name substring.
 
@@ -421,7 +451,7 @@ def _collection(uri: str, db_name: str, collection_name: str, local: bool = Fals
         else:
             timeouts = {"serverSelectionTimeoutMS": DB_TIMEOUT_MS, "connectTimeoutMS": DB_TIMEOUT_MS,
                         "timeoutMS": OPERATION_TIMEOUT_MS}
-        given = uri.lower()
+        given = {name.lower() for name in parse_uri(uri)["options"]}  # the URI's own settings win
         client = MongoClient(uri, tz_aware=True, **{k: v for k, v in timeouts.items() if k.lower() not in given})
         return client[db_name][collection_name]
     except (ConfigurationError, ValueError, TypeError) as exc:  # malformed URI, unknown option, bad name

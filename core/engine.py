@@ -136,7 +136,7 @@ class StyleLens:
         """The index of this encoder from before the running import (loaded if need be), if there is one."""
         if self._index is None:
             try:
-                self._index = VectorIndex.load(self.index_path)
+                self._index = VectorIndex.load(self.index_path)  # once: kept in memory afterwards
             except IndexFileError:
                 return None
         return self._index if self._index.manifest.model_key == self.encoder.model_key else None
@@ -148,20 +148,20 @@ class StyleLens:
         with self._lock:
             if self._index is not None and self._index.is_current(self.encoder.model_key, state):
                 return True
+            saved = VectorIndex.read_manifest(self.index_path)  # cheap: the whole file only if it is current
+            if saved is None or (saved.model_key, saved.catalog_state) != (self.encoder.model_key, state):
+                return False
             try:
-                saved = VectorIndex.load(self.index_path)
+                self._index = VectorIndex.load(self.index_path)
             except IndexFileError:
-                return False  # missing, damaged or foreign: index() rebuilds it from the database
-            if saved.is_current(self.encoder.model_key, state):
-                self._index = saved
-                return True
-            return False
+                return False  # damaged: index() rebuilds it from the database
+            return self._index.is_current(self.encoder.model_key, state)
 
     def rebuild_index(self, progress: Progress = _no_progress) -> VectorIndex:
         """Embed products that lack a vector from this encoder, then rebuild the index from MongoDB."""
         with self._lock:
+            state = self.catalog.state()  # before reading: a write meanwhile leaves this index behind, not wrong
             self.embed_missing(progress)
-            state = self.catalog.state()
             products, vectors = self.catalog.embeddings(self.encoder.model_key)
             index = VectorIndex.build(products, vectors, self.encoder.model_key, state,
                                       self.settings.exact_index_limit)
@@ -201,7 +201,7 @@ class StyleLens:
         ids = self.catalog.ids_without_features(EXTRACTOR_VERSION)
         if not ids:
             return 0
-        with self.catalog.import_lease() as renew:  # re-ranked searches keep their feature table meanwhile
+        with self.catalog.import_lease("features"):  # re-ranked searches keep their feature table meanwhile
             for start in range(0, len(ids), EMBED_BATCH):
                 found = {}
                 for product in filter(None, self.catalog.get(ids[start:start + EMBED_BATCH])):
@@ -210,7 +210,6 @@ class StyleLens:
                     except ImageError:
                         continue  # its image is gone; it gets features when re-imported
                 self.catalog.set_features(found)
-                renew()
                 progress(min(start + EMBED_BATCH, len(ids)), len(ids), "Reading garment features")
         return len(ids)
 
@@ -231,15 +230,14 @@ class StyleLens:
         started = time.perf_counter()
         rows, skipped = read_catalog(Path(images_dir), Path(styles_csv))
         report = ImportReport(rows=len(rows) + len(skipped), skipped=list(skipped))
-        with self.catalog.import_lease() as renew:  # searches meanwhile keep the index they have
+        with self.catalog.import_lease():  # searches meanwhile keep the index they have
             known = self.catalog.hashes()
             for start in range(0, len(rows), EMBED_BATCH):
                 self._import_batch(rows[start:start + EMBED_BATCH], known, report)
-                renew()
                 progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
             self.update_features(progress)
-        if not self.index_ready():  # rebuilt once if the import changed anything (even while another
-            self.rebuild_index(progress)  # import, or a crashed one's lapsing lease, is still under way)
+            if not self.index_ready():  # rebuilt once, before the lease ends (others keep theirs till then),
+                self.rebuild_index(progress)  # even while a crashed import's lease is still lapsing
         report.seconds = time.perf_counter() - started
         return report
 
@@ -377,7 +375,7 @@ class StyleLens:
 
         revision = self.catalog.revision()
         kept, table = self._features
-        if kept == revision.features or (revision.importing and kept):
+        if kept == revision.features or (revision.writing_features and kept):
             return table
         table = {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.all_features().items()}  # no lock held
         self._features = (revision.features, table)  # one assignment: readers see the old or the new pair
@@ -452,19 +450,17 @@ class StyleLens:
             database = "ok"
         except DatabaseUnavailable as exc:
             products, state, importing, embedded, categories, genders, database = 0, "", False, 0, {}, {}, str(exc)
-        if database == "ok":
-            self.index_ready(state)  # takes the saved index when it is current (another process rebuilt it)
-        index = self._index
-        if index is None:
-            try:
-                index = self._index = VectorIndex.load(self.index_path)  # read once, not per page render
-            except IndexFileError:
-                index = None
+        manifest = self._index.manifest if self._index is not None else None
+        if manifest is None or manifest.catalog_state != state:  # another process may have rebuilt it
+            saved = VectorIndex.read_manifest(self.index_path)  # the manifest only: never waits for a rebuild
+            if saved is not None and saved.model_key == self.encoder.model_key:
+                manifest = saved if manifest is None or saved.catalog_state == state else manifest
+        current = manifest is not None and (manifest.model_key, manifest.catalog_state) == (self.encoder.model_key, state)
         return Status(
             database=database, database_address=self.catalog.address, products=products,
-            indexed=len(index) if index else 0,
-            index_in_step=bool(index and database == "ok" and index.is_current(self.encoder.model_key, state)),
-            index_type=index.manifest.index_type if index else "none",
+            indexed=manifest.count if manifest else 0,
+            index_in_step=bool(database == "ok" and current),
+            index_type=manifest.index_type if manifest else "none",
             encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
             importing=importing,
         )

@@ -169,6 +169,16 @@ class VectorIndex:
             temporary.unlink(missing_ok=True)
         path.with_suffix(".json").write_text(json.dumps(asdict(self.manifest), indent=2))  # for people
 
+    @staticmethod
+    def read_manifest(path: Path) -> Manifest | None:
+        """The manifest of the index file at `path` without loading its vectors; None if missing or damaged."""
+        try:
+            with np.load(path, allow_pickle=False) as data:  # an .npz reads one member at a time
+                manifest = Manifest(**json.loads(data["manifest"].tobytes()))
+        except Exception:  # noqa: BLE001 - zip, JSON, key and OS errors all mean "no usable index here"
+            return None
+        return manifest if manifest.format_version == FORMAT_VERSION else None
+
     @classmethod
     def load(cls, path: Path) -> "VectorIndex":
         if not path.is_file():
