@@ -44,14 +44,14 @@ def import_ui(lens) -> None:
     st.markdown(HOW_TO_IMPORT)
     from_folder, from_zip = st.tabs(["From a folder", "Upload a zip"])
     with from_folder:
-        if not server_paths_allowed():
+        if server_paths_allowed():
+            default = load_settings().catalog_dir
+            folder = st.text_input("Catalog folder (holding images/ and styles.csv)", value=str(default or ""))
+            if st.button("Import folder", type="primary", disabled=not folder.strip()):
+                root = Path(folder.strip()).expanduser()
+                run_import(lens, root / "images", root / "styles.csv")
+        else:
             st.info(SERVER_PATHS_OFF, icon="🔒")
-            return
-        default = load_settings().catalog_dir
-        folder = st.text_input("Catalog folder (holding images/ and styles.csv)", value=str(default or ""))
-        if st.button("Import folder", type="primary", disabled=not folder.strip()):
-            root = Path(folder.strip()).expanduser()
-            run_import(lens, root / "images", root / "styles.csv")
     with from_zip:
         upload = st.file_uploader("Zip of images + one CSV", type=["zip"], max_upload_size=MAX_ARCHIVE_UPLOAD_MB)
         if upload is not None and st.button("Import zip", type="primary"):

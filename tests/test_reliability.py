@@ -373,6 +373,18 @@ def test_a_stalled_database_fails_a_search_in_seconds_then_recovers(tmp_path, mo
 
 
 # ---- the pages and the command line -----------------------------------------------------------------
+def test_a_password_also_turns_server_paths_off(loaded_engine, monkeypatch):
+    """Behind a password the app is meant for others, perhaps through a proxy that connects on loopback."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("APP_PASSWORD", "demo-day")
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120).switch_page("pages/evaluate.py")
+    at.session_state["signed_in"] = True
+    at.run()
+    assert not at.exception and not [t for t in at.text_input if "Query file" in t.label]
+    assert any("Paths on the server are turned off" in i.value for i in at.info)
+
+
 def test_pages_ask_for_the_password_when_one_is_set(loaded_engine, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
@@ -397,6 +409,7 @@ def test_server_paths_are_off_while_serving_a_network(loaded_engine):
         assert not at.exception
         assert any("Paths on the server are turned off" in i.value for i in at.info)
         assert not [t for t in at.text_input if "Catalog folder" in t.label]
+        assert "Zip of images + one CSV" in [u.label for u in at.get("file_uploader")]  # upload stays open
     finally:
         config.set_option("server.address", "127.0.0.1")
 

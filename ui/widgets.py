@@ -61,14 +61,17 @@ def serving_network() -> bool:
 
 
 def server_paths_allowed() -> bool:
-    """Whether pages may read folders and files on the server by path: on loopback, or when
-    ALLOW_SERVER_PATHS says so. Served to a network, visitors upload instead."""
-    setting = load_settings().allow_server_paths
-    return not serving_network() if setting is None else setting
+    """Whether pages may read folders and files on the server by path: only for the machine's own user (loopback,
+    no APP_PASSWORD: a password means others are meant to come in, perhaps through a proxy on loopback), unless
+    ALLOW_SERVER_PATHS says otherwise. Visitors upload instead."""
+    settings = load_settings()
+    if settings.allow_server_paths is not None:
+        return settings.allow_server_paths
+    return not serving_network() and not settings.app_password
 
 
-SERVER_PATHS_OFF = ("Paths on the server are turned off because the app is served to the network "
-                    "(set `ALLOW_SERVER_PATHS=1` to allow them); upload instead.")
+SERVER_PATHS_OFF = ("Paths on the server are turned off because the app is shared (served to the network or "
+                    "behind a password; set `ALLOW_SERVER_PATHS=1` to allow them); upload instead.")
 
 
 @contextlib.contextmanager
