@@ -184,6 +184,13 @@ def _run_zip(context: Context, data: bytes):
         return context.engine.import_catalog(images, styles)
 
 
+def _run_query_zip(context: Context, data: bytes):
+    from core.evaluation import unpack_query_zip
+
+    with temporary_folder() as scratch:
+        return _run_queries(context, unpack_query_zip(data, Path(scratch)))
+
+
 def _run_csv(context: Context, folder: Path):
     return context.engine.import_catalog(folder / "images", folder / "styles.csv")
 
@@ -205,7 +212,7 @@ def _run_feedback(context: Context, text: str):
 
 
 RUNNERS = {"image": _run_image, "path": _run_path, "zip": _run_zip, "csv": _run_csv, "queries": _run_queries,
-           "text": _run_text, "feedback": _run_feedback}
+           "query-zip": _run_query_zip, "text": _run_text, "feedback": _run_feedback}
 
 
 # ---- making the files ----------------------------------------------------------------------------
@@ -287,6 +294,14 @@ def _patch_central(data: bytes, offset: int, fmt: str, value: int) -> bytes:
         struct.pack_into(fmt, data, position + offset, value)
         names, extra, comment = struct.unpack_from("<HHH", data, position + 28)
         position += 46 + names + extra + comment
+    return bytes(data)
+
+
+def _declaring_entries(data: bytes, count: int) -> bytes:
+    """The zip with its end record claiming `count` entries."""
+    data = bytearray(data)
+    end = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, end + 8, min(count, 0xFFFF), min(count, 0xFFFF))
     return bytes(data)
 
 
@@ -468,6 +483,16 @@ def hostile_cases() -> list[Case]:
         Case("zip-no-csv", "zip", lambda f: _zip({"images/1.jpg": good_jpeg}), "refused"),
         Case("zip-not-a-zip", "zip", lambda f: b"PK\x03\x04 not really", "refused"),
         Case("zip-in-zip", "zip", lambda f: _zip({**_catalog_files((900051,)), "inner.zip": good_zip}), "handled"),
+        Case("zip-300-character-name", "zip", lambda f: _zip({**_catalog_files((900071,)),
+                                                              f"images/{'9' * 300}.jpg": good_jpeg}), "refused"),
+        Case("zip-declares-65535-entries", "zip", lambda f: _declaring_entries(good_zip, 65_535)),
+        Case("query-zip-file-and-folder", "query-zip", lambda f: _zip({"q.jsonl": b'{"text": "red", "relevant_ids": [1]}\n',
+                                                                      "img": b"x", "img/a.jpg": good_jpeg}), "refused"),
+        Case("query-zip-300-character-name", "query-zip", lambda f: _zip({"q.jsonl": b'{"text": "red", "relevant_ids": [1]}\n',
+                                                                         "x" * 300 + ".jpg": good_jpeg}), "refused"),
+        Case("query-zip-traversal", "query-zip", lambda f: _zip({"q.jsonl": b'{"image": "../../etc/passwd", "relevant_ids": [1]}\n'
+                                                                 b'{"text": "red", "relevant_ids": [1]}\n',
+                                                                 "../../escape.jpg": good_jpeg}), "handled"),
         Case("zip-5000-members", "zip", lambda f: _zip({**_catalog_files((900061,)),
                                                         **{f"junk/{i}.txt": b"x" for i in range(5000)}}), "handled"),
     ]

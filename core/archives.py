@@ -7,15 +7,17 @@ fail their CRC. Sizes are counted as bytes actually come out, not as the headers
 """
 from __future__ import annotations
 
+import errno
 import io
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
-from core.errors import StyleLensError
+from core.errors import StorageError, StyleLensError
 
 MAX_MEMBERS = 100_000
 CHUNK = 1 << 20
@@ -32,6 +34,11 @@ class Member:
 
 
 def open_zip(data: bytes) -> zipfile.ZipFile:
+    """The zip in `data`; one that declares more than MAX_MEMBERS entries is refused before they are read
+    (a listing of millions of entries would take gigabytes of memory)."""
+    entries = _declared_entries(data)
+    if entries is not None and entries > MAX_MEMBERS:
+        raise ArchiveError(f"The zip holds {entries:,} entries; the limit is {MAX_MEMBERS:,}.")
     try:
         return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
@@ -73,15 +80,29 @@ def read_member(archive: zipfile.ZipFile, member: Member, budget: list[int]) -> 
 
 
 def extract_member(archive: zipfile.ZipFile, member: Member, target: Path, budget: list[int]) -> None:
-    """Write the member to `target` (its folders made), counting its bytes against `budget`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write the member to `target` (its folders made), counting its bytes against `budget`. A name that cannot
+    be a file here (too long, a file where a folder must go) refuses the zip; a full disk is a StorageError."""
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as sink:
             for chunk in _chunks(archive, member, budget):
                 sink.write(chunk)
+    except OSError as exc:
+        _remove(target)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise StorageError(f"Could not unpack the zip: {exc.strerror}. Nothing was imported.") from exc
+        raise ArchiveError(f"The zip holds a name that cannot be unpacked here ({member.name[:80]!r}: "
+                           f"{exc.strerror or exc}).") from exc
     except BaseException:
-        target.unlink(missing_ok=True)
+        _remove(target)
         raise
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass  # a folder of that name, or nothing writable: nothing of ours to remove
 
 
 def _chunks(archive: zipfile.ZipFile, member: Member, budget: list[int]) -> Iterator[bytes]:
@@ -99,6 +120,20 @@ def _chunks(archive: zipfile.ZipFile, member: Member, budget: list[int]) -> Iter
                            f"({exc}).") from exc
     except (zipfile.BadZipFile, zlib.error, RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ArchiveError(f"The zip is damaged or encrypted ({member.name}: {exc}).") from exc
+
+
+def _declared_entries(data: bytes) -> int | None:
+    """The entry count the zip's end record declares (zip64 too), or None when there is no end record."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    entries = struct.unpack_from("<H", data, end + 10)[0]
+    locator = end - 20
+    if entries == 0xFFFF and locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+        record = struct.unpack_from("<Q", data, locator + 8)[0]
+        if record + 40 <= len(data) and data[record:record + 4] == b"PK\x06\x06":
+            entries = struct.unpack_from("<Q", data, record + 32)[0]
+    return entries
 
 
 def _safe_name(info: zipfile.ZipInfo) -> str | None:

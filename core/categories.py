@@ -58,11 +58,12 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def images_in_zip(data: bytes) -> list[tuple[str, bytes]]:
-    """(name, bytes) of every image file in an uploaded zip; a bad zip raises core.archives.ArchiveError."""
+def images_in_zip(data: bytes, budget: list[int] | None = None) -> list[tuple[str, bytes]]:
+    """(name, bytes) of every image file in an uploaded zip; a bad zip raises core.archives.ArchiveError.
+    `budget` ([bytes left], shared by several zips of one request) bounds what is held in memory."""
+    budget = [MAX_ZIP_BYTES] if budget is None else budget
     with open_zip(data) as archive:
-        members = [m for m in safe_members(archive, MAX_ZIP_BYTES) if Path(m.name).suffix.lower() in IMAGE_SUFFIXES]
-        budget = [MAX_ZIP_BYTES]
+        members = [m for m in safe_members(archive, budget[0]) if Path(m.name).suffix.lower() in IMAGE_SUFFIXES]
         return [(m.name, read_member(archive, m, budget)) for m in members]
 
 

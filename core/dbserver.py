@@ -69,13 +69,13 @@ def stop_local_server(data_dir: Path) -> bool:
 def _start(data_dir: Path, port: int) -> str:
     storage = data_dir.resolve() / "db"
     storage.mkdir(parents=True, exist_ok=True)
-    log = open(data_dir / "db-server.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--standalone", "--host", "127.0.0.1",
-         "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,  # outlives the process that started it, so others can share it
-    )
+    with open(data_dir / "db-server.log", "ab") as log:  # the server keeps its own copy of the handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "secantus", "--standalone", "--host", "127.0.0.1",
+             "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the process that started it, so others can share it
+        )
     uri = _uri(port)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -85,11 +85,15 @@ def _start(data_dir: Path, port: int) -> str:
                 f"see {data_dir / 'db-server.log'}."
             )
         if _answers(uri, timeout_ms=300):
-            started = psutil.Process(process.pid).create_time()
+            try:
+                started = psutil.Process(process.pid).create_time()
+            except psutil.NoSuchProcess:
+                continue  # it answered and died: poll() reports it above
             _write_state(data_dir, {"pid": process.pid, "port": port, "started": started})
             return uri
         time.sleep(0.2)
-    process.terminate()
+    process.kill()
+    process.wait(timeout=10)
     raise ServerStartError(f"The embedded database did not answer within {START_TIMEOUT_S:.0f} s.")
 
 
@@ -134,10 +138,11 @@ def _is_our_server(state: dict, data_dir: Path) -> bool:
         if process.status() == psutil.STATUS_ZOMBIE:
             _reap(state["pid"])
             return False
-        command = " ".join(process.cmdline())
+        command = process.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
         return False  # gone, or another user's process: not ours either way
-    return "secantus" in command and str(data_dir.resolve() / "db") in command
+    storage = command[command.index("--storage-path") + 1:][:1] if "--storage-path" in command else []
+    return "secantus" in command and storage == [str(data_dir.resolve() / "db")]
 
 
 def _reap(pid: int) -> None:

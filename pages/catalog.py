@@ -80,10 +80,10 @@ def categories_ui(lens) -> None:
     top = st.slider("How many categories", 3, 15, 5)
     if not uploads or not st.button("Find the top categories", type="primary"):
         return
-    sources = []
+    sources, budget = [], [MAX_ARCHIVE_UPLOAD_MB * 2**20]  # one memory budget for all the zips
     for upload in uploads:
         if upload.name.lower().endswith(".zip"):
-            sources.extend(images_in_zip(upload.getvalue()))
+            sources.extend(images_in_zip(upload.getvalue(), budget))
         else:
             sources.append((upload.name, upload.getvalue()))
     if not sources:

@@ -504,3 +504,13 @@ class _never_released:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_zip_declaring_too_many_entries_is_refused_before_they_are_read(monkeypatch):
+    import core.archives as archives
+    from benchmarks.hostile import _declaring_entries, _zip
+
+    monkeypatch.setattr(archives, "MAX_MEMBERS", 100)
+    with pytest.raises(archives.ArchiveError, match="200 entries"):
+        archives.open_zip(_declaring_entries(_zip({"a.jpg": b"x"}), 200))
+    assert archives._declared_entries(_zip({"a.jpg": b"x", "b.jpg": b"y"})) == 2
