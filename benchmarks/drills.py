@@ -292,15 +292,24 @@ def browser_drill(scratch: Path, browsers: int, searches: int) -> Drill:
                  {"searches": len(timings), "errors": errors, **stats})
 
 
+# The result area's text (timing line and product names), or "" before any result is drawn.
+RESULTS_JS = ("() => { const t = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+              ".find(e => e.innerText.includes('Timing:')); return t ? "
+              "(document.querySelector('[data-testid=\"stMain\"]') || document.body).innerText : ''; }")
+
+
 def _browser_search(page, text: str) -> str | None:
     """Type a description and wait for the grid; what went wrong, or None."""
     box = page.get_by_label("Description")
     box.fill(text)
+    before = page.evaluate(RESULTS_JS)
     page.get_by_role("button", name="Search").click()
-    try:
-        _wait_idle(page)
+    try:  # new results drawn and the script finished (the previous search's grid does not count)
+        page.wait_for_function(f"(before) => {{ const now = ({RESULTS_JS})(); return now && now !== before && "
+                               "!document.querySelector('[data-testid=\"stStatusWidget\"]'); }", arg=before,
+                               timeout=120_000)
     except Exception as exc:  # noqa: BLE001 - a timeout is the failure reported
-        return f"no answer within 2 minutes ({type(exc).__name__})"
+        return f"no new results within 2 minutes ({type(exc).__name__})"
     body = page.inner_text("body")
     if page.locator('[data-testid="stException"]').count() or "Traceback" in body:
         return "a traceback on the page"
