@@ -201,7 +201,7 @@ class Catalog:
         try:
             catalog.ensure_indexes()
         except DatabaseUnavailable as exc:
-            if REFUSALS[13] not in str(exc):
+            if getattr(exc.__cause__, "code", None) != 13:  # 13: not allowed, i.e. a read-only user
                 raise
             # A read-only user may still search: the indexes are an optimisation, writes say why they fail.
         return catalog

@@ -453,8 +453,9 @@ class StyleLens:
         manifest = self._index.manifest if self._index is not None else None
         if manifest is None or manifest.catalog_state != state:  # another process may have rebuilt it
             saved = VectorIndex.read_manifest(self.index_path)  # the manifest only: never waits for a rebuild
-            if saved is not None and saved.model_key == self.encoder.model_key:
-                manifest = saved if manifest is None or saved.catalog_state == state else manifest
+            if saved is not None and saved.model_key == self.encoder.model_key and (
+                    manifest is None or saved.catalog_state == state):
+                manifest = saved
         current = manifest is not None and (manifest.model_key, manifest.catalog_state) == (self.encoder.model_key, state)
         return Status(
             database=database, database_address=self.catalog.address, products=products,
