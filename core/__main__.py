@@ -295,14 +295,14 @@ def _look(args) -> int:
 
 def _categories(args) -> int:
     from core.categories import categorize, image_files
-    from core.encoders import load_attribute_model
+    from core.photo_query import attribute_reader
 
     files = image_files(args.folder)
     if not files:
         raise ValueError(f"No images in {args.folder}.")
-    model = load_attribute_model(load_settings().encoder_name)
+    reader = attribute_reader(load_settings())
     with _ProgressBar() as bar:
-        report = categorize(model, [(str(p.relative_to(args.folder)), p) for p in files], bar)
+        report = categorize(reader, [(str(p.relative_to(args.folder)), p) for p in files], bar)
     if args.json:
         print(json.dumps(report.to_json(args.top)))
         return 0

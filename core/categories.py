@@ -12,7 +12,8 @@ from typing import Sequence
 from PIL import Image
 
 from core.archives import open_zip, read_member, safe_members
-from core.encoders.stylelens import Prediction, StyleLensEncoder
+from core.encoders.stylelens import Prediction
+from core.photo_query import PhotoReader
 from core.images import ImageError, load_image
 from core.ingest import Progress
 
@@ -67,9 +68,10 @@ def images_in_zip(data: bytes, budget: list[int] | None = None) -> list[tuple[st
         return [(m.name, read_member(archive, m, budget)) for m in members]
 
 
-def categorize(model: StyleLensEncoder, sources: Sequence[tuple[str, bytes | Path]],
+def categorize(reader: PhotoReader, sources: Sequence[tuple[str, bytes | Path]],
                progress: Progress | None = None) -> CategoryReport:
-    """Predict the article type (and colour, gender) of each named image; unreadable ones are skipped."""
+    """Predict the article type (and colour, gender) of each named image through the photo path (garment
+    cut out first, as every photo query); unreadable ones are skipped. `reader`'s encoder has heads."""
     report = CategoryReport(predictions=[])
     for start in range(0, len(sources), BATCH):
         names: list[str] = []
@@ -80,7 +82,7 @@ def categorize(model: StyleLensEncoder, sources: Sequence[tuple[str, bytes | Pat
                 names.append(name)
             except ImageError as exc:
                 report.skipped.append((name, str(exc)))
-        report.predictions.extend(zip(names, model.classify(images)))
+        report.predictions.extend((name, photo.prediction) for name, photo in zip(names, reader.read(images)))
         if progress:
             progress(min(start + BATCH, len(sources)), len(sources), "Classifying images")
     return report

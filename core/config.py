@@ -31,6 +31,7 @@ class Settings:
     host: str = "127.0.0.1"  # the address the app listens on: loopback unless told to serve a network
     app_password: str | None = None  # when set, every page asks for it first
     allow_server_paths: bool | None = None  # folder/file paths on the server in the pages; None: loopback only
+    segmenter_name: str = "garment-segmenter"  # cuts the garment out of query photos; "off" embeds photos whole
 
     @property
     def images_dir(self) -> Path:
@@ -67,6 +68,7 @@ def load_settings() -> Settings:
         host=_env("STYLELENS_HOST", "127.0.0.1"),
         app_password=_env("APP_PASSWORD"),
         allow_server_paths=_flag(_env("ALLOW_SERVER_PATHS")),
+        segmenter_name=_env("SEGMENTER", "garment-segmenter"),
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from core.pose import VISIBLE, Landmark
 
@@ -32,6 +32,17 @@ def draw_pose(image: Image.Image, landmarks: Sequence[Landmark]) -> Image.Image:
             r = width * 1.6
             pen.ellipse([x - r, y - r, x + r, y + r], fill="#ff1744", outline="white")
     return out
+
+
+def draw_masks(image: Image.Image, masks: Sequence[tuple[str, "np.ndarray"]], opacity: float = 0.45) -> Image.Image:
+    """A copy of the photo with each (label, bool [H, W] mask) tinted in its label's colour."""
+    import numpy as np
+
+    out = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
+    for label, mask in masks:
+        tint = np.array(ImageColor.getrgb(BOX_COLOURS.get(label, "#ffffff")), dtype=np.float32)
+        out[mask] = out[mask] * (1 - opacity) + tint * opacity
+    return Image.fromarray(out.astype(np.uint8))
 
 
 def draw_boxes(image: Image.Image, boxes: Sequence[tuple[str, tuple[int, int, int, int], float]]) -> Image.Image:

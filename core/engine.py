@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +21,9 @@ from core.errors import StyleLensError
 from core.feedback import Feedback, parse_feedback, read_sleeves
 from core.rerank import Query as RerankQuery
 from core.images import MAX_FILE_BYTES, FileLimitError, ImageError, load_image, read_file_limited
-from core.index import IndexFileError, SearchFilter, VectorIndex
+from core.index import IndexFileError, Neighbour, SearchFilter, VectorIndex
+from core.photo_query import PRIOR_DEPTH, PhotoQuery, PhotoReader, rescore
+from core.segment import configured_segmenter
 from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image
 
 MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~128 tokens anyway)
@@ -55,6 +57,7 @@ class SearchResult:
     feedback: Feedback | None = None  # what was understood of the feedback (composed searches)
     chips: dict[int, list] = field(default_factory=dict)  # product id -> core.feedback.Chip (re-ranked searches)
     reranked: bool = False
+    photo: PhotoQuery | None = None  # what was read from the query photo (mask, colour, type prior)
 
     def to_json(self) -> dict:
         hits = [{**h.to_json(), **({"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
@@ -63,7 +66,16 @@ class SearchResult:
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
         if self.feedback is not None:
             data["understood"] = {k: v for k, v in asdict(self.feedback).items() if v not in (None, 0, (), "")}
+        if self.photo is not None:
+            data["photo"] = photo_json(self.photo)
         return data
+
+
+def photo_json(photo: PhotoQuery) -> dict:
+    """What was read from a query photo, for JSON outputs (the mask itself is left out)."""
+    top = sorted(photo.type_prior.items(), key=lambda item: -item[1])[:3]
+    return {"segmented": photo.segmented, "colour": "#%02x%02x%02x" % photo.colour,
+            "article_types": [{"type": name, "p": round(p, 3)} for name, p in top]}
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class StyleLens:
         self._best_method: str | None = None
         self._reranker = None  # (model, colour prototypes), loaded on first re-ranked search
         self._features: tuple[str, dict] = ("", {})  # (features revision, id -> GarmentFeatures)
+        self._reader: PhotoReader | None = None  # loaded on the first photo query
         self._lock = threading.RLock()
         self.rebuilds = 0  # index rebuilds by this engine (the drills check: one per import)
 
@@ -274,13 +287,42 @@ class StyleLens:
     # ---- search --------------------------------------------------------------------------
     def search_image(self, image: Image.Image | bytes | str | Path, k: int = 10,
                      where: SearchFilter = SearchFilter(), rerank: bool = False) -> SearchResult:
+        """Products like the photo: the one photo path (core/photo_query.py), then the index."""
         started = time.perf_counter()
         picture = image if isinstance(image, Image.Image) else load_image(image)
         decoded = time.perf_counter()
-        query = self.encoder.embed_images([picture])[0]  # [D]
-        result = self._search(query, rerank_depth(k, rerank), where, [], {"decode": decoded - started,
-                                                                     "encode": time.perf_counter() - decoded})
-        return self._rerank(result, lambda table: self.rerank_query(picture=picture, table=table), k, rerank)
+        photo = self.read_photos([picture])[0]
+        result = self._search(photo.vector, rerank_depth(k, rerank), where, [], {
+            "decode": decoded - started, "encode": time.perf_counter() - decoded}, photo=photo)
+        result = self._rerank(result, lambda table: self.rerank_query(picture=photo.cutout, table=table), k, rerank)
+        return replace(result, photo=photo)
+
+    # ---- photos as queries ---------------------------------------------------------------
+    def photo_reader(self) -> PhotoReader:
+        """The reader of query photos: this engine's encoder and the configured segmenter (loaded once)."""
+        if self._reader is None:
+            with self._lock:
+                if self._reader is None:
+                    self._reader = PhotoReader(self.encoder, configured_segmenter(self.settings))
+        return self._reader
+
+    def set_photo_reader(self, reader: PhotoReader) -> None:
+        """Use another photo path (benchmarks compare segmenter, prior and flips through the same code)."""
+        self._reader = reader
+
+    def read_photos(self, pictures: Sequence[Image.Image]) -> list[PhotoQuery]:
+        return self.photo_reader().read(pictures)
+
+    def photo_neighbours(self, photo: PhotoQuery, k: int, where: SearchFilter = SearchFilter(),
+                         exclude: int | None = None, index: VectorIndex | None = None) -> list[Neighbour]:
+        """The k best catalog products for a photo query: the index's nearest candidates re-ordered by
+        the photo's article-type prior; `exclude` (a reference id) is never among them."""
+        index = self.index() if index is None else index
+        reader = self.photo_reader()
+        depth = max(k, PRIOR_DEPTH) if photo.type_prior and reader.prior_weight > 0 else k
+        found = [n for n in index.search(photo.vector, min(MAX_K, depth + (exclude is not None)), where)
+                 if n.id != exclude]
+        return rescore(found, index, photo.type_prior, reader.prior_weight)[:k]
 
     def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
                     rerank: bool = False) -> SearchResult:
@@ -302,14 +344,18 @@ class StyleLens:
         feedback, notes = read_feedback(text)
         where = constrain(where, feedback, reference)
         decoded = time.perf_counter()
+        # an uploaded photo takes the photo path (garment cut out, type prior); a catalog product is a packshot
+        photo = self.read_photos([picture])[0] if reference is None else None
+        picture = photo.cutout if photo is not None else picture
         if feedback is None:
-            query = self.encoder.embed_images([picture])[0]
+            query = photo.vector if photo is not None else self.encoder.embed_images([picture])[0]
         else:
             query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
+            photo = None  # the composed vector is searched as it is: the text may ask for another type
         composed = time.perf_counter()
         depth = rerank_depth(k, rerank)
         result = self._search(query, min(MAX_K, depth + (reference is not None)), where, notes,
-                              {"decode": decoded - started, "compose": composed - decoded})
+                              {"decode": decoded - started, "compose": composed - decoded}, photo=photo)
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
@@ -418,14 +464,15 @@ class StyleLens:
         return load_image(self.image_path(product)), product
 
     def _search(self, query: np.ndarray, k: int, where: SearchFilter, notes: list[str],
-                timings: dict[str, float]) -> SearchResult:
+                timings: dict[str, float], photo: PhotoQuery | None = None) -> SearchResult:
         if not 1 <= int(k) <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}.")
         started = time.perf_counter()
         index, before_import = self._current_index()
         if before_import:
             notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
-        neighbours = index.search(query, int(k), where)
+        neighbours = (self.photo_neighbours(photo, int(k), where, index=index) if photo is not None
+                      else index.search(query, int(k), where))
         searched = time.perf_counter()
         products = self.catalog.get([n.id for n in neighbours])
         hits = [Hit(p, n.score, rank) for rank, (n, p) in enumerate(

@@ -28,6 +28,7 @@ from core.errors import StyleLensError
 from core.images import FileLimitError, ImageError, load_image, read_file_limited
 from core.index import SearchFilter
 from core.ingest import Progress
+from core.photo_query import PhotoQuery
 from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
 
 MIN_EVAL_K, MAX_EVAL_K = 50, 200  # at least 50: recall@50 is part of every report
@@ -192,9 +193,12 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
             if not relevant:
                 report.skipped.append((query.line, "no relevant id other than the query's own reference"))
                 continue
-            extra = 1 if query.ref_id is not None else 0
             depth = rerank_depth(k, rerank)
-            neighbours = [n for n in index.search(vector, depth + extra, where) if n.id != query.ref_id][:depth]
+            if isinstance(vector, PhotoQuery):  # the app's photo path: segmentation, type prior
+                neighbours = engine.photo_neighbours(vector, depth, where, exclude=query.ref_id, index=index)
+            else:
+                extra = 1 if query.ref_id is not None else 0
+                neighbours = [n for n in index.search(vector, depth + extra, where) if n.id != query.ref_id][:depth]
             if rerank:
                 order, _ = engine.rerank_order(rerank_query(engine, query), [n.id for n in neighbours],
                                                [n.score for n in neighbours])
@@ -211,6 +215,8 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
 
 def rerank_query(engine: StyleLens, query: EvalQuery):
     picture = load_image(query.image) if query.image is not None and query.ref_id is None else None
+    if picture is not None:  # as the app does: features of the garment cut out of the photo
+        picture = engine.read_photos([picture])[0].cutout
     return engine.rerank_query(query.text or "", query.ref_id, picture)
 
 
@@ -228,8 +234,9 @@ def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[Searc
 
 
 def query_vectors(engine: StyleLens, queries: Sequence[EvalQuery],
-                  compose: Compose) -> tuple[list[np.ndarray | None], list[tuple[int, str]]]:
-    """One query vector per query (None where its picture cannot be had), and the reasons."""
+                  compose: Compose) -> tuple[list[np.ndarray | PhotoQuery | None], list[tuple[int, str]]]:
+    """One query vector per query (a PhotoQuery for a photo alone; None where its picture cannot be had),
+    and the reasons."""
     encoder, problems = engine.encoder, []
     pictures: dict[int, Image.Image] = {}
     refs = {p.id: p for p in engine.catalog.get([q.ref_id for q in queries if q.ref_id is not None]) if p}
@@ -249,8 +256,8 @@ def query_vectors(engine: StyleLens, queries: Sequence[EvalQuery],
     image_rows = [r for r in pictures if not queries[r].text]
     text_rows = [r for r, q in enumerate(queries) if q.text and q.image is None and q.ref_id is None]
     both_rows = [r for r in pictures if queries[r].text]
-    if image_rows:
-        _fill(vectors, image_rows, encoder.embed_images([pictures[r] for r in image_rows]))
+    if image_rows:  # photo queries take the app's photo path; their PhotoQuery stands in for the vector
+        _fill(vectors, image_rows, engine.read_photos([pictures[r] for r in image_rows]))
     if text_rows:
         _fill(vectors, text_rows, encoder.embed_texts([queries[r].text for r in text_rows]))
     if both_rows:
@@ -258,6 +265,6 @@ def query_vectors(engine: StyleLens, queries: Sequence[EvalQuery],
     return vectors, problems
 
 
-def _fill(vectors: list, rows: list[int], values: np.ndarray) -> None:
+def _fill(vectors: list, rows: list[int], values: Sequence) -> None:
     for row, value in zip(rows, values):
         vectors[row] = value

@@ -77,6 +77,7 @@ class VectorIndex:
         self.codes = codes  # attribute -> int32 [N] positions in vocab[attribute]
         self.vocab = vocab
         self.manifest = manifest
+        self._order: np.ndarray | None = None  # row order sorting self.ids (built on first values_of)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -145,6 +146,17 @@ class VectorIndex:
     def _matches(self, attribute: str, values: Sequence[str]) -> np.ndarray:
         wanted = [i for i, v in enumerate(self.vocab[attribute]) if v in set(values)]
         return np.isin(self.codes[attribute], wanted)
+
+    def values_of(self, attribute: str, ids: Sequence[int]) -> list[str]:
+        """The stored `attribute` (one of FILTER_ATTRIBUTES) of each catalog id; "" for an id not in the index."""
+        if self._order is None:
+            self._order = np.argsort(self.ids, kind="stable")  # one sort, then binary searches per query
+        wanted = np.asarray(ids, dtype=np.int64)
+        at = np.searchsorted(self.ids, wanted, sorter=self._order).clip(0, max(len(self.ids) - 1, 0))
+        rows = self._order[at] if len(self.ids) else np.zeros(len(wanted), dtype=np.int64)
+        found = (self.ids[rows] == wanted) if len(self.ids) else np.zeros(len(wanted), dtype=bool)
+        names = self.vocab[attribute]
+        return [names[self.codes[attribute][r]] if ok else "" for r, ok in zip(rows, found)]
 
     def is_current(self, model_key: str, catalog_state: str) -> bool:
         return self.manifest.model_key == model_key and self.manifest.catalog_state == catalog_state

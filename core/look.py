@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
+import numpy as np
 from PIL import Image
 
 from core.config import PROJECT_ROOT
-from core.engine import Hit, StyleLens
+from core.engine import Hit, SearchResult, StyleLens
 from core.gender import GenderGuess
 from core.index import SearchFilter
 from core.pose import Box, PoseVerdict
+from core.segment import mask_box
 
 # detector class -> catalog categories it may be matched with (masterCategory / subCategory / articleType)
 CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -45,10 +47,23 @@ class GarmentMatches:
     detection: Detection
     hits: list[Hit]
     chips: dict = field(default_factory=dict)  # product id -> re-ranker chips (when re-ranked)
+    mask: np.ndarray | None = None  # bool [H, W] of the whole photo: the garment's pixels (when segmented)
+    colour: tuple[int, int, int] | None = None  # the garment's colour, read from its own pixels
+    searched: Image.Image | None = None  # the picture that was searched (the garment cut out on white)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """The box served: around the garment's mask when it was segmented, else the detector's box."""
+        return (mask_box(self.mask) or self.detection.box) if self.mask is not None else self.detection.box
 
     def to_json(self, scale: float = 1.0) -> dict:
-        return {"label": self.detection.label, "box": [round(v * scale) for v in self.detection.box],
-                "score": round(self.detection.score, 4), "hits": [h.to_json() for h in self.hits]}
+        data = {"label": self.detection.label, "box": [round(v * scale) for v in self.box],
+                "score": round(self.detection.score, 4), "hits": [h.to_json() for h in self.hits],
+                "segmented": self.mask is not None,
+                "detector_box": [round(v * scale) for v in self.detection.box]}
+        if self.colour is not None:
+            data["colour"] = "#%02x%02x%02x" % self.colour
+        return data
 
 
 @dataclass(frozen=True)
@@ -105,11 +120,11 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
     timings["detect"] = time.perf_counter() - started
     notes = _notes(verdict, detections, image.size)
     started = time.perf_counter()
-    garments = [GarmentMatches(d, *search_garment(engine, image, d, guess.gender, k, rerank)) for d in detections]
+    garments = [search_garment(engine, image, d, guess.gender, k, rerank) for d in detections]
     if not detections and not verdict.people:
         whole = Detection("product", (0, 0, image.width, image.height), 1.0)
         found = engine.search_image(image, k, rerank=rerank)
-        garments = [GarmentMatches(whole, found.hits, found.chips)]
+        garments = [matches(whole, found, whole.box, image.size)]
     timings["search"] = time.perf_counter() - started
     return LookResult(verdict, guess.gender, guess.score, garments, guess.source, notes,
                       {name: seconds * 1000 for name, seconds in timings.items()})
@@ -134,14 +149,29 @@ def best_per_class(detections: Sequence[Detection]) -> list[Detection]:
 
 
 def search_garment(engine: StyleLens, image: Image.Image, detection: Detection, gender: str | None,
-                   k: int, rerank: bool = False) -> tuple[list[Hit], dict]:
-    """Similar catalog products of the garment's categories and the person's gender (Unisex allowed), and
-    the re-ranker's chips for them (empty when not re-ranked)."""
-    crop = image.crop(padded(detection.box, image.size))
+                   k: int, rerank: bool = False) -> GarmentMatches:
+    """Similar catalog products of the garment's categories and the person's gender (Unisex allowed), the
+    re-ranker's chips for them (empty when not re-ranked), and the garment's mask and colour. The crop takes
+    the one photo path (core/photo_query.py): cut out of its background, then searched."""
+    region = padded(detection.box, image.size)
     genders = gender if gender in ("Men", "Women") else None
     where = SearchFilter.make(genders, CATALOG_CATEGORIES.get(detection.label, ()))
-    found = engine.search_image(crop, k, where, rerank=rerank)
-    return found.hits, found.chips
+    found = engine.search_image(image.crop(region), k, where, rerank=rerank)
+    return matches(detection, found, region, image.size)
+
+
+def matches(detection: Detection, found: SearchResult, region: tuple[int, int, int, int],
+            size: tuple[int, int]) -> GarmentMatches:
+    """A garment's matches, its mask placed back in the whole photo (`region`: where the crop was cut)."""
+    photo = found.photo
+    if photo is None:
+        return GarmentMatches(detection, found.hits, found.chips)
+    if photo.mask is None:
+        return GarmentMatches(detection, found.hits, found.chips, None, photo.colour, photo.cutout)
+    whole = np.zeros((size[1], size[0]), dtype=bool)
+    x1, y1, x2, y2 = region
+    whole[y1:y2, x1:x2] = photo.mask[:y2 - y1, :x2 - x1]
+    return GarmentMatches(detection, found.hits, found.chips, whole, photo.colour, photo.cutout)
 
 
 def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -7,7 +7,7 @@ import streamlit as st
 from core.categories import categorize, images_in_zip
 from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
-from ui.state import attribute_model, engine
+from ui.state import attribute_reader, engine
 from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, page_header, page_resources, product_cards,
                         progress_callback, server_paths_allowed, user_errors)
 
@@ -90,7 +90,7 @@ def categories_ui(lens) -> None:
         st.warning("No images found in the upload.", icon="⚠️")
         return
     bar = st.progress(0.0, text="Classifying…")
-    report = categorize(attribute_model(lens.settings.encoder_name), sources, progress=progress_callback(bar))
+    report = categorize(attribute_reader(lens.settings.encoder_name), sources, progress=progress_callback(bar))
     bar.empty()
     show_categories(report, top)
 

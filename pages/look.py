@@ -5,12 +5,12 @@ import random
 import streamlit as st
 
 from core.config import load_settings
-from core.drawing import draw_boxes, draw_pose
+from core.drawing import draw_boxes, draw_masks, draw_pose
 from core.images import load_image
 from core.look import shop_the_look
 from ui.state import engine, garment_detector, gender_model, pose_model
 from ui.widgets import (ensure_index, new_upload, page_header, page_resources, picture, product_grid, rerank_toggle,
-                        user_errors)
+                        swatch_html, user_errors)
 
 page_header("Shop the Look", "🧍")
 st.caption("Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "
@@ -87,7 +87,10 @@ def garments_panel(lens, photo, result) -> None:
         st.subheader(f"{ICONS.get(d.label, '•')} {d.label.capitalize()}")
         left, right = st.columns([1, 5])
         with left:
-            picture(photo.crop(d.box), caption=f"detector score {d.score:.2f}")
+            picture(garment.searched or photo.crop(garment.box), caption=f"detector score {d.score:.2f}")
+            if garment.colour is not None:
+                st.markdown(f"{swatch_html(garment.colour)} <small>colour of the garment's own pixels</small>",
+                            unsafe_allow_html=True)
         with right:
             if not garment.hits:
                 st.caption("No catalog product of this kind and gender.")
@@ -136,8 +139,10 @@ with user_errors():
         with shown_pose:
             picture(draw_pose(photo, result.pose.landmarks), caption="1 · Pose keypoints", side=640)
         with shown_boxes:
-            boxes = [(g.detection.label, g.detection.box, g.detection.score) for g in result.garments]
-            picture(draw_boxes(photo, boxes), caption="3 · Garments found", side=640)
+            masks = [(g.detection.label, g.mask) for g in result.garments if g.mask is not None]
+            boxes = [(g.detection.label, g.box, g.detection.score) for g in result.garments]
+            caption = "3 · Garments found (masks: the pixels searched)" if masks else "3 · Garments found"
+            picture(draw_boxes(draw_masks(photo, masks), boxes), caption=caption, side=640)
         with verdicts:
             st.markdown("**1 · Pose check**")
             pose_panel(result)

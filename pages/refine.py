@@ -10,7 +10,7 @@ from core.feedback import match_chips
 from core.images import MAX_FILE_BYTES, ImageError, load_image
 from ui.state import engine
 from ui.widgets import (COLUMNS, IMAGE_TYPES, before_after, chips_html, ensure_index, page_header, page_resources, picture,
-                        product_card, rerank_toggle, user_errors)
+                        product_card, rerank_toggle, swatch_html, user_errors)
 
 page_header("Refine with Feedback", "✨")
 
@@ -88,11 +88,6 @@ def history_ui(lens, turns: list[dict]) -> None:
     if right.button("Start over"):
         st.session_state["dialogue"] = []
         st.rerun()
-
-
-def swatch_html(rgb) -> str:
-    return (f'<span title="garment colour" style="display:inline-block;width:14px;height:14px;border-radius:3px;'
-            f'border:1px solid #999;vertical-align:middle;background:rgb{tuple(rgb)}"></span>')
 
 
 def results_ui(lens, result, reference_image) -> int | None:

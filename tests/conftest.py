@@ -21,6 +21,7 @@ from core.engine import StyleLens
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["ENCODER_NAME"] = "baseline"  # the fixtures' encoder; the bundled one has tests of its own
+os.environ["SEGMENTER"] = "off"  # the fixtures embed photos whole; tests/test_photo_query.py covers the segmented path
 
 COLUMNS = ["id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage",
            "productDisplayName", "colorgroup"]

@@ -20,7 +20,7 @@ def load_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -
     """Restore model and optimizer from `path` if it exists; the whole state (epoch, history, ...) or None."""
     if not path.exists():
         return None
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=False)  # a GPU run resumes on a CPU too
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     print(f"Resuming after epoch {state['epoch']}", flush=True)

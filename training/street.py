@@ -88,9 +88,15 @@ def largest_part_box(mask: np.ndarray, min_area: float) -> tuple[int, int, int, 
 
 
 def background_patches(street_dir: Path, count: int, size: int, seed: int) -> np.ndarray:
-    """Random patches of the tag-only street photos (never used for evaluation): uint8 [count, size, size, 3]."""
+    """Random patches of street backgrounds (never of evaluation photos): uint8 [count, size, size, 3].
+
+    From the tag-only street photos where the folder has them; otherwise from the background pixels
+    (label 0) of the annotated training photos, keeping squares that are almost all background."""
     rng = np.random.default_rng(seed)
     photos = sorted((street_dir / "photos").glob("1*.jpg")) + sorted((street_dir / "photos").glob("2*.jpg"))
+    photos = [p for p in photos if len(p.stem) > 4 or int(p.stem) >= 1000]
+    if not photos:
+        return _annotated_background_patches(street_dir, count, size, rng)
     patches = []
     for path in rng.choice(photos, size=min(count, len(photos)), replace=False):
         photo = Image.open(path).convert("RGB")
@@ -99,3 +105,23 @@ def background_patches(street_dir: Path, count: int, size: int, seed: int) -> np
         y = int(rng.integers(0, photo.height - side + 1))
         patches.append(np.asarray(photo.crop((x, y, x + side, y + side)).resize((size, size))))
     return np.stack(patches)
+
+
+def _annotated_background_patches(street_dir: Path, count: int, size: int, rng: np.random.Generator,
+                                  background_share: float = 0.9, tries: int = 30) -> np.ndarray:
+    from scipy.io import loadmat
+
+    numbers = [n for n in TRAIN_PHOTOS if (street_dir / "photos" / f"{n:04d}.jpg").exists()]
+    patches: list[np.ndarray] = []
+    while numbers and len(patches) < count:
+        number = int(rng.choice(numbers))
+        labels = loadmat(street_dir / "annotations" / "pixel-level" / f"{number:04d}.mat")["groundtruth"]
+        photo = Image.open(street_dir / "photos" / f"{number:04d}.jpg").convert("RGB")
+        for _ in range(tries):
+            side = int(min(photo.size) * rng.uniform(0.2, 0.5))
+            x = int(rng.integers(0, photo.width - side + 1))
+            y = int(rng.integers(0, photo.height - side + 1))
+            if (labels[y:y + side, x:x + side] == 0).mean() >= background_share:
+                patches.append(np.asarray(photo.crop((x, y, x + side, y + side)).resize((size, size))))
+                break
+    return np.stack(patches) if patches else np.full((1, size, size, 3), 200, np.uint8)

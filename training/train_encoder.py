@@ -5,10 +5,18 @@
 
 Image tower from scratch + projection of the frozen bundled MiniLM, trained with
     image<->caption contrastive loss + cosine-classifier losses on article type, colour group and gender
-    (+ "any of these article types" on garment crops cut from street photos, for in-the-wild photos).
+    (+ "any of these article types" on real photos: garment crops cut from street photos and people's own
+    photos of clothes, `--photos`, whose labels map onto catalog types in training/clothing_photos.py).
 Packshots are composited onto real and made-up backgrounds (training/augment.py). Products in the fixed
-held-out split (core/split.py) and street photos 641-804 are never trained on. Resumable: the state after
-each epoch is kept in --work; running the same command again continues where it stopped. Seeded.
+held-out split (core/split.py), street photos 641-804 and the held-out senders of the clothing photos are
+never trained on. `--init` fine-tunes a shipped checkpoint instead of starting from scratch (the labels must
+agree). Resumable: the state after each epoch is kept in --work; running the same command again continues
+where it stopped. Seeded. Runs on a GPU when one is there (`--device auto`), else on the CPU.
+
+    python -m training.train_encoder --catalog ../shared/datasets/fashion-products \
+        --street ../shared/datasets/street-photos --photos ../shared/datasets/clothing-photos \
+        --init assets/stylelens-small.pt --epochs 12 --lr 5e-4 --real-per-batch 48 \
+        --work data/training/encoder-real --out assets/stylelens-small.pt
 """
 from __future__ import annotations
 
@@ -29,28 +37,30 @@ from PIL import Image
 from tqdm import tqdm
 
 from core.encoders.minilm import MiniLM
-from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, normalize_pixels, save_checkpoint
+from core.encoders.stylelens import (Labels, StyleLensModel, TowerConfig, load_checkpoint, normalize_pixels,
+                                     save_checkpoint)
 from core.split import HELD_OUT_PERCENT, is_held_out
-from training import augment, street
+from training import augment, clothing_photos, street
 from training.resume import load_state, save_state
 
 MIN_CLASS_ITEMS = 10  # article types rarer than this in the training split get no class of their own
 GENDERS = ("Men", "Women", "Unisex")
 GENDER_OF = {"Men": "Men", "Boys": "Men", "Women": "Women", "Girls": "Women", "Unisex": "Unisex"}
-VERSION = "1"
+VERSION = "2"
 
 
 @dataclass
 class TrainConfig:
     epochs: int = 30
     catalog_per_batch: int = 104
-    street_per_batch: int = 24
+    street_per_batch: int = 24  # real photos per step (street crops and people's own photos)
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     seed: int = 0
     clean_share: float = 0.2  # catalog samples shown as plain packshots (only mirrored)
     limit: int = 0  # >0: use only this many catalog rows (smoke runs)
+    init: str = ""  # checkpoint fine-tuned from ("" = from scratch)
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -108,8 +118,10 @@ def encode_labels(styles: pd.DataFrame, labels: Labels) -> dict[str, torch.Tenso
             "gender": codes([GENDER_OF.get(g, "") for g in styles["gender"]], labels.genders)}
 
 
-def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path) -> dict:
-    """Street garment crops (pixels uint8 + allowed-class masks) and background patches."""
+def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path,
+                photos_dir: Path | None = None) -> dict:
+    """Real photos with the catalog types they allow (pixels uint8 + allowed-class masks): street garment
+    crops (training photos) and people's own photos of clothes (training senders); background patches."""
     if cache.exists():
         return torch.load(cache, weights_only=False)
     if street_dir is None:
@@ -118,20 +130,31 @@ def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path)
         crops = street.garment_crops(street_dir, street.TRAIN_PHOTOS)
         patches = street.background_patches(street_dir, 800, size, seed=0)
     index = {name: i for i, name in enumerate(labels.article_types)}
-    allowed, pictures = [], []
-    for crop in crops:
+    allowed, pictures, sources = [], [], []
+
+    def add(image: Image.Image, kinds: tuple[str, ...], source: str) -> None:
         row = torch.zeros(len(labels.article_types), dtype=torch.bool)
-        for kind in street.STREET_TO_CATALOG[crop.label]:
+        for kind in kinds:
             if kind in index:
                 row[index[kind]] = True
         if row.any():
             allowed.append(row)
-            pictures.append(np.asarray(crop.image.resize((size, size), Image.Resampling.BILINEAR)))
+            pictures.append(np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)))
+            sources.append(source)
+
+    for crop in crops:
+        add(crop.image, street.STREET_TO_CATALOG[crop.label], "street")
+    if photos_dir is not None:
+        training_photos, _ = clothing_photos.split(clothing_photos.read_photos(photos_dir))
+        for photo in tqdm(training_photos, desc="Reading clothing photos"):
+            with Image.open(photo.path) as image:
+                add(image, photo.article_types, "clothing-photos")
     data = {
         "pixels": torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).contiguous() if pictures
         else torch.zeros(0, 3, size, size, dtype=torch.uint8),
         "allowed": torch.stack(allowed) if allowed else torch.zeros(0, len(labels.article_types), dtype=torch.bool),
         "patches": torch.from_numpy(patches).permute(0, 3, 1, 2).contiguous(),
+        "sources": sources,
     }
     torch.save(data, cache)
     return data
@@ -141,7 +164,7 @@ def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path)
 def contrastive_loss(images: torch.Tensor, texts: torch.Tensor, log_temperature: torch.Tensor) -> torch.Tensor:
     """Symmetric InfoNCE over the batch (CLIP): image i belongs with caption i."""
     logits = images @ texts.T * log_temperature.exp().clamp(max=100)  # [B, B]
-    target = torch.arange(len(images))
+    target = torch.arange(len(images), device=images.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
@@ -159,7 +182,24 @@ def any_of_loss(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
 
 
 # ---- training ------------------------------------------------------------------------------
-def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator, config: TrainConfig) -> dict:
+def initial_model(tower: TowerConfig, labels: Labels, init: str) -> StyleLensModel:
+    """A fresh model, or the weights of the checkpoint `init` (whose labels must be these labels)."""
+    if not init:
+        return StyleLensModel(tower, labels)
+    model, _ = load_checkpoint(Path(init))
+    if model.labels != labels or model.config != tower:
+        raise SystemExit(f"{init} was built with other labels or another tower; train from scratch instead.")
+    return model.train()
+
+
+def previous_history(init: str) -> list:
+    return load_checkpoint(Path(init))[1].get("history", []) if init else []
+
+
+
+def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator, config: TrainConfig,
+                  device: str = "cpu") -> dict:
+    """Augment on the CPU (seeded generator), then one forward pass on `device`."""
     catalog = batch["pixels"].float() / 255
     shot = augment.phone_photo_like(catalog, batch["masks"].float(), batch["patches"], generator)
     clean = torch.rand(len(catalog), 1, 1, 1, generator=generator) < config.clean_share
@@ -168,7 +208,8 @@ def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator
     if len(street_pixels):
         moved, _ = augment.random_affine(street_pixels, torch.ones_like(street_pixels[:, :1]), generator, 8.0)
         street_pixels = augment.photometric(moved, generator)
-    pixels = normalize_pixels(torch.cat([catalog, street_pixels]))
+    pixels = normalize_pixels(torch.cat([catalog, street_pixels])).to(device)
+    batch = {k: v.to(device) for k, v in batch.items() if k in ("sentences", "article", "colour", "gender", "allowed")}
     embeddings = model.image(pixels)
     ours, theirs = embeddings[:len(catalog)], embeddings[len(catalog):]
     texts = model.text(batch["sentences"])
@@ -210,7 +251,8 @@ def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     config = TrainConfig(epochs=args.epochs, seed=args.seed, limit=args.limit, catalog_per_batch=args.batch,
-                         street_per_batch=max(1, args.batch * 3 // 13))
+                         street_per_batch=args.real_per_batch or max(1, args.batch * 3 // 13), lr=args.lr,
+                         warmup_epochs=args.warmup_epochs, init=args.init or "")
     random.seed(config.seed), np.random.seed(config.seed), torch.manual_seed(config.seed)
     work = Path(args.work)
     tower = TowerConfig()
@@ -221,11 +263,13 @@ def train(args: argparse.Namespace) -> None:
     labels = make_labels(styles, train_rows, args.min_class_items)
     codes = encode_labels(styles, labels)
     street_data = load_street(Path(args.street) if args.street else None, labels, tower.image_size,
-                              work / "street-cache.pt")
-    print(f"{len(train_rows)} training products, {held_out.sum()} held out, {len(street_data['pixels'])} street "
-          f"crops, {len(labels.article_types)} article types", flush=True)
+                              work / "street-cache.pt", Path(args.photos) if args.photos else None)
+    sources = street_data.get("sources", ["street"] * len(street_data["pixels"]))
+    print(f"{len(train_rows)} training products, {held_out.sum()} held out, {sources.count('street')} street "
+          f"crops, {sources.count('clothing-photos')} clothing photos, {len(labels.article_types)} article types",
+          flush=True)
 
-    model = StyleLensModel(tower, labels)
+    model = initial_model(tower, labels, config.init).to(args.device_used)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state_path = work / "last.pt"
     start_epoch, history, generator = 0, [], torch.Generator().manual_seed(config.seed)
@@ -246,7 +290,7 @@ def train(args: argparse.Namespace) -> None:
         for step, batch in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + step, total, warmup, config.lr)
-            losses = training_step(model, batch, generator, config)
+            losses = training_step(model, batch, generator, config, args.device_used)
             loss = sum(losses.values())
             optimizer.zero_grad()
             loss.backward()
@@ -259,19 +303,26 @@ def train(args: argparse.Namespace) -> None:
         print(json.dumps(history[-1]), flush=True)
         save_state(state_path, model, optimizer, epoch + 1, history, generator=generator.get_state())
 
+    photos_part = (f"; clothing-photos of the training senders ({sources.count('clothing-photos')} photos, labels "
+                   "mapped by training/clothing_photos.py)" if args.photos else "")
     record = {
         "version": VERSION,
         "data": f"fashion-products styles.csv + images ({len(train_rows)} training products of {len(styles)}); "
                 f"street-photos pixel-level annotations, photos {street.TRAIN_PHOTOS.start:04d}-"
-                f"{street.TRAIN_PHOTOS.stop - 1:04d} ({len(street_data['pixels'])} garment crops); background "
-                "patches from the tag-only street photos",
+                f"{street.TRAIN_PHOTOS.stop - 1:04d} ({sources.count('street')} garment crops){photos_part}; "
+                "background patches from the tag-only street photos",
         "split": f"held out: sha256(product id) mod 100 < {HELD_OUT_PERCENT} ({int(held_out.sum())} products, "
-                 f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}",
+                 f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}; "
+                 f"clothing-photos senders in training/{clothing_photos.SPLIT_FILE.name}",
+        "trained_on": f"{args.device_used} ({torch.get_num_threads()} CPU threads)" if args.device_used == "cpu"
+        else args.device_used,
+        "fine_tuned_from": config.init or None,
+        "previous_history": previous_history(config.init),
         "command": "python -m training.train_encoder " + " ".join(sys.argv[1:]),
         "train_config": asdict(config),
         "history": history,
     }
-    save_checkpoint(model.eval(), Path(args.out), record)
+    save_checkpoint(model.cpu().eval(), Path(args.out), record)
     print(f"Saved {args.out}", flush=True)
 
 
@@ -279,6 +330,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--catalog", required=True, help="folder with styles.csv and images/")
     parser.add_argument("--street", help="street-photos folder (annotations/, photos/); optional")
+    parser.add_argument("--photos", help="clothing-photos folder (labels.csv, images/): people's own photos; optional")
+    parser.add_argument("--init", help="fine-tune this StyleLens checkpoint instead of starting from scratch")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
+    parser.add_argument("--warmup-epochs", type=float, default=TrainConfig.warmup_epochs)
+    parser.add_argument("--real-per-batch", type=int, default=0,
+                        help="real photos per step (default: 3/13 of --batch)")
+    parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     parser.add_argument("--out", default="assets/stylelens-small.pt")
     parser.add_argument("--work", default="data/training/encoder", help="caches and resumable state")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
@@ -288,7 +346,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-class-items", type=int, default=MIN_CLASS_ITEMS,
                         help="article types with fewer training products get no class of their own")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
-    train(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args.device_used = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
+        ("cpu" if args.device == "auto" else args.device)
+    train(args)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ def attribute_model(name: str):
     return encoder if hasattr(encoder, "classify") else _encoder(BUNDLED_ENCODER)
 
 
+def attribute_reader(name: str):
+    """The photo path (core/photo_query.py) with an encoder that has heads: categories, "looks like"."""
+    from core.photo_query import PhotoReader
+    from core.segment import configured_segmenter
+
+    return PhotoReader(attribute_model(name), configured_segmenter(load_settings()))
+
+
 @st.cache_resource(show_spinner="Loading the pose model…")
 def pose_model():
     from core.pose_model import PoseModel

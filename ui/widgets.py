@@ -131,6 +131,12 @@ def chips_html(chips) -> str:
                     for c in chips)
 
 
+def swatch_html(rgb) -> str:
+    """A small square of the colour `rgb` (a garment's colour)."""
+    return (f'<span title="garment colour" style="display:inline-block;width:14px;height:14px;border-radius:3px;'
+            f'border:1px solid #999;vertical-align:middle;background:rgb{tuple(int(v) for v in rgb)}"></span>')
+
+
 def rerank_toggle() -> bool:
     """The sidebar switch for re-ranking, shared by every page (on by default)."""
     with st.sidebar:

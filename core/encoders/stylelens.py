@@ -225,9 +225,22 @@ class StyleLensEncoder:
         """Article type, colour and gender of each image, with probabilities."""
         if not images:
             return []
-        embedding = torch.from_numpy(self.embed_images(images))
-        probabilities = {k: v.softmax(dim=1) for k, v in self.model.image.heads(embedding).items()}
-        return [self._prediction(probabilities, row, top) for row in range(len(images))]
+        return self.classify_embeddings(self.embed_images(images), top)
+
+    @torch.inference_mode()
+    def classify_embeddings(self, embeddings: np.ndarray, top: int = 3) -> list[Prediction]:
+        """What the heads read from image embeddings ([N, D] unit) made by this encoder."""
+        probabilities = self._probabilities(embeddings)
+        return [self._prediction(probabilities, row, top) for row in range(len(embeddings))]
+
+    @torch.inference_mode()
+    def article_distributions(self, embeddings: np.ndarray) -> np.ndarray:
+        """P(article type) per embedding: float32 [N, len(labels.article_types)]."""
+        return self._probabilities(embeddings)["article"].numpy()
+
+    def _probabilities(self, embeddings: np.ndarray) -> dict[str, torch.Tensor]:
+        heads = self.model.image.heads(torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)))
+        return {k: v.softmax(dim=1) for k, v in heads.items()}
 
     def _prediction(self, probabilities: dict[str, torch.Tensor], row: int, top: int) -> Prediction:
         labels = self.model.labels

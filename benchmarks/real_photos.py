@@ -1,0 +1,170 @@
+"""Real photos in, the right kind of product out: the yardstick of the photo search.
+
+    python benchmarks/real_photos.py --catalog ../shared/datasets/fashion-products \
+        --photos ../shared/datasets/clothing-photos --street ../shared/datasets/street-photos \
+        --variants off:0:0 off:0.3:0 on:0.3:0 --out data/benchmarks/real-photos.json
+
+Two query sets nobody trained on, run through the app's own photo path (core/photo_query.py via
+core.evaluation, exactly as `python -m core evaluate` runs image queries):
+    clothing-photos  people's own photos of clothes from the held-out senders
+                     (training/clothing-photos-split.json); relevant = catalog products of the types
+                     training/clothing_photos.py accepts for the photo's label
+    street-crops     garments cut from held-out street photos 0641-0804 by their ground-truth masks;
+                     relevant = the types training/street.py accepts for the street label
+Each variant is `segmenter:prior weight:flip` (segmenter `on` = the configured one, `off` = none; flip 1
+averages the embedding with the mirrored photo's). Reported: precision@10 (same kind in the top 10)
+overall, per kind and over the eleven headline kinds, recall@10, and photo query latency end to end.
+Uses the StyleLens catalog of the current settings (import the catalog first).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.config import load_settings  # noqa: E402
+from core.engine import StyleLens  # noqa: E402
+from core.evaluation import EvalQuery, evaluate  # noqa: E402
+from core.photo_query import PhotoReader  # noqa: E402
+from core.segment import configured_segmenter, load_segmenter  # noqa: E402
+from training import clothing_photos, street  # noqa: E402
+
+
+def catalog_ids_by_type(catalog: Path) -> dict[str, list[int]]:
+    styles = pd.read_csv(catalog / "styles.csv").fillna("")
+    return styles.groupby("articleType")["id"].apply(lambda ids: [int(i) for i in ids]).to_dict()
+
+
+def clothing_queries(photos_dir: Path, by_type: dict[str, list[int]]) -> list[EvalQuery]:
+    _, held = clothing_photos.split(clothing_photos.read_photos(photos_dir))
+    queries = []
+    for line, photo in enumerate(held, start=1):
+        relevant = frozenset(i for kind in photo.article_types for i in by_type.get(kind, []))
+        if relevant:
+            queries.append(EvalQuery(line, relevant, image=photo.path, kind=photo.label))
+    return queries
+
+
+def street_queries(street_dir: Path, by_type: dict[str, list[int]], folder: Path) -> list[EvalQuery]:
+    """Ground-truth garment crops of the held-out photos, written to `folder` (outside the repository's files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    queries = []
+    for line, crop in enumerate(street.garment_crops(street_dir, street.EVAL_PHOTOS), start=1):
+        relevant = frozenset(i for kind in street.STREET_TO_CATALOG[crop.label] for i in by_type.get(kind, []))
+        if not relevant:
+            continue
+        path = folder / f"{Path(crop.photo).stem}-{crop.label}.jpg"
+        if not path.exists():
+            crop.image.save(path, quality=92)
+        queries.append(EvalQuery(line, relevant, image=path, kind=crop.label))
+    return queries
+
+
+def summarise(report, headline: tuple[str, ...] = ()) -> dict:
+    data = report.to_json()
+    by_kind = {kind: {"precision@10": v["precision@10"], "recall@10": v["recall@10"], "n": v["n"]}
+               for kind, v in data["by_kind"].items()}
+    chosen = [o.metrics["precision@10"] for o in report.outcomes if o.query.kind in headline]
+    result = {"precision@10": data["precision@10"], "recall@10": data["recall@10"], "mrr": data["mrr"], "n": data["n"],
+              "by_kind": by_kind, "worst_kind": min(by_kind.items(), key=lambda kv: kv[1]["precision@10"])[0]}
+    if headline:
+        result["headline_precision@10"] = round(statistics.fmean(chosen), 4) if chosen else None
+        result["headline_kinds"] = list(headline)
+        result["headline_min_kind_precision@10"] = min(by_kind[k]["precision@10"] for k in headline if k in by_kind)
+    return result
+
+
+def latency(engine: StyleLens, queries: list[EvalQuery], count: int = 100) -> dict:
+    """A photo query end to end as the Search page runs it: decode, segment, embed, search, fetch."""
+    paths = [q.image for q in queries[:count]]
+    engine.search_image(paths[0])  # warm-up
+    times = []
+    for path in paths:
+        started = time.perf_counter()
+        engine.search_image(path, k=10)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"photo_query_ms_p50": round(statistics.median(times), 1),
+            "photo_query_ms_p95": round(times[max(0, int(round(0.95 * len(times))) - 1)], 1), "queries": len(times)}
+
+
+def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, sets: dict) -> dict:
+    use, weight, flip = variant.split(":")
+    segmenter = None
+    if use == "on":
+        segmenter = load_segmenter(segmenter_path) if segmenter_path else configured_segmenter(engine.settings)
+        if segmenter is None:
+            raise SystemExit("variant asks for a segmenter but none is configured or shipped")
+    engine.set_photo_reader(PhotoReader(engine.encoder, segmenter, float(weight), flip == "1"))
+    result = {"variant": variant, "segmenter": str(segmenter.path) if segmenter else None,
+              "prior_weight": float(weight), "flip": flip == "1", "encoder": engine.encoder.model_key}
+    for name, (queries, headline) in sets.items():
+        report = evaluate(engine, queries, k=50, progress=_progress(name))
+        print(file=sys.stderr)
+        result[name] = summarise(report, headline)
+    result["latency"] = latency(engine, sets["clothing-photos"][0])
+    return result
+
+
+def _progress(name: str):
+    def report(done: int, total: int, message: str) -> None:
+        print(f"\r{name}: {done}/{total}", end="", file=sys.stderr)
+    return report
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| variant | phone photos p@10 (all) | headline 11 kinds | worst kind | street crops p@10 | photo query p50 ms |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        photos, crops = r["clothing-photos"], r["street-crops"]
+        worst = photos["worst_kind"]
+        lines.append(f"| {r['variant']} | {photos['precision@10']:.3f} | {photos['headline_precision@10']:.3f} | "
+                     f"{worst} {photos['by_kind'][worst]['precision@10']:.3f} | {crops['precision@10']:.3f} | "
+                     f"{r['latency']['photo_query_ms_p50']:.0f} |")
+    return "\n".join(lines)
+
+
+def kinds_table(result: dict, name: str) -> str:
+    rows = sorted(result[name]["by_kind"].items(), key=lambda kv: -kv[1]["n"])
+    return "\n".join([f"| {name} kind | n | precision@10 |", "|---|---|---|"] +
+                     [f"| {kind} | {v['n']} | {v['precision@10']:.3f} |" for kind, v in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--catalog", type=Path, required=True, help="fashion-products folder (styles.csv)")
+    parser.add_argument("--photos", type=Path, required=True, help="clothing-photos folder")
+    parser.add_argument("--street", type=Path, required=True, help="street-photos folder")
+    parser.add_argument("--variants", nargs="+", default=["off:0:0", "on:0.3:0"],
+                        help="segmenter(on|off):prior weight:flip(0|1)")
+    parser.add_argument("--segmenter", type=Path, help="segmenter checkpoint for `on` (default: the configured one)")
+    parser.add_argument("--work", type=Path, default=Path("data/benchmarks/real"), help="street crops are cut here")
+    parser.add_argument("--out", type=Path, help="write the results here as JSON")
+    args = parser.parse_args()
+    by_type = catalog_ids_by_type(args.catalog)
+    sets = {"clothing-photos": (clothing_queries(args.photos, by_type), clothing_photos.HEADLINE_KINDS),
+            "street-crops": (street_queries(args.street, by_type, args.work / "street-crops"), ())}
+    print({name: len(queries) for name, (queries, _) in sets.items()}, file=sys.stderr)
+    engine = StyleLens.open(load_settings())
+    engine.index(progress=lambda done, total, message: print(f"\r{message}: {done}/{total}", end="", file=sys.stderr))
+    results = [run_variant(engine, variant, args.segmenter, sets) for variant in tqdm(args.variants, desc="variants")]
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print()
+    print(kinds_table(results[-1], "clothing-photos"))
+    print()
+    print(kinds_table(results[-1], "street-crops"))
+
+
+if __name__ == "__main__":
+    main()

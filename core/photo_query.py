@@ -1,0 +1,103 @@
+"""How a photo becomes a query: the one path every photo search takes.
+
+Search by photo, Shop the Look (each garment), Refine with an uploaded photo, `core categories` and
+`python -m core evaluate` with image queries all call `PhotoReader.read`, then rank with `rescore`:
+
+    photo -> garment mask (core/segment.py, when a segmenter is shipped and the mask is trusted)
+          -> the garment cut out on white (as the catalog's packshots are)
+          -> embedding (optionally averaged with its mirror image)
+          -> article-type distribution of the encoder's head: a soft prior on the candidates' types
+          -> the garment's colour, read from its own pixels only (never the background or skin)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from core.encoders import Encoder, l2_normalize
+from core.index import Neighbour, VectorIndex
+from core.segment import GarmentSegmenter, cut_out, trusted
+
+# score = cosine similarity + PRIOR_WEIGHT * P(candidate's article type | photo). Chosen on the real-photo
+# benchmark (benchmarks/real_photos.py; see assets/stylelens-small.md for the figures with and without).
+PRIOR_WEIGHT = 0.3
+PRIOR_DEPTH = 100  # first-stage candidates the prior re-orders
+
+
+@dataclass(frozen=True)
+class PhotoQuery:
+    """What was read from one photo, and what it searches with."""
+    vector: np.ndarray  # float32 [D], unit: the embedding the index is searched with
+    type_prior: dict[str, float]  # article type -> probability; empty when the encoder has no type head
+    mask: np.ndarray | None  # bool [H, W] garment pixels of the photo; None when not segmented (or not trusted)
+    colour: tuple[int, int, int]  # median RGB of the garment's pixels (all pixels without a mask)
+    cutout: Image.Image  # the picture that was embedded (the garment on white, or the photo as it was)
+    prediction: object | None = None  # core.encoders.stylelens.Prediction when the encoder has heads
+
+    @property
+    def segmented(self) -> bool:
+        return self.mask is not None
+
+
+class PhotoReader:
+    """Turns photos into PhotoQuery objects with one encoder and (optionally) one segmenter. Stateless, so
+    the sessions of the app share one."""
+
+    def __init__(self, encoder: Encoder, segmenter: GarmentSegmenter | None = None,
+                 prior_weight: float = PRIOR_WEIGHT, flip: bool = False):
+        self.encoder, self.segmenter = encoder, segmenter
+        self.prior_weight, self.flip = prior_weight, flip
+
+    def read(self, pictures: Sequence[Image.Image]) -> list[PhotoQuery]:
+        if not pictures:
+            return []
+        masks = self.segmenter.masks(pictures) if self.segmenter is not None else [None] * len(pictures)
+        masks = [m if trusted(m) else None for m in masks]
+        cutouts = [cut_out(p, m) if m is not None else p for p, m in zip(pictures, masks)]
+        vectors = self.encoder.embed_images(cutouts)  # [N, D]
+        if self.flip:
+            vectors = l2_normalize(vectors + self.encoder.embed_images([ImageOps.mirror(c) for c in cutouts]))
+        priors, predictions = self._heads(vectors)
+        return [PhotoQuery(v, prior, m, garment_colour(p, m), c, pred)
+                for v, prior, m, p, c, pred in zip(vectors, priors, masks, pictures, cutouts, predictions)]
+
+    def _heads(self, vectors: np.ndarray) -> tuple[list[dict[str, float]], list]:
+        if not hasattr(self.encoder, "article_distributions"):
+            return [{}] * len(vectors), [None] * len(vectors)
+        names = self.encoder.labels.article_types
+        distributions = self.encoder.article_distributions(vectors)  # [N, C]
+        priors = [dict(zip(names, map(float, row))) for row in distributions]
+        return priors, self.encoder.classify_embeddings(vectors)
+
+
+def attribute_reader(settings) -> PhotoReader:
+    """A reader whose encoder has article/colour/gender heads (the configured one, else the bundled one):
+    for `core categories` and the page's "what the photo shows", through the same photo path."""
+    from core.encoders import load_attribute_model
+    from core.segment import configured_segmenter
+
+    return PhotoReader(load_attribute_model(settings.encoder_name), configured_segmenter(settings))
+
+
+def garment_colour(picture: Image.Image, mask: np.ndarray | None, side: int = 64) -> tuple[int, int, int]:
+    """Median RGB of the garment's pixels: the mask's when there is one, else the whole picture's."""
+    small = np.asarray(picture.convert("RGB").resize((side, side), Image.Resampling.BILINEAR))
+    if mask is not None:
+        keep = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((side, side))) >= 128
+        if keep.any():
+            small = small[keep]
+    pixels = small.reshape(-1, 3)
+    return tuple(int(v) for v in np.median(pixels, axis=0))  # type: ignore[return-value]
+
+
+def rescore(neighbours: Sequence[Neighbour], index: VectorIndex, prior: dict[str, float],
+            weight: float) -> list[Neighbour]:
+    """Candidates re-ordered by cosine + weight * P(their article type); unchanged without a prior."""
+    if not prior or weight <= 0 or not neighbours:
+        return list(neighbours)
+    types = index.values_of("article_type", [n.id for n in neighbours])
+    scored = [Neighbour(n.id, n.score + weight * prior.get(kind, 0.0)) for n, kind in zip(neighbours, types)]
+    return sorted(scored, key=lambda n: -n.score)
