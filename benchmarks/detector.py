@@ -22,8 +22,10 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.garments import DETECTOR_CLASSES, garment_boxes  # noqa: E402
-from core.look import DETECTOR_WEIGHTS, GarmentDetector, best_per_class  # noqa: E402
+from core.look import DETECTOR_WEIGHTS, GarmentDetector, best_per_class, padded  # noqa: E402
 from core.metrics import average_precision, box_iou  # noqa: E402
+from core.photo_query import PhotoReader  # noqa: E402
+from core.segment import load_segmenter, mask_box  # noqa: E402
 from training import street  # noqa: E402
 from training.train_detector import write_dataset  # noqa: E402
 
@@ -87,6 +89,9 @@ def run(args: argparse.Namespace) -> dict:
     detector = GarmentDetector(Path(args.weights), confidence=0.001)
     predictions: dict[str, list] = {label: [] for label in DETECTOR_CLASSES}
     served: dict[str, dict[str, tuple]] = {label: {} for label in DETECTOR_CLASSES}
+    served_scores: dict[str, dict[str, float]] = {label: {} for label in DETECTOR_CLASSES}
+    masked: dict[str, dict[str, tuple]] = {label: {} for label in DETECTOR_CLASSES}
+    reader = PhotoReader(None, load_segmenter(Path(args.segmenter))) if args.segmenter else None
     times = []
     for stem in tqdm(stems, desc="Detecting"):
         photo = Image.open(street_dir / "photos" / f"{stem}.jpg").convert("RGB")
@@ -98,6 +103,13 @@ def run(args: argparse.Namespace) -> dict:
                 predictions[d.label].append((stem, d.box, d.score))
         for d in best_per_class([d for d in found if d.score >= 0.25]):
             served[d.label][stem] = d.box
+            served_scores[d.label][stem] = d.score
+            if reader is not None:  # Shop the Look's served box: around the garment's mask in the padded crop
+                region = padded(d.box, photo.size)
+                mask = reader.masks([photo.crop(region)])[0]
+                box = mask_box(mask) if mask is not None else None
+                masked[d.label][stem] = d.box if box is None else (
+                    box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1])
 
     report: dict = {"photos": len(stems), "weights": str(args.weights), "classes": {}}
     for label in DETECTOR_CLASSES:
@@ -111,8 +123,13 @@ def run(args: argparse.Namespace) -> dict:
             "ap50": round(average_precision(predictions[label], truths[label]), 4),
             "baseline_ap50": round(average_precision(baseline, truths[label]), 4),
             "served_recall": round(placed / max(1, len(truths[label])), 4),
-            "served_precision": round(placed / max(1, len(served[label])), 4)}
-    for key in ("ap50", "baseline_ap50"):
+            "served_precision": round(placed / max(1, len(served[label])), 4),
+            "served_ap50": round(average_precision(
+                [(s, box, served_scores[label][s]) for s, box in served[label].items()], truths[label]), 4)}
+        if reader is not None:
+            report["classes"][label]["served_masked_ap50"] = round(average_precision(
+                [(s, box, served_scores[label][s]) for s, box in masked[label].items()], truths[label]), 4)
+    for key in ("ap50", "baseline_ap50", "served_ap50") + (("served_masked_ap50",) if reader else ()):
         report[f"{key}_top_bottom_foot"] = round(statistics.fmean(report["classes"][c][key] for c in MAIN_CLASSES), 4)
     report["detect_ms_p50"] = round(statistics.median(times), 1)
     report["ultralytics"] = ultralytics_val(Path(args.weights), yaml)
@@ -205,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", default="data/training/detector", help="YOLO dataset folder (labels)")
     parser.add_argument("--out", type=Path, default=Path("data/benchmarks/detector-results.json"))
     parser.add_argument("--card", type=Path, help="write the detector's model card here (markdown)")
+    parser.add_argument("--segmenter", help="also measure served boxes drawn around the segmenter's garment masks "
+                        "(as Shop the Look serves them)")
     args = parser.parse_args(argv)
     report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)

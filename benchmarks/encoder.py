@@ -148,20 +148,52 @@ def summary(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def render_card(checkpoint: Path, results: list[dict], command: str) -> str:
-    """The model card: what the model is, the data, split and command that made it, and measured numbers."""
+def real_photo_section(real: list[dict] | None, command: str | None) -> str:
+    """The card's first section: the real-photo benchmark (benchmarks/real_photos.py), served variant last."""
+    if not real:
+        return ""
+    from benchmarks.real_photos import kinds_table, table
+
+    served = real[-1]
+    return f"""
+## Real photos first (held-out senders and held-out street photos)
+Produced by `{command}` (each variant is segmenter:prior weight:flip; the app serves the last row):
+
+{table(real)}
+
+People's own photos of clothes, by kind (served variant; relevant = the catalog types
+`training/clothing_photos.py` accepts for the label):
+
+{kinds_table(served, "clothing-photos")}
+
+Garments cut from held-out street photos by their ground-truth masks, by street label:
+
+{kinds_table(served, "street-crops")}
+"""
+
+
+def render_card(checkpoint: Path, results: list[dict], command: str, real: list[dict] | None = None,
+                real_command: str | None = None) -> str:
+    """The model card: real-photo figures first, then what the model is, the data, split and command that made
+    it, and the catalog / synthetic numbers."""
     from core.encoders.stylelens import load_checkpoint
 
     model, record = load_checkpoint(checkpoint)
     parameters = sum(p.numel() for p in model.parameters())
     history = record.get("history", [])
     last = history[-1] if history else {}
+    earlier = record.get("previous_history") or []
     config = model.config
+    origin = (f"fine-tuned from the previous stylelens-small ({len(earlier)} epochs from scratch, "
+              f"{earlier[-1]['seconds'] / 60:.0f} min) on {record.get('trained_on', 'the CPU')}"
+              if earlier else f"trained from scratch on {record.get('trained_on', 'the CPU')}")
     return f"""# Model card: stylelens-small (`{checkpoint.name}`)
 
-The bundled StyleLens encoder, trained from scratch on this machine's CPU. Loaded by
-`load_encoder("stylelens-small")`; the default `ENCODER_NAME`.
-
+The bundled StyleLens encoder, {origin}. Loaded by `load_encoder("stylelens-small")`; the default
+`ENCODER_NAME`. Photo queries take the app's photo path (core/photo_query.py): the garment is cut out by
+the garment segmenter (`assets/garment-segmenter.md`), embedded, and the article-type head's distribution
+is a soft prior on the candidates' types.
+{real_photo_section(real, real_command)}
 ## What it is
 - **Image tower**: ResNet-18 layout at widths {list(config.widths)} (from scratch), input {config.image_size}x{config.image_size}
   (photos are squashed to a square like the catalog's), 2-layer projection to a {config.embed_dim}-d unit vector.
@@ -186,10 +218,10 @@ The bundled StyleLens encoder, trained from scratch on this machine's CPU. Loade
   street-photo patches or made-up textures (folds, stripes, gradients), random zoom/shift/tilt/mirror,
   exposure, contrast, saturation, white balance, uneven light, blur and noise (`training/augment.py`).
 - Config: `{json.dumps(record.get("train_config", {}))}`
-- {len(history)} epochs in {last.get("seconds", 0) / 60:.1f} min on 2 CPU cores; last epoch's losses:
+- {len(history)} epochs in {last.get("seconds", 0) / 60:.1f} min on {record.get("trained_on", "2 CPU cores")}; last epoch's losses:
   `{json.dumps({k: v for k, v in last.items() if k not in ("epoch", "seconds")})}`
 
-## Measured (held-out products and held-out street photos)
+## Measured on held-out products (and the synthetic phone-like proxy, second)
 Produced by `{command}`:
 
 {summary(results)}
@@ -228,6 +260,8 @@ def main() -> None:
     parser.add_argument("--card", type=Path, help="write the model card of the bundled encoder here (markdown)")
     parser.add_argument("--results", type=Path, help="re-render the summary / card from a saved --out file, "
                         "measuring nothing")
+    parser.add_argument("--real-photos", type=Path, help="results of benchmarks/real_photos.py to lead the card with")
+    parser.add_argument("--real-photos-command", help="the command that produced --real-photos")
     args = parser.parse_args()
     styles = pd.read_csv(args.catalog / "styles.csv").fillna("")
     held = styles[styles["id"].map(is_held_out)]
@@ -245,8 +279,13 @@ def main() -> None:
         if "--results" in argv:  # the card names the command that measured, not the one that re-rendered
             at = argv.index("--results")
             argv = argv[:at] + argv[at + 2:] + ["--out", str(args.results)] * ("--out" not in argv)
+        for option in ("--real-photos", "--real-photos-command"):  # they render the card, they measure nothing
+            if option in argv:
+                at = argv.index(option)
+                argv = argv[:at] + argv[at + 2:]
         command = "python benchmarks/encoder.py " + " ".join(argv)
-        args.card.write_text(render_card(BUNDLED_CHECKPOINT, results, command))
+        real = json.loads(args.real_photos.read_text()) if args.real_photos else None
+        args.card.write_text(render_card(BUNDLED_CHECKPOINT, results, command, real, args.real_photos_command))
         print(f"Model card written to {args.card}")
 
 

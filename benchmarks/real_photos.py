@@ -11,8 +11,8 @@ core.evaluation, exactly as `python -m core evaluate` runs image queries):
                      training/clothing_photos.py accepts for the photo's label
     street-crops     garments cut from held-out street photos 0641-0804 by their ground-truth masks;
                      relevant = the types training/street.py accepts for the street label
-Each variant is `segmenter:prior weight:flip` (segmenter `on` = the configured one, `off` = none; flip 1
-averages the embedding with the mirrored photo's). Reported: precision@10 (same kind in the top 10)
+Each variant is `segmenter:prior weight:flip[:embed]` (segmenter `on` = the configured one, `off` = none;
+flip 1 averages the embedding with the mirrored photo's; embed = cutout, photo or both, core/photo_query.py). Reported: precision@10 (same kind in the top 10)
 overall, per kind and over the eleven headline kinds, recall@10, and photo query latency end to end.
 Uses the StyleLens catalog of the current settings (import the catalog first).
 """
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.config import load_settings  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
 from core.evaluation import EvalQuery, evaluate  # noqa: E402
-from core.photo_query import PhotoReader  # noqa: E402
+from core.photo_query import EMBED, PhotoReader  # noqa: E402
 from core.segment import configured_segmenter, load_segmenter  # noqa: E402
 from training import clothing_photos, street  # noqa: E402
 
@@ -97,15 +97,16 @@ def latency(engine: StyleLens, queries: list[EvalQuery], count: int = 100) -> di
 
 
 def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, sets: dict) -> dict:
-    use, weight, flip = variant.split(":")
+    use, weight, flip, *rest = variant.split(":")
+    embed = rest[0] if rest else EMBED
     segmenter = None
     if use == "on":
         segmenter = load_segmenter(segmenter_path) if segmenter_path else configured_segmenter(engine.settings)
         if segmenter is None:
             raise SystemExit("variant asks for a segmenter but none is configured or shipped")
-    engine.set_photo_reader(PhotoReader(engine.encoder, segmenter, float(weight), flip == "1"))
+    engine.set_photo_reader(PhotoReader(engine.encoder, segmenter, float(weight), flip == "1", embed))
     result = {"variant": variant, "segmenter": str(segmenter.path) if segmenter else None,
-              "prior_weight": float(weight), "flip": flip == "1", "encoder": engine.encoder.model_key}
+              "prior_weight": float(weight), "flip": flip == "1", "embed": embed, "encoder": engine.encoder.model_key}
     for name, (queries, headline) in sets.items():
         report = evaluate(engine, queries, k=50, progress=_progress(name))
         print(file=sys.stderr)

@@ -25,6 +25,10 @@ from core.segment import GarmentSegmenter, cut_out, trusted
 # benchmark (benchmarks/real_photos.py; see assets/stylelens-small.md for the figures with and without).
 PRIOR_WEIGHT = 0.3
 PRIOR_DEPTH = 100  # first-stage candidates the prior re-orders
+# What is embedded once the garment is found: "cutout" (the garment on white), "photo" (the picture as it
+# came; the mask then serves colour, boxes and drawing only) or "both" (the two embeddings averaged).
+EMBED_MODES = ("cutout", "photo", "both")
+EMBED = "both"
 
 
 @dataclass(frozen=True)
@@ -47,22 +51,35 @@ class PhotoReader:
     the sessions of the app share one."""
 
     def __init__(self, encoder: Encoder, segmenter: GarmentSegmenter | None = None,
-                 prior_weight: float = PRIOR_WEIGHT, flip: bool = False):
+                 prior_weight: float = PRIOR_WEIGHT, flip: bool = False, embed: str = EMBED):
+        if embed not in EMBED_MODES:
+            raise ValueError(f"embed must be one of {', '.join(EMBED_MODES)}, not {embed!r}")
         self.encoder, self.segmenter = encoder, segmenter
-        self.prior_weight, self.flip = prior_weight, flip
+        self.prior_weight, self.flip, self.embed = prior_weight, flip, embed
 
     def read(self, pictures: Sequence[Image.Image]) -> list[PhotoQuery]:
         if not pictures:
             return []
-        masks = self.segmenter.masks(pictures) if self.segmenter is not None else [None] * len(pictures)
-        masks = [m if trusted(m) else None for m in masks]
+        masks = self.masks(pictures)
         cutouts = [cut_out(p, m) if m is not None else p for p, m in zip(pictures, masks)]
-        vectors = self.encoder.embed_images(cutouts)  # [N, D]
-        if self.flip:
-            vectors = l2_normalize(vectors + self.encoder.embed_images([ImageOps.mirror(c) for c in cutouts]))
+        vectors = self._embed(pictures, cutouts)  # [N, D]
         priors, predictions = self._heads(vectors)
         return [PhotoQuery(v, prior, m, garment_colour(p, m), c, pred)
                 for v, prior, m, p, c, pred in zip(vectors, priors, masks, pictures, cutouts, predictions)]
+
+    def _embed(self, pictures: Sequence[Image.Image], cutouts: Sequence[Image.Image]) -> np.ndarray:
+        """The query vectors of the embed mode (a picture without a trusted mask is its own cut-out)."""
+        shown = {"cutout": [list(cutouts)], "photo": [list(pictures)], "both": [list(cutouts), list(pictures)]}
+        views = shown[self.embed]
+        if self.flip:
+            views = views + [[ImageOps.mirror(p) for p in view] for view in views]
+        return l2_normalize(sum(self.encoder.embed_images(view) for view in views))
+
+    def masks(self, pictures: Sequence[Image.Image]) -> list[np.ndarray | None]:
+        """The garment mask of each picture, None where there is no segmenter or the mask is not trusted."""
+        if self.segmenter is None:
+            return [None] * len(pictures)
+        return [m if trusted(m) else None for m in self.segmenter.masks(pictures)]
 
     def _heads(self, vectors: np.ndarray) -> tuple[list[dict[str, float]], list]:
         if not hasattr(self.encoder, "article_distributions"):

@@ -4,9 +4,9 @@ import streamlit as st
 from core.engine import RERANK_DEPTH
 from core.images import load_image
 from core.index import SearchFilter
-from ui.state import attribute_model, engine
+from ui.state import attribute_reader, engine
 from ui.widgets import (before_after, ensure_index, new_upload, page_header, page_resources, product_grid,
-                        rerank_toggle, user_errors)
+                        rerank_toggle, swatch_html, user_errors)
 
 page_header("Search", "🔎")
 
@@ -46,26 +46,39 @@ def query_ui() -> None:
             _set_query("image", uploaded)
 
 
-def looks_like(lens, picture) -> str:
-    """What the encoder's heads see in the photo, as one line."""
+def looks_like(lens, picture, photo) -> str:
+    """What the heads read in the photo (the search's own reading when its encoder has heads), as one line."""
     try:
-        guess = attribute_model(lens.settings.encoder_name).classify([picture])[0]
+        guess = photo.prediction if photo is not None and photo.prediction is not None else \
+            attribute_reader(lens.settings.encoder_name).read([picture])[0].prediction
     except ValueError:  # no attribute heads available (bundled weights missing)
+        return ""
+    if guess is None:
         return ""
     kinds = ", ".join(f"{name} {score:.0%}" for name, score in guess.top_article_types)
     return (f"**Looks like:** {kinds}  \n**Colour:** {guess.colour} ({guess.colour_score:.0%}) · "
             f"**Gender:** {guess.gender} ({guess.gender_score:.0%})")
 
 
+def photo_panel(lens, picture, photo) -> None:
+    """The upload, what was searched (the garment cut out of its background) and what was read from it."""
+    left, middle, right = st.columns([1, 1, 4])
+    left.image(picture, caption="Your photo", width="stretch")
+    if photo is not None and photo.segmented:
+        middle.image(photo.cutout, caption="What was searched: the garment, cut out", width="stretch")
+    with right:
+        st.markdown(looks_like(lens, picture, photo))
+        if photo is not None:
+            st.markdown(f"{swatch_html(photo.colour)} colour of the garment's own pixels", unsafe_allow_html=True)
+
+
 def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):
     """The results (and the first stage's, when re-ranked) for the current query."""
+    uploaded = kind == "image"
     if kind == "text":
         query = value
     elif kind == "image":
         query = load_image(value)  # a bad upload stops here with a clear message
-        left, right = st.columns([1, 5])
-        left.image(query, caption="Your photo", width="stretch")
-        right.markdown(looks_like(lens, query))
     else:
         product = lens.catalog.get([value])[0]
         if product is None:
@@ -74,6 +87,8 @@ def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool)
         st.info(f"Products like **{product.name}**", icon="🔁")
         kind, query = "image", load_image(lens.image_path(product))
     result = search(lens, kind, query, k, where, rerank)
+    if uploaded:
+        photo_panel(lens, query, result.photo)
     return result, (search(lens, kind, query, RERANK_DEPTH, where, False) if result.reranked else None)
 
 

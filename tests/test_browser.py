@@ -30,10 +30,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def app_url(loaded_engine):
+def app_url(loaded_engine, request):
     port = free_port()
     env = {**os.environ, "MONGO_URI": loaded_engine.settings.mongo_uri, "DB_NAME": loaded_engine.settings.db_name,
-           "STYLELENS_DATA_DIR": str(loaded_engine.settings.data_dir)}
+           "STYLELENS_DATA_DIR": str(loaded_engine.settings.data_dir),
+           **getattr(request, "param", {})}  # a test may change settings of the app it opens
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -158,3 +159,39 @@ def test_shop_the_look_on_a_packshot_in_chromium(app_url, tmp_path):
         assert "Traceback" not in body and "Similar products for every garment" in body
         assert "Timing: pose" in body and "#1 · score" in body
         page.screenshot(path=str(SHOTS / "look-packshot.png"), full_page=True)
+
+
+def dress_on_a_bed(path) -> None:
+    """A red dress lying on a pale, folded bedsheet: a phone photo of a garment, not a packshot."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    from conftest import draw_product
+
+    rng = np.random.default_rng(3)
+    folds = Image.fromarray((rng.random((12, 9)) * 255).astype(np.uint8)).resize((360, 480), Image.Resampling.BICUBIC)
+    shade = np.asarray(folds.filter(ImageFilter.GaussianBlur(6)), dtype=np.float32)[..., None] / 255
+    sheet = (np.array([176, 196, 222], dtype=np.float32) * (0.8 + 0.3 * shade)).clip(0, 255).astype(np.uint8)
+    photo = Image.fromarray(sheet)
+    dress = draw_product("dress", (200, 30, 30), size=300)
+    photo.paste(dress, (30, 90), Image.fromarray(((np.asarray(dress).min(axis=2) < 200) * 255).astype(np.uint8)))
+    photo.rotate(8, fillcolor=(176, 196, 222)).save(path, quality=90)
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "assets" / "garment-segmenter.pt").is_file(), reason="no segmenter shipped")
+@pytest.mark.parametrize("app_url", [{"SEGMENTER": "garment-segmenter"}], indirect=True)
+def test_search_by_a_photo_of_a_dress_on_a_bed_in_chromium(app_url, tmp_path):
+    """A user uploads a phone photo of a dress on a bed: the garment is cut out, and dresses come back."""
+    photo = tmp_path / "dress-on-bed.jpg"
+    dress_on_a_bed(photo)
+    SHOTS.mkdir(exist_ok=True)
+    with app_page(f"{app_url}/search") as page:
+        page.get_by_role("tab", name="Upload a photo").click()
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
+        page.get_by_text("What was searched").wait_for(timeout=120_000)
+        wait_idle(page)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "colour of the garment's own pixels" in body
+        first_card = body[:body.index("#1 ·")][-120:]  # name, then "gender · type · colour", then the rank
+        assert "Women · Dresses · Red" in first_card, first_card
+        page.screenshot(path=str(SHOTS / "search-dress-on-bed.png"), full_page=True)

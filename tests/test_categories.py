@@ -8,6 +8,7 @@ import pytest
 from core.__main__ import main
 from core.categories import categorize, image_files, images_in_zip
 from core.encoders import load_encoder
+from core.photo_query import PhotoReader
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_checkpoint
 from tests.conftest import draw_product
 
@@ -33,7 +34,7 @@ def photo_folder(folder):
 def test_categorize_counts_predictions_and_skips_unreadable_files(tiny_model, tmp_path):
     files = image_files(photo_folder(tmp_path / "photos"))
     assert [f.name for f in files] == ["a.jpg", "broken.jpg", "b.png"]
-    report = categorize(tiny_model, [(f.name, f) for f in files])
+    report = categorize(PhotoReader(tiny_model), [(f.name, f) for f in files])
     assert [name for name, _ in report.predictions] == ["a.jpg", "b.png"]
     assert [name for name, _ in report.skipped] == ["broken.jpg"]
     top = report.top(5)

@@ -209,3 +209,37 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
         assert line["gender_source"] == "clothes" and line["gender"] in ("Men", "Women")  # no face in a packshot
         assert line["full_shot"] is False and "no person found" in line["reasons"]
         assert all({"label", "box", "score", "hits"} <= set(g) and len(g["hits"]) == 3 for g in line["garments"])
+
+
+class ColouredSegmenter:
+    """Stands in for the trained segmenter: the garment is whatever is not white (the drawn products)."""
+
+    def masks(self, images):
+        import numpy as np
+
+        return [np.asarray(image.convert("RGB")).min(axis=2) < 200 for image in images]
+
+
+def test_garments_are_segmented_boxed_by_their_masks_and_drawn(loaded_engine):
+    import numpy as np
+
+    from core.drawing import draw_masks
+    from core.photo_query import PhotoReader
+
+    loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, ColouredSegmenter()))
+    photo, found = outfit()
+    result = shop_the_look(loaded_engine, photo, lambda image: found, Pose(FULL), Gender(), k=3)
+    top, bottom = result.garments
+    assert top.mask is not None and top.mask.shape == (400, 200)  # placed back in the whole photo
+    rgb = np.asarray(photo)
+    red = (rgb[..., 0] > 150) & (rgb[..., 1] < 100)
+    assert top.mask[red & (np.arange(400)[:, None] < 190)].all()  # every red pixel of the T-shirt
+    x1, y1, x2, y2 = top.box  # the box around the mask, tighter than the detector's (10, 10, 190, 190)
+    assert (x1, y1, x2, y2) != (10, 10, 190, 190) and 10 <= x1 and y1 >= 10 and x2 <= 190 and y2 <= 190
+    assert top.colour == (200, 30, 30) and bottom.colour == (30, 60, 200)  # the garments' own colours
+    assert np.asarray(top.searched)[0, 0].tolist() == [255, 255, 255]  # searched on white
+    data = result.to_json()["garments"][0]
+    assert data["segmented"] and data["box"] == list(top.box) and data["detector_box"] == [10, 10, 190, 190]
+    assert data["colour"] == "#c81e1e"
+    tinted = np.asarray(draw_masks(photo, [("topwear", top.mask)]))
+    assert (tinted[top.mask] != np.asarray(photo)[top.mask]).any() and (tinted[~top.mask] == np.asarray(photo)[~top.mask]).all()

@@ -60,13 +60,26 @@ def test_colour_is_read_from_the_garment_pixels_only():
 
 def test_the_reader_embeds_the_garment_cut_out_on_white(encoder):
     spy, segmenter = SpyEncoder(encoder), SquareSegmenter()
-    photo = PhotoReader(spy, segmenter).read([red_square_on_green()])[0]
+    photo = PhotoReader(spy, segmenter, embed="cutout").read([red_square_on_green()])[0]
     assert photo.segmented and photo.colour == RED and photo.mask.shape == (100, 100)
     embedded = np.asarray(spy.seen[0])
     assert spy.seen[0] is photo.cutout and embedded.shape[:2] == (34, 34)  # the 30-pixel garment + 2 a side
     assert tuple(embedded[0, 0]) == (255, 255, 255) and tuple(embedded[17, 17]) == RED
     assert photo.vector.shape == (encoder.dim,) and np.isclose(np.linalg.norm(photo.vector), 1, atol=1e-5)
     assert photo.type_prior == {}  # the baseline encoder has no type head
+
+
+def test_embed_modes_photo_and_both(encoder):
+    picture = red_square_on_green()
+    cutout = PhotoReader(encoder, SquareSegmenter(), embed="cutout").read([picture])[0]
+    whole = PhotoReader(encoder, SquareSegmenter(), embed="photo").read([picture])[0]
+    both = PhotoReader(encoder, SquareSegmenter(), embed="both").read([picture])[0]
+    assert whole.segmented and whole.colour == RED  # the mask still gives the colour
+    assert np.allclose(whole.vector, PhotoReader(encoder).read([picture])[0].vector)  # the photo as it came
+    from core.encoders import l2_normalize
+    assert np.allclose(both.vector, l2_normalize((cutout.vector + whole.vector)[None])[0], atol=1e-5)
+    with pytest.raises(ValueError, match="embed must be one of"):
+        PhotoReader(encoder, embed="crop")
 
 
 def test_without_a_trusted_mask_the_photo_is_embedded_as_it_is(encoder):

@@ -77,3 +77,37 @@ def test_training_runs_resumes_and_writes_a_loadable_checkpoint(tmp_path, capsys
     vectors = encoder.embed_images([draw_product("shoe", (0, 0, 0))])
     assert vectors.shape == (1, encoder.dim) and torch.isfinite(torch.from_numpy(vectors)).all()
     assert encoder.classify([draw_product("shoe", (0, 0, 0))])[0].article_type in encoder.labels.article_types
+
+
+def test_fine_tuning_on_peoples_photos_keeps_held_out_senders_out(tmp_path, capsys):
+    """--init continues a checkpoint; --photos mixes in people's photos of the training senders only."""
+    import csv
+
+    from training import clothing_photos
+
+    write_catalog(tmp_path / "catalog")
+    base = ["--catalog", str(tmp_path / "catalog"), "--batch", "8", "--min-class-items", "3", "--epochs", "1"]
+    train_main([*base, "--out", str(tmp_path / "first.pt"), "--work", str(tmp_path / "w1")])
+    photos = tmp_path / "photos"
+    (photos / "images").mkdir(parents=True)
+    held = sorted(clothing_photos.held_out_senders())[0]
+    kept = next(str(n) for n in range(1000) if not clothing_photos.sender_is_held_out(str(n)))
+    with open(photos / "labels.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "sender_id", "label", "kids"])
+        for i, (sender, label, shape) in enumerate([(kept, "Dress", "dress"), (kept, "Pants", "trousers"),
+                                                    (kept, "Shoes", "shoe"), (held, "Dress", "dress")]):
+            writer.writerow([f"p{i}", sender, label, "False"])
+            draw_product(shape, (90, 40, 160), size=80).save(photos / "images" / f"p{i}.jpg")
+    out = tmp_path / "tuned.pt"
+    train_main([*base, "--out", str(out), "--work", str(tmp_path / "w2"), "--photos", str(photos),
+                "--init", str(tmp_path / "first.pt"), "--lr", "1e-4", "--real-per-batch", "2"])
+    assert "3 clothing photos" in capsys.readouterr().out  # the held-out sender's photo is not among them
+    tuned = load_encoder(str(out))
+    assert tuned.record["fine_tuned_from"] == str(tmp_path / "first.pt") and tuned.record["trained_on"].startswith("cpu")
+    assert "clothing-photos" in tuned.record["data"] and tuned.record["previous_history"][0]["epoch"] == 1
+    other = tmp_path / "other"
+    write_catalog(other, n_colours=2)
+    with pytest.raises(SystemExit, match="other labels"):  # a checkpoint of other article types cannot continue
+        train_main(["--catalog", str(other), "--batch", "4", "--min-class-items", "1", "--epochs", "1", "--out",
+                    str(tmp_path / "x.pt"), "--work", str(tmp_path / "w3"), "--init", str(tmp_path / "first.pt")])

@@ -1,4 +1,5 @@
-"""The resumable state of a training run: model, optimizer, epochs done and their history, in one file."""
+"""The resumable state of a training run (model, optimizer, epochs done and their history, in one file),
+and where it runs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,3 +26,16 @@ def load_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -
     optimizer.load_state_dict(state["optimizer"])
     print(f"Resuming after epoch {state['epoch']}", flush=True)
     return state
+
+
+def pick_device(choice: str) -> str:
+    """`auto`: a GPU when torch sees one, else the CPU; `cpu` or `cuda` as asked. The same command runs on both,
+    and a state saved on one resumes on the other."""
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
+
+
+def trained_on(device: str) -> str:
+    """Where a run trained, for its record and model card."""
+    return f"cpu ({torch.get_num_threads()} threads)" if device == "cpu" else torch.cuda.get_device_name(0)

@@ -41,7 +41,7 @@ from core.encoders.stylelens import (Labels, StyleLensModel, TowerConfig, load_c
                                      save_checkpoint)
 from core.split import HELD_OUT_PERCENT, is_held_out
 from training import augment, clothing_photos, street
-from training.resume import load_state, save_state
+from training.resume import load_state, pick_device, save_state, trained_on
 
 MIN_CLASS_ITEMS = 10  # article types rarer than this in the training split get no class of their own
 GENDERS = ("Men", "Women", "Unisex")
@@ -280,7 +280,7 @@ def train(args: argparse.Namespace) -> None:
 
     steps_per_epoch = len(train_rows) // config.catalog_per_batch
     total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)
-    started = time.time()
+    started = time.time() - (history[-1]["seconds"] if history else 0)  # a resumed run counts all its time
     for epoch in range(start_epoch, config.epochs):
         model.train()
         rng = np.random.default_rng(config.seed * 1000 + epoch)
@@ -314,8 +314,7 @@ def train(args: argparse.Namespace) -> None:
         "split": f"held out: sha256(product id) mod 100 < {HELD_OUT_PERCENT} ({int(held_out.sum())} products, "
                  f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}; "
                  f"clothing-photos senders in training/{clothing_photos.SPLIT_FILE.name}",
-        "trained_on": f"{args.device_used} ({torch.get_num_threads()} CPU threads)" if args.device_used == "cpu"
-        else args.device_used,
+        "trained_on": trained_on(args.device_used),
         "fine_tuned_from": config.init or None,
         "previous_history": previous_history(config.init),
         "command": "python -m training.train_encoder " + " ".join(sys.argv[1:]),
@@ -347,8 +346,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="article types with fewer training products get no class of their own")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
     args = parser.parse_args(argv)
-    args.device_used = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
-        ("cpu" if args.device == "auto" else args.device)
+    args.device_used = pick_device(args.device)
     train(args)
 
 

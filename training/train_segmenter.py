@@ -34,7 +34,7 @@ from core.garments import GROUP_OF_LABEL
 from core.segment import SegmenterConfig, UNet, normalize, save_segmenter
 from core.split import is_held_out
 from training import augment, street
-from training.resume import load_state, save_state
+from training.resume import load_state, pick_device, save_state, trained_on
 
 VERSION = "1"
 MARGIN = 0.12  # context around a street garment's box
@@ -261,7 +261,7 @@ def train(args: argparse.Namespace) -> None:
         "split": f"validated on street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d} and "
                  "held-out packshots (core/split.py) composited with seed 7",
         "command": "python -m training.train_segmenter " + " ".join(sys.argv[1:]),
-        "trained_on": device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
+        "trained_on": trained_on(device),
         "train_config": asdict(config),
         "history": history,
         "metrics": history[-1]["validation"] if history else {},
@@ -283,8 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     args = parser.parse_args(argv)
-    args.device_used = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
-        ("cpu" if args.device == "auto" else args.device)
+    args.device_used = pick_device(args.device)
     train(args)
 
 
