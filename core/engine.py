@@ -344,23 +344,26 @@ class StyleLens:
         feedback, notes = read_feedback(text)
         where = constrain(where, feedback, reference)
         decoded = time.perf_counter()
-        # an uploaded photo takes the photo path (garment cut out, type prior); a catalog product is a packshot
-        photo = self.read_photos([picture])[0] if reference is None else None
-        picture = photo.cutout if photo is not None else picture
+        # the photo path (garment cut out, type prior) for an uploaded reference, and for any reference searched
+        # without feedback (as "More like this" and evaluate search it); the composer reads a catalog packshot as is
+        photo = self.read_photos([picture])[0] if reference is None or feedback is None else None
+        picture = photo.cutout if photo is not None and reference is None else picture
         if feedback is None:
-            query = photo.vector if photo is not None else self.encoder.embed_images([picture])[0]
+            query = photo.vector
         else:
             query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
-            photo = None  # the composed vector is searched as it is: the text may ask for another type
         composed = time.perf_counter()
         depth = rerank_depth(k, rerank)
+        # the photo's type prior applies to the photo alone: feedback may ask for another type
         result = self._search(query, min(MAX_K, depth + (reference is not None)), where, notes,
-                              {"decode": decoded - started, "compose": composed - decoded}, photo=photo)
+                              {"decode": decoded - started, "compose": composed - decoded},
+                              photo=photo if feedback is None else None)
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
         ref = reference.id if reference is not None else None
-        return self._rerank(result, lambda table: self.rerank_query(text, ref, picture, table), k, rerank)
+        result = self._rerank(result, lambda table: self.rerank_query(text, ref, picture, table), k, rerank)
+        return replace(result, photo=photo if reference is None else None)
 
     # ---- re-ranking ----------------------------------------------------------------------
     def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool) -> SearchResult:

@@ -91,7 +91,8 @@ def history_ui(lens, turns: list[dict]) -> None:
 
 
 def results_ui(lens, result, reference_image) -> int | None:
-    """The grid, each card with why it matched; returns the id clicked to become the next reference."""
+    """The grid, each card with why it matched; returns the id clicked to become the next reference.
+    `reference_image`: the reference garment (an upload's cut-out), whose colour and lightness chips compare to."""
     reference_light = lightness(reference_image)
     st.markdown(f"Reference colour {swatch_html(garment_colour(reference_image))}", unsafe_allow_html=True)
     clicked = None
@@ -166,7 +167,9 @@ with user_errors():
     st.caption(f"Method {method} · " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
     if result.reranked:
         before_after(lens, lens.search_composed(text, **query, k=RERANK_DEPTH, method=method).hits, result.hits)
-    chosen = results_ui(lens, result, reference_image)
+    # an uploaded reference is read from the garment's own pixels (cut out of its background), as it was searched
+    garment = result.photo.cutout if result.photo is not None and result.photo.segmented else reference_image
+    chosen = results_ui(lens, result, garment)
     if chosen is not None:
         turns.append({"ref": ("product", chosen), "text": ""})
         st.rerun()

@@ -128,12 +128,15 @@ def test_every_photo_search_goes_through_the_one_path(loaded_engine, catalog_dir
     photo = red_square_on_green()
     result = loaded_engine.search_image(photo, k=3)
     assert result.photo is not None and result.photo.colour == RED and result.to_json()["photo"]["segmented"]
-    assert loaded_engine.search_composed("", image=photo, k=3).hits  # Refine: an uploaded reference, no text
+    refined = loaded_engine.search_composed("", image=photo, k=3)  # Refine: an uploaded reference, no text
+    assert refined.hits and refined.photo is not None and refined.photo.colour == RED
     photo.save(tmp_path / "q.png")
     (tmp_path / "q.jsonl").write_text(json.dumps({"image": "q.png", "relevant_ids": [1000]}) + "\n")
     queries, _ = read_queries(tmp_path / "q.jsonl")
     assert evaluate(loaded_engine, queries, k=50).outcomes
-    assert calls == [1, 1, 1]
+    with_text = loaded_engine.search_composed("in blue", image=photo, k=3)  # the reference as read, kept too
+    assert with_text.photo is not None and with_text.photo.segmented
+    assert calls == [1, 1, 1, 1]
     reader = CountingReader(loaded_engine.encoder, SquareSegmenter())
     categorize(reader, [("a.png", tmp_path / "q.png")])
     assert calls[-1] == 1
