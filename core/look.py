@@ -49,7 +49,7 @@ class GarmentMatches:
     chips: dict = field(default_factory=dict)  # product id -> re-ranker chips (when re-ranked)
     mask: np.ndarray | None = None  # bool [H, W] of the whole photo: the garment's pixels (when segmented)
     colour: tuple[int, int, int] | None = None  # the garment's colour, read from its own pixels
-    searched: Image.Image | None = None  # the picture that was searched (the garment cut out on white)
+    cutout: Image.Image | None = None  # the garment cut out on white (what its colour was read from)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -152,7 +152,7 @@ def search_garment(engine: StyleLens, image: Image.Image, detection: Detection, 
                    k: int, rerank: bool = False) -> GarmentMatches:
     """Similar catalog products of the garment's categories and the person's gender (Unisex allowed), the
     re-ranker's chips for them (empty when not re-ranked), and the garment's mask and colour. The crop takes
-    the one photo path (core/photo_query.py): cut out of its background, then searched."""
+    the one photo path (core/photo_query.py), as every photo query does."""
     region = padded(detection.box, image.size)
     genders = gender if gender in ("Men", "Women") else None
     where = SearchFilter.make(genders, CATALOG_CATEGORIES.get(detection.label, ()))

@@ -5,7 +5,8 @@ Search by photo, Shop the Look (each garment), Refine with an uploaded photo, `c
 
     photo -> garment mask (core/segment.py, when a segmenter is shipped and the mask is trusted)
           -> the garment cut out on white (as the catalog's packshots are)
-          -> embedding (optionally averaged with its mirror image)
+          -> embedding of the photo, the cut-out or both (EMBED, chosen by measurement; optionally
+             averaged with the mirror images)
           -> article-type distribution of the encoder's head: a soft prior on the candidates' types
           -> the garment's colour, read from its own pixels only (never the background or skin)
 """
@@ -27,8 +28,11 @@ PRIOR_WEIGHT = 0.3
 PRIOR_DEPTH = 100  # first-stage candidates the prior re-orders
 # What is embedded once the garment is found: "cutout" (the garment on white), "photo" (the picture as it
 # came; the mask then serves colour, boxes and drawing only) or "both" (the two embeddings averaged).
+# Measured by benchmarks/real_photos.py with the bundled encoder (assets/stylelens-small.md): the encoder
+# trained on real photos reads them best as they came (phone photos p@10 0.677 photo, 0.676 both, 0.598
+# cut-out; street crops 0.576, 0.528, 0.410), so the mask gives colour, boxes and pictures, not the vector.
 EMBED_MODES = ("cutout", "photo", "both")
-EMBED = "both"
+EMBED = "photo"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class PhotoQuery:
     type_prior: dict[str, float]  # article type -> probability; empty when the encoder has no type head
     mask: np.ndarray | None  # bool [H, W] garment pixels of the photo; None when not segmented (or not trusted)
     colour: tuple[int, int, int]  # median RGB of the garment's pixels (all pixels without a mask)
-    cutout: Image.Image  # the picture that was embedded (the garment on white, or the photo as it was)
+    cutout: Image.Image  # the garment cut out on white (the photo as it was without a trusted mask)
     prediction: object | None = None  # core.encoders.stylelens.Prediction when the encoder has heads
 
     @property

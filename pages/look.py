@@ -87,7 +87,7 @@ def garments_panel(lens, photo, result) -> None:
         st.subheader(f"{ICONS.get(d.label, '•')} {d.label.capitalize()}")
         left, right = st.columns([1, 5])
         with left:
-            picture(garment.searched or photo.crop(garment.box), caption=f"detector score {d.score:.2f}")
+            picture(garment.cutout or photo.crop(garment.box), caption=f"detector score {d.score:.2f}")
             if garment.colour is not None:
                 st.markdown(f"{swatch_html(garment.colour)} <small>colour of the garment's own pixels</small>",
                             unsafe_allow_html=True)
@@ -141,7 +141,7 @@ with user_errors():
         with shown_boxes:
             masks = [(g.detection.label, g.mask) for g in result.garments if g.mask is not None]
             boxes = [(g.detection.label, g.box, g.detection.score) for g in result.garments]
-            caption = "3 · Garments found (masks: the pixels searched)" if masks else "3 · Garments found"
+            caption = "3 · Garments found (tinted: each garment's pixels)" if masks else "3 · Garments found"
             picture(draw_boxes(draw_masks(photo, masks), boxes), caption=caption, side=640)
         with verdicts:
             st.markdown("**1 · Pose check**")

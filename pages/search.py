@@ -61,11 +61,11 @@ def looks_like(lens, picture, photo) -> str:
 
 
 def photo_panel(lens, picture, photo) -> None:
-    """The upload, what was searched (the garment cut out of its background) and what was read from it."""
+    """The upload, the garment found in it (whose pixels give its colour) and what was read from it."""
     left, middle, right = st.columns([1, 1, 4])
     left.image(picture, caption="Your photo", width="stretch")
     if photo is not None and photo.segmented:
-        middle.image(photo.cutout, caption="What was searched: the garment, cut out", width="stretch")
+        middle.image(photo.cutout, caption="The garment found in your photo", width="stretch")
     with right:
         st.markdown(looks_like(lens, picture, photo))
         if photo is not None:

@@ -181,14 +181,15 @@ def dress_on_a_bed(path) -> None:
 @pytest.mark.skipif(not (PROJECT_ROOT / "assets" / "garment-segmenter.pt").is_file(), reason="no segmenter shipped")
 @pytest.mark.parametrize("app_url", [{"SEGMENTER": "garment-segmenter"}], indirect=True)
 def test_search_by_a_photo_of_a_dress_on_a_bed_in_chromium(app_url, tmp_path):
-    """A user uploads a phone photo of a dress on a bed: the garment is cut out, and dresses come back."""
+    """A user uploads a phone photo of a dress on a bed: the garment is found (its colour read from its own
+    pixels), and dresses come back."""
     photo = tmp_path / "dress-on-bed.jpg"
     dress_on_a_bed(photo)
     SHOTS.mkdir(exist_ok=True)
     with app_page(f"{app_url}/search") as page:
         page.get_by_role("tab", name="Upload a photo").click()
         page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(photo))
-        page.get_by_text("What was searched").wait_for(timeout=120_000)
+        page.get_by_text("The garment found in your photo").wait_for(timeout=120_000)
         wait_idle(page)
         body = page.inner_text("body")
         assert "Traceback" not in body and "colour of the garment's own pixels" in body

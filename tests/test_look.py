@@ -237,7 +237,7 @@ def test_garments_are_segmented_boxed_by_their_masks_and_drawn(loaded_engine):
     x1, y1, x2, y2 = top.box  # the box around the mask, tighter than the detector's (10, 10, 190, 190)
     assert (x1, y1, x2, y2) != (10, 10, 190, 190) and 10 <= x1 and y1 >= 10 and x2 <= 190 and y2 <= 190
     assert top.colour == (200, 30, 30) and bottom.colour == (30, 60, 200)  # the garments' own colours
-    assert np.asarray(top.searched)[0, 0].tolist() == [255, 255, 255]  # searched on white
+    assert np.asarray(top.cutout)[0, 0].tolist() == [255, 255, 255]  # shown on white
     data = result.to_json()["garments"][0]
     assert data["segmented"] and data["box"] == list(top.box) and data["detector_box"] == [10, 10, 190, 190]
     assert data["colour"] == "#c81e1e"

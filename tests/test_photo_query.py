@@ -143,10 +143,10 @@ def test_every_photo_search_goes_through_the_one_path(loaded_engine, catalog_dir
 
 
 def test_a_red_garment_on_green_finds_red_products(loaded_engine):
-    """With the garment cut out, the background no longer colours the result."""
+    """Embedding the cut-out (embed="cutout"), the background no longer colours the result."""
     picture = Image.new("RGB", (150, 150), GREEN)
     picture.paste(draw_product("dress", RED, size=100).convert("RGB"), (25, 25),
                   Image.fromarray((np.asarray(draw_product("dress", RED, size=100))[..., 1] < 128).astype(np.uint8) * 255))
-    loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, SquareSegmenter()))
+    loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, SquareSegmenter(), embed="cutout"))
     top = loaded_engine.search_image(picture, k=1).hits[0].product
     assert (top.article_type, top.base_colour) == ("Dresses", "Red")

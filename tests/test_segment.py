@@ -5,7 +5,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from conftest import draw_product
-from core.config import load_settings
+from core.config import PROJECT_ROOT, load_settings
 from core.segment import (GarmentSegmenter, ModelUnavailable, SegmenterConfig, UNet, configured_segmenter, cut_out,
                           mask_box, normalize, resize_mask, save_segmenter, trusted)
 from training.train_segmenter import mean_iou, segmentation_loss
@@ -122,3 +122,24 @@ def test_the_segmenter_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGMENTER", str(tmp_path / "mine.pt"))
     first = configured_segmenter(load_settings())
     assert isinstance(first, GarmentSegmenter) and configured_segmenter(load_settings()) is first  # loaded once
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "assets" / "garment-segmenter.pt").is_file(), reason="no segmenter shipped")
+@pytest.mark.parametrize("shape,background", [("dress", (176, 196, 222)), ("tshirt", (120, 90, 60)),
+                                              ("trousers", (200, 200, 190))])
+def test_the_shipped_segmenter_finds_a_garment_on_a_plain_surface(shape, background):
+    """A drawn garment lying on a bed, a floor or a wall (a little texture): its mask is found, not the surface."""
+    from core.segment import load_segmenter
+
+    rng = np.random.default_rng(0)
+    garment = draw_product(shape, (200, 40, 40), size=200)
+    silhouette = np.asarray(garment).min(axis=2) < 200
+    surface = (np.array(background) + rng.normal(0, 6, (260, 260, 3))).clip(0, 255).astype(np.uint8)
+    photo = Image.fromarray(surface)
+    photo.paste(garment, (30, 30), Image.fromarray(silhouette.astype(np.uint8) * 255))
+    truth = np.zeros((260, 260), bool)
+    truth[30:230, 30:230] = silhouette
+    mask = load_segmenter().masks([photo])[0]
+    iou = (mask & truth).sum() / (mask | truth).sum()
+    assert iou > 0.7, iou
+    assert trusted(mask)
