@@ -22,7 +22,7 @@ from core.feedback import Feedback, parse_feedback, read_sleeves
 from core.rerank import Query as RerankQuery
 from core.images import MAX_FILE_BYTES, FileLimitError, ImageError, load_image, read_file_limited
 from core.index import IndexFileError, Neighbour, SearchFilter, VectorIndex
-from core.photo_query import PRIOR_DEPTH, PhotoQuery, PhotoReader, rescore
+from core.photo_query import PRIOR_DEPTH, PhotoQuery, PhotoReader, likely_types, rescore
 from core.segment import configured_segmenter
 from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image
 
@@ -319,10 +319,14 @@ class StyleLens:
         the photo's article-type prior; `exclude` (a reference id) is never among them."""
         index = self.index() if index is None else index
         reader = self.photo_reader()
-        depth = max(k, PRIOR_DEPTH) if photo.type_prior and reader.prior_weight > 0 else k
-        found = [n for n in index.search(photo.vector, min(MAX_K, depth + (exclude is not None)), where)
-                 if n.id != exclude]
-        return rescore(found, index, photo.type_prior, reader.prior_weight)[:k]
+        with_prior = bool(photo.type_prior) and reader.prior_weight > 0
+        depth = min(MAX_K, (max(k, PRIOR_DEPTH) if with_prior else k) + (exclude is not None))
+        found = index.search(photo.vector, depth, where)
+        if with_prior and likely_types(photo.type_prior):  # the likeliest types' nearest products join in
+            typed = replace(where, article_types=likely_types(photo.type_prior))
+            seen = {n.id for n in found}
+            found += [n for n in index.search(photo.vector, min(MAX_K, k + 1), typed) if n.id not in seen]
+        return rescore([n for n in found if n.id != exclude], index, photo.type_prior, reader.prior_weight)[:k]
 
     def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
                     rerank: bool = False) -> SearchResult:

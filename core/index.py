@@ -37,6 +37,7 @@ class SearchFilter:
 
     genders: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # matched against masterCategory, subCategory and articleType
+    article_types: tuple[str, ...] = ()  # and, besides the above, one of these article types
 
     @classmethod
     def make(cls, gender: str | Sequence[str] | None = None, category: str | Sequence[str] | None = None,
@@ -49,7 +50,7 @@ class SearchFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not self.genders and not self.categories
+        return not self.genders and not self.categories and not self.article_types
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ class VectorIndex:
             mask &= (self._matches("master_category", where.categories)
                      | self._matches("sub_category", where.categories)
                      | self._matches("article_type", where.categories))
+        if where.article_types:
+            mask &= self._matches("article_type", where.article_types)
         return mask
 
     def _matches(self, attribute: str, values: Sequence[str]) -> np.ndarray:

@@ -29,6 +29,9 @@ from core.segment import GarmentSegmenter, cut_out, trusted
 # image similarity in charge within a type.
 PRIOR_WEIGHT = 0.6
 PRIOR_DEPTH = 100  # first-stage candidates the prior re-orders
+# The nearest products of the photo's likeliest types join the candidates, so a type the image similarity
+# misses (a dress whose neighbours are jeans) can still win: up to PRIOR_TYPES types with P >= PRIOR_MIN.
+PRIOR_TYPES, PRIOR_MIN = 3, 0.1
 # What is embedded once the garment is found: "cutout" (the garment on white), "photo" (the picture as it
 # came; the mask then serves colour, boxes and drawing only) or "both" (the two embeddings averaged).
 # Measured by benchmarks/real_photos.py with the bundled encoder (assets/stylelens-small.md): the encoder
@@ -115,6 +118,12 @@ def garment_colour(picture: Image.Image, mask: np.ndarray | None, side: int = 64
             small = small[keep]
     pixels = small.reshape(-1, 3)
     return tuple(int(v) for v in np.median(pixels, axis=0))  # type: ignore[return-value]
+
+
+def likely_types(prior: dict[str, float]) -> tuple[str, ...]:
+    """The photo's likeliest article types, best first (at most PRIOR_TYPES, each with P >= PRIOR_MIN)."""
+    ranked = sorted(prior.items(), key=lambda item: -item[1])[:PRIOR_TYPES]
+    return tuple(name for name, p in ranked if p >= PRIOR_MIN)
 
 
 def rescore(neighbours: Sequence[Neighbour], index: VectorIndex, prior: dict[str, float],

@@ -150,3 +150,23 @@ def test_a_red_garment_on_green_finds_red_products(loaded_engine):
     loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, SquareSegmenter(), embed="cutout"))
     top = loaded_engine.search_image(picture, k=1).hits[0].product
     assert (top.article_type, top.base_colour) == ("Dresses", "Red")
+
+
+def test_the_likeliest_types_join_the_candidates(loaded_engine, monkeypatch):
+    """A photo whose nearest products are all of another type still finds the type its head names."""
+    from core.photo_query import PhotoQuery, likely_types
+
+    monkeypatch.setattr("core.engine.PRIOR_DEPTH", 1)  # the first stage alone holds only the jeans
+
+    index = loaded_engine.index()
+    jeans = next(i for i in index.ids if index.values_of("article_type", [i])[0] == "Jeans")
+    vector = index.index.reconstruct(int(np.flatnonzero(index.ids == jeans)[0]))  # exactly a pair of jeans
+    prior = {"Dresses": 0.5, "Jeans": 0.3, "Heels": 0.05}
+    assert likely_types(prior) == ("Dresses", "Jeans")
+    photo = PhotoQuery(vector, prior, None, (0, 0, 0), Image.new("RGB", (8, 8)))
+    loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, prior_weight=2.0))
+    assert [n.id for n in index.search(vector, 1)] == [jeans]
+    found = loaded_engine.photo_neighbours(photo, k=1)
+    assert index.values_of("article_type", [found[0].id]) == ["Dresses"]
+    loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, prior_weight=0.0))
+    assert loaded_engine.photo_neighbours(photo, k=1)[0].id == jeans  # no prior: the nearest product
