@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 from torch import nn
 
 from core.checkpoints import load_payload, save_payload
@@ -100,20 +100,19 @@ def load_segmenter_file(path: Path) -> tuple[UNet, dict]:
 
 
 class GarmentSegmenter:
-    """Masks of the main garment of each picture. Thread-safe: sessions of the app share one."""
+    """Masks of the main garment of each picture. Sessions of the app share one: inference in eval mode
+    changes no state, so calls from several threads need no lock (as for the encoders)."""
 
     def __init__(self, path: Path):
         self.model, self.record = load_segmenter_file(Path(path))
         self.path = Path(path)
-        self._lock = threading.Lock()  # BatchNorm in eval mode is read-only, but torch's threads are shared
 
     @torch.inference_mode()
     def probabilities(self, images: Sequence[Image.Image]) -> list[np.ndarray]:
         """float32 [S, S] garment probability per picture, at the network's size."""
         if not images:
             return []
-        with self._lock:
-            logits = self.model(to_pixels(images, self.model.config.image_size))
+        logits = self.model(to_pixels(images, self.model.config.image_size))
         return [p[0].numpy() for p in torch.sigmoid(logits)]
 
     def masks(self, images: Sequence[Image.Image]) -> list[np.ndarray]:
@@ -146,21 +145,13 @@ def cut_out(image: Image.Image, mask: np.ndarray, margin: float = 0.06) -> Image
     if not trusted(mask):
         return image
     rgb = np.asarray(image.convert("RGB"))
-    soft = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(_SOFTEN), dtype=np.float32)[..., None] / 255
+    edge = ImageFilter.BoxBlur(1)  # a soft edge: no hard cut-out halo
+    soft = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(edge), dtype=np.float32)[..., None] / 255
     clean = (rgb * soft + np.array(WHITE, dtype=np.float32) * (1 - soft)).astype(np.uint8)
     x1, y1, x2, y2 = mask_box(mask)  # type: ignore[misc]
     pad_x, pad_y = int((x2 - x1) * margin) + 1, int((y2 - y1) * margin) + 1
     box = (max(0, x1 - pad_x), max(0, y1 - pad_y), min(image.width, x2 + pad_x), min(image.height, y2 + pad_y))
     return Image.fromarray(clean).crop(box)
-
-
-def _soften():
-    from PIL import ImageFilter
-
-    return ImageFilter.BoxBlur(1)
-
-
-_SOFTEN = _soften()
 
 
 def configured_segmenter(settings) -> GarmentSegmenter | None:
@@ -170,7 +161,7 @@ def configured_segmenter(settings) -> GarmentSegmenter | None:
     if name.lower() in ("off", "none", ""):
         return None
     if name == "garment-segmenter":
-        return _cached(BUNDLED_SEGMENTER) if BUNDLED_SEGMENTER.is_file() else None
+        return load_segmenter()
     path = Path(name).expanduser()
     if not path.is_file():
         raise ModelUnavailable(f"SEGMENTER={name!r}: no such file. Use garment-segmenter, off, or the path of a "
@@ -194,6 +185,7 @@ def _cached(path: Path) -> GarmentSegmenter:
 
 
 def load_segmenter(path: Path | None = None) -> GarmentSegmenter | None:
-    """The garment segmenter at `path` (default: the bundled one); None when no such file is shipped."""
+    """The garment segmenter at `path` (default: the bundled one), loaded once per process; None when no
+    such file is shipped."""
     path = Path(path) if path else BUNDLED_SEGMENTER
-    return GarmentSegmenter(path) if path.is_file() else None
+    return _cached(path) if path.is_file() else None
