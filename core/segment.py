@@ -36,6 +36,7 @@ STD = (0.229, 0.224, 0.225)
 # used as it is (nothing found, or the garment fills the frame anyway)
 MIN_COVER, MAX_COVER = 0.03, 0.97
 WHITE = (255, 255, 255)
+CUTOUT_SIDE = 512  # longest side of a cut-out
 
 
 class ModelUnavailable(StyleLensError):
@@ -144,6 +145,10 @@ def cut_out(image: Image.Image, mask: np.ndarray, margin: float = 0.06) -> Image
     An untrusted mask gives the picture back unchanged."""
     if not trusted(mask):
         return image
+    if max(image.size) > CUTOUT_SIDE:  # the cut-out is for colour, features and the page: no need for megapixels
+        scale = CUTOUT_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image, mask = image.resize(size, Image.Resampling.BILINEAR), resize_mask(mask, size)
     rgb = np.asarray(image.convert("RGB"))
     edge = ImageFilter.BoxBlur(1)  # a soft edge: no hard cut-out halo
     soft = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(edge), dtype=np.float32)[..., None] / 255

@@ -143,3 +143,11 @@ def test_the_shipped_segmenter_finds_a_garment_on_a_plain_surface(shape, backgro
     iou = (mask & truth).sum() / (mask | truth).sum()
     assert iou > 0.7, iou
     assert trusted(mask)
+
+
+def test_a_big_photo_gives_a_cut_out_of_bounded_size():
+    picture = Image.new("RGB", (3000, 2000), (40, 160, 60))
+    mask = np.zeros((2000, 3000), bool)
+    mask[500:1500, 1000:2000] = True
+    clean = cut_out(picture, mask)
+    assert max(clean.size) <= 512 and 0.9 < clean.width / clean.height < 1.1
