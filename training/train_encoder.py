@@ -310,7 +310,7 @@ def train(args: argparse.Namespace) -> None:
         "data": f"fashion-products styles.csv + images ({len(train_rows)} training products of {len(styles)}); "
                 f"street-photos pixel-level annotations, photos {street.TRAIN_PHOTOS.start:04d}-"
                 f"{street.TRAIN_PHOTOS.stop - 1:04d} ({sources.count('street')} garment crops){photos_part}; "
-                "background patches from the tag-only street photos",
+                "background patches of street photos (training/street.py background_patches)",
         "split": f"held out: sha256(product id) mod 100 < {HELD_OUT_PERCENT} ({int(held_out.sum())} products, "
                  f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}; "
                  f"clothing-photos senders in training/{clothing_photos.SPLIT_FILE.name}",
