@@ -157,7 +157,8 @@ def train(args: argparse.Namespace) -> None:
     if state:
         start_epoch, history = state["epoch"], state["history"]
     steps = len(triplets) // config.batch
-    total, started = steps * config.epochs, time.time()
+    total = steps * config.epochs
+    started = time.time() - (history[-1]["seconds"] if history else 0)  # a resumed run counts all its time
     for epoch in range(start_epoch, config.epochs):
         model.train()
         order = torch.from_numpy(np.random.default_rng(config.seed * 100 + epoch).permutation(len(triplets)))
