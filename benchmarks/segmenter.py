@@ -62,7 +62,10 @@ def render_card(segmenter: GarmentSegmenter, report: dict, real: list[dict] | No
 
         real_rows = ("\n## What it does to real-photo search\nFrom `benchmarks/real_photos.py` (variant = "
                      "segmenter:prior weight:flip:embed; `off` = no segmenter; embed `cutout` searches the garment "
-                     "on white, `photo` the picture as it came, `both` the two averaged):\n\n" + table(real) + "\n")
+                     "on white, `photo` the picture as it came, `both` the two averaged; the latency column was "
+                     "measured while other jobs shared the cores):\n\n" + table(real) + "\n\nThe cut-out lost with "
+                     "the encoder trained on real photos, so the app embeds the photo as it came and uses the mask "
+                     "for colour, Shop the Look's masks and boxes and the pictures the pages show.\n")
     return f"""# Model card: garment segmenter (`{segmenter.path.name}`)
 
 Which pixels of a photo (or of a garment crop) are the garment. Every photo query takes it
