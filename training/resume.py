@@ -28,6 +28,17 @@ def load_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -
     return state
 
 
+def resume_or_start(work: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    seed: int) -> tuple[int, list, torch.Generator]:
+    """(first epoch to run, history so far, augmentation generator) from `work`/last.pt, or a fresh start."""
+    generator = torch.Generator().manual_seed(seed)
+    state = load_state(work / "last.pt", model, optimizer)
+    if not state:
+        return 0, [], generator
+    generator.set_state(state["generator"])
+    return state["epoch"], state["history"], generator
+
+
 def pick_device(choice: str) -> str:
     """`auto`: a GPU when torch sees one, else the CPU; `cpu` or `cuda` as asked. The same command runs on both,
     and a state saved on one resumes on the other."""

@@ -41,7 +41,7 @@ from core.encoders.stylelens import (Labels, StyleLensModel, TowerConfig, load_c
                                      save_checkpoint)
 from core.split import HELD_OUT_PERCENT, is_held_out
 from training import augment, clothing_photos, street
-from training.resume import load_state, pick_device, save_state, trained_on
+from training.resume import pick_device, resume_or_start, save_state, trained_on
 
 MIN_CLASS_ITEMS = 10  # article types rarer than this in the training split get no class of their own
 GENDERS = ("Men", "Women", "Unisex")
@@ -272,11 +272,7 @@ def train(args: argparse.Namespace) -> None:
     model = initial_model(tower, labels, config.init).to(args.device_used)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state_path = work / "last.pt"
-    start_epoch, history, generator = 0, [], torch.Generator().manual_seed(config.seed)
-    state = load_state(state_path, model, optimizer)
-    if state:
-        start_epoch, history = state["epoch"], state["history"]
-        generator.set_state(state["generator"])
+    start_epoch, history, generator = resume_or_start(work, model, optimizer, config.seed)
 
     steps_per_epoch = len(train_rows) // config.catalog_per_batch
     total, warmup = steps_per_epoch * config.epochs, int(steps_per_epoch * config.warmup_epochs)

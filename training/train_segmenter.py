@@ -34,7 +34,7 @@ from core.garments import GROUP_OF_LABEL
 from core.segment import SegmenterConfig, UNet, normalize, save_segmenter
 from core.split import is_held_out
 from training import augment, street
-from training.resume import load_state, pick_device, save_state, trained_on
+from training.resume import pick_device, resume_or_start, save_state, trained_on
 
 VERSION = "1"
 MARGIN = 0.12  # context around a street garment's box
@@ -229,11 +229,7 @@ def train(args: argparse.Namespace) -> None:
     model = UNet(model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state_path = work / "last.pt"
-    start_epoch, history, generator = 0, [], torch.Generator().manual_seed(config.seed)
-    state = load_state(state_path, model, optimizer)
-    if state:
-        start_epoch, history = state["epoch"], state["history"]
-        generator.set_state(state["generator"])
+    start_epoch, history, generator = resume_or_start(work, model, optimizer, config.seed)
     steps = (len(data["street"][0]) + min(config.catalog_per_epoch, len(data["packshots"][0]))) // config.batch
     started = time.time() - (history[-1]["seconds"] if history else 0)
     for epoch in range(start_epoch, config.epochs):
