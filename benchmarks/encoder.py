@@ -192,7 +192,7 @@ def render_card(checkpoint: Path, results: list[dict], command: str, real: list[
 
 The bundled StyleLens encoder, {origin}. Loaded by `load_encoder("stylelens-small")`; the default
 `ENCODER_NAME`. Photo queries take the app's photo path (core/photo_query.py): the garment segmenter
-(`assets/garment-segmenter.md`) finds the garment (its colour, Shop the Look's masks and boxes), the photo
+(`assets/garment-segmenter.md`) finds the garment (its colour, Shop the Look's drawn masks), the photo
 is embedded as it came (measured best, rows below), and the article-type head's distribution is a soft
 prior on the candidates' types, whose likeliest types' nearest products join the candidates.
 {real_photo_section(real, real_command)}

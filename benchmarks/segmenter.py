@@ -65,12 +65,12 @@ def render_card(segmenter: GarmentSegmenter, report: dict, real: list[dict] | No
                      "on white, `photo` the picture as it came, `both` the two averaged; the latency column was "
                      "measured while other jobs shared the cores):\n\n" + table(real) + "\n\nThe cut-out lost with "
                      "the encoder trained on real photos, so the app embeds the photo as it came and uses the mask "
-                     "for colour, Shop the Look's masks and boxes and the pictures the pages show.\n")
+                     "for colour, Shop the Look's drawn masks and the pictures the pages show.\n")
     return f"""# Model card: garment segmenter (`{segmenter.path.name}`)
 
 Which pixels of a photo (or of a garment crop) are the garment. Every photo query takes it
-(core/photo_query.py): Search by photo, each garment of Shop the Look (its mask is drawn, its box is the
-mask's box), Refine with an uploaded photo, `core categories` and `core evaluate`. The garment's colour is
+(core/photo_query.py): Search by photo, each garment of Shop the Look (its mask is drawn; the box served stays the
+detector's: mask boxes measured no better), Refine with an uploaded photo, `core categories` and `core evaluate`. The garment's colour is
 read from the mask's pixels only. Setting: `SEGMENTER` (`garment-segmenter`, `off`, or a checkpoint path).
 {real_rows}
 ## Masks on held-out data (IoU, higher is better)

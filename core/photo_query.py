@@ -33,10 +33,10 @@ PRIOR_DEPTH = 100  # first-stage candidates the prior re-orders
 # misses (a dress whose neighbours are jeans) can still win: up to PRIOR_TYPES types with P >= PRIOR_MIN.
 PRIOR_TYPES, PRIOR_MIN = 3, 0.1
 # What is embedded once the garment is found: "cutout" (the garment on white), "photo" (the picture as it
-# came; the mask then serves colour, boxes and drawing only) or "both" (the two embeddings averaged).
+# came; the mask then serves colour and drawing only) or "both" (the two embeddings averaged).
 # Measured by benchmarks/real_photos.py with the bundled encoder (assets/stylelens-small.md): the encoder
 # trained on real photos reads them best as they came (phone photos p@10 0.677 photo, 0.676 both, 0.598
-# cut-out; street crops 0.576, 0.528, 0.410), so the mask gives colour, boxes and pictures, not the vector.
+# cut-out; street crops 0.576, 0.528, 0.410), so the mask gives colour and pictures, not the vector.
 EMBED_MODES = ("cutout", "photo", "both")
 EMBED = "photo"
 

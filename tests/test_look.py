@@ -234,12 +234,13 @@ def test_garments_are_segmented_boxed_by_their_masks_and_drawn(loaded_engine):
     rgb = np.asarray(photo)
     red = (rgb[..., 0] > 150) & (rgb[..., 1] < 100)
     assert top.mask[red & (np.arange(400)[:, None] < 190)].all()  # every red pixel of the T-shirt
-    x1, y1, x2, y2 = top.box  # the box around the mask, tighter than the detector's (10, 10, 190, 190)
+    x1, y1, x2, y2 = top.mask_box  # the box around the mask, tighter than the detector's (10, 10, 190, 190)
     assert (x1, y1, x2, y2) != (10, 10, 190, 190) and 10 <= x1 and y1 >= 10 and x2 <= 190 and y2 <= 190
+    assert top.box == (10, 10, 190, 190)  # the served box stays the detector's (mask boxes did not win)
     assert top.colour == (200, 30, 30) and bottom.colour == (30, 60, 200)  # the garments' own colours
     assert np.asarray(top.cutout)[0, 0].tolist() == [255, 255, 255]  # shown on white
     data = result.to_json()["garments"][0]
-    assert data["segmented"] and data["box"] == list(top.box) and data["detector_box"] == [10, 10, 190, 190]
+    assert data["segmented"] and data["box"] == [10, 10, 190, 190] and data["mask_box"] == list(top.mask_box)
     assert data["colour"] == "#c81e1e"
     tinted = np.asarray(draw_masks(photo, [("topwear", top.mask)]))
     assert (tinted[top.mask] != np.asarray(photo)[top.mask]).any() and (tinted[~top.mask] == np.asarray(photo)[~top.mask]).all()
