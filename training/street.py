@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -48,17 +49,9 @@ def label_names(street_dir: Path) -> list[str]:
 
 def garment_crops(street_dir: Path, photos: range) -> list[StreetCrop]:
     """One crop per mapped garment label per photo: the largest connected part of that label."""
-    from scipy.io import loadmat
-
     names = label_names(street_dir)
     crops = []
-    for number in photos:
-        mat = street_dir / "annotations" / "pixel-level" / f"{number:04d}.mat"
-        jpg = street_dir / "photos" / f"{number:04d}.jpg"
-        if not (mat.exists() and jpg.exists()):
-            continue
-        labels = loadmat(mat)["groundtruth"]
-        photo = Image.open(jpg).convert("RGB")
+    for jpg, labels, photo in annotated_photos(street_dir, photos):
         for value in np.unique(labels):
             name = names[value]
             if name not in STREET_TO_CATALOG:
@@ -67,6 +60,17 @@ def garment_crops(street_dir: Path, photos: range) -> list[StreetCrop]:
             if box is not None:
                 crops.append(StreetCrop(jpg.name, name, box, photo.crop(box)))
     return crops
+
+
+def annotated_photos(street_dir: Path, photos: Iterable[int]) -> Iterator[tuple[Path, np.ndarray, Image.Image]]:
+    """(photo file, label map [H, W], RGB photo) of each numbered photo that has its pixel annotation."""
+    from scipy.io import loadmat
+
+    for number in photos:
+        mat = street_dir / "annotations" / "pixel-level" / f"{number:04d}.mat"
+        jpg = street_dir / "photos" / f"{number:04d}.jpg"
+        if mat.exists() and jpg.exists():
+            yield jpg, loadmat(mat)["groundtruth"], Image.open(jpg).convert("RGB")
 
 
 def largest_part_box(mask: np.ndarray, min_area: float) -> tuple[int, int, int, int] | None:

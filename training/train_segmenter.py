@@ -54,17 +54,9 @@ class TrainConfig:
 # ---- data ----------------------------------------------------------------------------------
 def street_samples(street_dir: Path, photos: range, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 pixels [N, 3, S, S] and masks [N, 1, S, S]: one sample per garment group per photo."""
-    from scipy.io import loadmat
-
     names = street.label_names(street_dir)
     pixels, masks = [], []
-    for number in tqdm(photos, desc="Street garments"):
-        mat = street_dir / "annotations" / "pixel-level" / f"{number:04d}.mat"
-        jpg = street_dir / "photos" / f"{number:04d}.jpg"
-        if not (mat.exists() and jpg.exists()):
-            continue
-        labels = loadmat(mat)["groundtruth"]
-        photo = Image.open(jpg).convert("RGB")
+    for _, labels, photo in street.annotated_photos(street_dir, tqdm(photos, desc="Street garments")):
         for group in ("topwear", "bottomwear", "footwear", "fullbody"):
             codes = [i for i, name in enumerate(names) if GROUP_OF_LABEL.get(name) == group]
             mask = np.isin(labels, codes)
