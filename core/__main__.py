@@ -11,6 +11,7 @@
     python -m core compose (--image PATH | --ref-id ID) --text TEXT [--method M] [--k 10] [--rerank on|off] --json
     python -m core categories DIR [--top 5] --json
     python -m core look --image PATH [--image PATH ...] [--k 5] [--gender G] --json
+    python -m core describe (--image PATH ... | --image DIR | --ref-id ID ...) [--json]
 
 Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
 """
@@ -114,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     categories.add_argument("--top", type=int, default=5, help="how many categories to list (default 5)")
     categories.add_argument("--json", action="store_true")
     categories.set_defaults(run=_categories)
+
+    describe = commands.add_parser("describe", help="kind, colour, sleeves and length of garment photos or products")
+    source = describe.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", type=Path, action="append", help="a garment photo, or a folder of them (repeatable)")
+    source.add_argument("--ref-id", type=int, action="append", help="a catalog product id (repeatable)")
+    describe.add_argument("--json", action="store_true", help="one JSON object per photo or product and line")
+    describe.set_defaults(run=_describe)
 
     db = commands.add_parser("db", help="start or stop the embedded database (when MONGO_URI is unset)")
     db.add_argument("action", choices=["start", "stop"])
@@ -310,6 +318,36 @@ def _categories(args) -> int:
     for count in report.top(args.top):
         print(f"  {count.article_type:<24}{count.images:>6}  {count.share:6.1%}  confidence {count.mean_confidence:.2f}")
     return 0
+
+
+def _describe(args) -> int:
+    """One line per photo or product; a photo that cannot be read gets an "error" line, the rest go on."""
+    from core.categories import image_files
+    from core.images import load_image
+
+    lens = _engine()
+    if args.ref_id:
+        items = [("id", i, lambda i=i: lens.describe_product(i)) for i in args.ref_id]
+    else:
+        paths = [f for p in args.image for f in (image_files(p) if p.is_dir() else [p])]
+        if not paths:
+            raise ValueError("No images in " + ", ".join(str(p) for p in args.image) + ".")
+        items = [("image", str(p), lambda p=p: lens.describe_photo(load_image(p))) for p in paths]
+    failures = 0
+    for key, name, read in items:
+        try:
+            data = {key: name, **read().to_json()}
+        except (ImageError, StyleLensError) as exc:
+            failures += 1
+            data = {key: name, "error": str(exc)}
+        if args.json:
+            print(json.dumps(data))
+        elif "error" in data:
+            print(f"{name}: {data['error']}")
+        else:
+            print(f"{name}: {data['article_type']} ({data['article_type_score']:.2f}) · colour {data['colour']} · "
+                  f"sleeves {data['sleeves'] or '?'} ({data['sleeve_confidence']:.2f}) · length {data['length'] or '?'}")
+    return 1 if failures == len(items) else 0
 
 
 def _db(args) -> int:

@@ -120,7 +120,8 @@ class Product:
 
 
 # Fields a user may filter the catalog by; anything else is refused before it reaches MongoDB.
-FILTER_FIELDS = ("gender", "master_category", "sub_category", "article_type", "colour_group")
+FILTER_FIELDS = ("gender", "master_category", "sub_category", "article_type", "colour_group", "sleeves", "length")
+FIELD_PATHS = {"sleeves": "features.sleeves", "length": "features.length"}  # stored garment features (attributes)
 
 
 def _db_errors(method):
@@ -245,7 +246,7 @@ class Catalog:
     def counts_by(self, field: str, **filters) -> dict[str, int]:
         if field not in FILTER_FIELDS:
             raise ValueError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
-        pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+        pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${FIELD_PATHS.get(field, field)}", "n": {"$sum": 1}}}]
         rows = self.collection.aggregate(pipeline)
         return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
 
@@ -345,7 +346,7 @@ class Catalog:
 
     # ---- garment features (re-ranking) ---------------------------------------------------------
     @_db_errors
-    def ids_without_features(self, version: int) -> list[int]:
+    def ids_without_features(self, version: int | str) -> list[int]:
         """Products whose stored features are missing or from another extractor version."""
         cursor = self.collection.find({"features.version": {"$ne": version}}, {"_id": 1})
         return [doc["_id"] for doc in cursor]
@@ -422,7 +423,7 @@ def _query(filters: dict, text: str = "") -> dict:
         if field not in FILTER_FIELDS:
             raise ValueError(f"Unknown filter {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
         values = [value] if isinstance(value, str) else list(value)
-        query[field] = {"$in": [str(v) for v in values]}
+        query[FIELD_PATHS.get(field, field)] = {"$in": [str(v) for v in values]}
     return query
 
 

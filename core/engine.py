@@ -18,7 +18,8 @@ from core.composer import Compose, composition
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
 from core.errors import StyleLensError
-from core.feedback import Feedback, parse_feedback, read_sleeves
+from core.attributes import Description, Wish, likeliest_type, resolve_wish
+from core.feedback import Chip, Feedback, parse_feedback
 from core.rerank import Query as RerankQuery
 from core.images import MAX_FILE_BYTES, FileLimitError, ImageError, load_image, read_file_limited
 from core.index import IndexFileError, Neighbour, SearchFilter, VectorIndex
@@ -30,7 +31,6 @@ MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~12
 MAX_K = 200
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
-SLEEVED = ("Topwear", "Dress")  # sub-categories whose sleeves are read (on a model: from pose landmarks)
 RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
 
 
@@ -58,16 +58,23 @@ class SearchResult:
     chips: dict[int, list] = field(default_factory=dict)  # product id -> core.feedback.Chip (re-ranked searches)
     reranked: bool = False
     photo: PhotoQuery | None = None  # what was read from the query photo (mask, colour, type prior)
+    wish: Wish = Wish()  # sleeve and length lengths the request allows (composed and text searches)
+    reference: object | None = None  # the reference's GarmentFeatures (composed searches): what was read from it
 
     def to_json(self) -> dict:
         hits = [{**h.to_json(), **({"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
-                                   if self.reranked else {})} for h in self.hits]
+                                   if self.reranked or self.chips else {})} for h in self.hits]
         data = {"hits": hits, "notes": self.notes, "reranked": self.reranked,
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
         if self.feedback is not None:
             data["understood"] = {k: v for k, v in asdict(self.feedback).items() if v not in (None, 0, (), "")}
         if self.photo is not None:
             data["photo"] = photo_json(self.photo)
+        if not self.wish.is_empty:
+            data["wish"] = {"sleeves": list(self.wish.sleeves), "lengths": list(self.wish.lengths)}
+        if self.reference is not None:
+            data["reference"] = {"sleeves": self.reference.sleeves, "length": self.reference.length,
+                                 "lightness": round(self.reference.lightness, 3)}
         return data
 
 
@@ -111,6 +118,7 @@ class StyleLens:
         self._reranker = None  # (model, colour prototypes), loaded on first re-ranked search
         self._features: tuple[str, dict] = ("", {})  # (features revision, id -> GarmentFeatures)
         self._reader: PhotoReader | None = None  # loaded on the first photo query
+        self._attributes = None  # the garment-attribute model (False: not available), loaded on first need
         self._lock = threading.RLock()
         self.rebuilds = 0  # index rebuilds by this engine (the drills check: one per import)
 
@@ -207,35 +215,68 @@ class StyleLens:
 
     # ---- garment features ----------------------------------------------------------------
     def update_features(self, progress: Progress = _no_progress) -> int:
-        """Compute the garment features (core/garment_features.py) of every product whose stored ones are
-        missing or from another extractor version; returns how many were due."""
-        from core.garment_features import EXTRACTOR_VERSION
-
-        ids = self.catalog.ids_without_features(EXTRACTOR_VERSION)
+        """Compute the garment features (core/garment_features.py, sleeves and length from core/attributes.py)
+        of every product whose stored ones are missing or from another extractor or attribute model; returns
+        how many were due."""
+        ids = self.catalog.ids_without_features(self.features_version())
         if not ids:
             return 0
         with self.catalog.import_lease("features"):  # re-ranked searches keep their feature table meanwhile
             for start in range(0, len(ids), EMBED_BATCH):
-                found = {}
+                products, images = [], []
                 for product in filter(None, self.catalog.get(ids[start:start + EMBED_BATCH])):
                     try:
-                        found[product.id] = self.features_of(product, load_image(self.image_path(product))).to_doc()
+                        images.append(load_image(self.image_path(product)))
+                        products.append(product)
                     except ImageError:
                         continue  # its image is gone; it gets features when re-imported
-                self.catalog.set_features(found)
+                features = self.garment_features(images, [p.article_type for p in products])
+                self.catalog.set_features({p.id: f.to_doc() for p, f in zip(products, features)})
                 progress(min(start + EMBED_BATCH, len(ids)), len(ids), "Reading garment features")
         return len(ids)
 
-    def features_of(self, product: Product, image: Image.Image):
-        """Garment features of a product's photo; for tops and dresses, pose landmarks let sleeves be read on
-        a model."""
+    def garment_features(self, images: Sequence[Image.Image], article_types: Sequence[str | None]) -> list:
+        """GarmentFeatures of garment photos of the given article types: colours, lightness, silhouette and
+        pattern from pixels; sleeves and length from the attribute model (without it, the geometric sleeve
+        estimate, reading pose landmarks on a model)."""
         from core.garment_features import extract
 
-        if product.sub_category not in SLEEVED:
+        model = self.attribute_model()
+        if model is None:
+            return [self._geometric_features(image, kind) for image, kind in zip(images, article_types)]
+        version = self.features_version()
+        return [extract(image).with_attributes(read, version)
+                for image, read in zip(images, model.read(images, article_types))]
+
+    def _geometric_features(self, image: Image.Image, article_type: str | None):
+        from core.attributes import has_sleeves
+        from core.garment_features import extract
+
+        if not has_sleeves(article_type):
             return extract(image)
         from core.pose_model import shared_pose_model  # mediapipe is imported on first need only
 
         return extract(image, shared_pose_model().landmarks(image))
+
+    def attribute_model(self):
+        """The garment-attribute model (core/attributes.py), loaded once; None when it is not available."""
+        if self._attributes is None:
+            with self._lock:
+                if self._attributes is None:
+                    from core.attributes import AttributeModelUnavailable, shared_attribute_model
+
+                    try:
+                        self._attributes = shared_attribute_model(self.encoder)
+                    except AttributeModelUnavailable:
+                        self._attributes = False
+        return self._attributes or None
+
+    def features_version(self) -> int | str:
+        """The stamp stored with garment features: the extractor's version and the attribute model's."""
+        from core.garment_features import EXTRACTOR_VERSION
+
+        model = self.attribute_model()
+        return f"{EXTRACTOR_VERSION}+{model.key}" if model is not None else EXTRACTOR_VERSION
 
     # ---- import --------------------------------------------------------------------------
     def import_catalog(self, images_dir: Path, styles_csv: Path, progress: Progress = _no_progress) -> ImportReport:
@@ -294,7 +335,7 @@ class StyleLens:
         photo = self.read_photos([picture])[0]
         result = self._search(photo.vector, rerank_depth(k, rerank), where, [], {
             "decode": decoded - started, "encode": time.perf_counter() - decoded}, photo=photo)
-        result = self._rerank(result, lambda table: self.rerank_query(picture=photo.cutout, table=table), k, rerank)
+        result = self._rerank(result, lambda: RerankQuery(None, self.photo_features(picture, photo)), k, rerank)
         return replace(result, photo=photo)
 
     # ---- photos as queries ---------------------------------------------------------------
@@ -330,11 +371,16 @@ class StyleLens:
 
     def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
                     rerank: bool = False) -> SearchResult:
+        """Products matching a description; sleeve and length words in it ("long sleeve", "midi") filter."""
         text, notes = clean_query_text(text)
         started = time.perf_counter()
+        described = parse_feedback(text)
+        wish = wish_for(described, described.article_type, None)
         query = self.encoder.embed_texts([text])[0]  # [D]
-        result = self._search(query, rerank_depth(k, rerank), where, notes, {"encode": time.perf_counter() - started})
-        return self._rerank(result, lambda table: self.rerank_query(text, table=table), k, rerank)
+        result = self._search(query, rerank_depth(k, rerank), with_wish(where, wish), [*notes, *wish.notes],
+                              {"encode": time.perf_counter() - started})
+        result = self._rerank(result, lambda: RerankQuery(described, None, wish), k, rerank, wish)
+        return replace(result, wish=wish)
 
     def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
                         ref_id: int | None = None, k: int = 10, where: SearchFilter = SearchFilter(),
@@ -342,7 +388,9 @@ class StyleLens:
         """A reference (uploaded image or catalog product) refined by feedback text.
 
         Gender and product type asked for in the text become filters (no cross-gender results); without a
-        type in the text the reference's type is kept. The reference itself is never returned."""
+        type in the text the reference's type is kept. Sleeve and length requests ("longer sleeves", "a
+        longer dress"), read against the reference's own, filter the first stage. The reference itself is
+        never returned."""
         started = time.perf_counter()
         picture, reference = self._reference(image, ref_id)
         feedback, notes = read_feedback(text)
@@ -351,38 +399,90 @@ class StyleLens:
         # the photo path (garment cut out, type prior) for an uploaded reference, and for any reference searched
         # without feedback (as "More like this" and evaluate search it); the composer reads a catalog packshot as is
         photo = self.read_photos([picture])[0] if reference is None or feedback is None else None
-        picture = photo.cutout if photo is not None and reference is None else picture
+        garment = photo.cutout if photo is not None and reference is None else picture
+        features = self.reference_features(reference, picture, photo)
+        kind = (feedback.article_type if feedback else None) or (reference.article_type if reference else None) \
+            or likeliest_type(photo.type_prior if photo else {})
+        wish = wish_for(feedback, kind, features)
         if feedback is None:
             query = photo.vector
         else:
-            query = self.composition(method or self.best_method())([picture], [feedback.text])[0]
+            query = self.composition(method or self.best_method())([garment], [feedback.text])[0]
         composed = time.perf_counter()
         depth = rerank_depth(k, rerank)
         # the photo's type prior applies to the photo alone: feedback may ask for another type
-        result = self._search(query, min(MAX_K, depth + (reference is not None)), where, notes,
-                              {"decode": decoded - started, "compose": composed - decoded},
+        result = self._search(query, min(MAX_K, depth + (reference is not None)), with_wish(where, wish),
+                              [*notes, *wish.notes], {"decode": decoded - started, "compose": composed - decoded},
                               photo=photo if feedback is None else None)
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
-        ref = reference.id if reference is not None else None
-        result = self._rerank(result, lambda table: self.rerank_query(text, ref, picture, table), k, rerank)
-        return replace(result, photo=photo if reference is None else None)
+        result = self._rerank(result, lambda: RerankQuery(feedback, features, wish), k, rerank, wish)
+        return replace(result, photo=photo if reference is None else None, wish=wish, reference=features)
+
+    def reference_features(self, reference: Product | None, picture: Image.Image, photo: PhotoQuery | None = None):
+        """GarmentFeatures of a query's reference: a catalog product's stored ones (read now if it has none
+        yet), else read from the uploaded photo (colour from the garment cut out, cut from the photo)."""
+        if reference is not None:
+            stored = self._feature_table().get(reference.id)
+            return stored if stored is not None else self.garment_features([picture], [reference.article_type])[0]
+        return self.photo_features(picture, photo)
+
+    def photo_features(self, picture: Image.Image, photo: PhotoQuery | None):
+        """Features of an uploaded photo: colour and shape from the garment's cut-out (when one was found),
+        sleeves and length from the photo as taken, on the scale of the type the encoder reads in it."""
+        garment = photo.cutout if photo is not None and photo.segmented else picture
+        kind = likeliest_type(photo.type_prior) if photo is not None else None
+        features = self.garment_features([garment], [kind])[0]
+        model = self.attribute_model()
+        if model is None or garment is picture:
+            return features
+        return features.with_attributes(model.read([picture], [kind])[0], str(features.version))
+
+    def describe_photo(self, picture: Image.Image) -> Description:
+        """Kind, colour, sleeves and length read from an uploaded garment photo, as the searches read it."""
+        photo = self.read_photos([picture])[0]
+        features = self.photo_features(picture, photo)
+        kind = likeliest_type(photo.type_prior)
+        return Description(kind, float(photo.type_prior.get(kind, 0.0)) if kind else 0.0, tuple(photo.colour),
+                           features.lightness, features.sleeves, features.sleeve_confidence, features.length,
+                           features.length_confidence)
+
+    def describe_product(self, product_id: int) -> Description:
+        """A catalog product's type and its stored garment features (read now when it has none yet)."""
+        try:
+            product = self.catalog.get([parse_id(product_id)])[0]
+        except InvalidId as exc:
+            raise QueryError(f"Not a catalog id: {exc}.") from exc
+        if product is None:
+            raise QueryError(f"There is no product with id {product_id} in the catalog.")
+        features = self.reference_features(product, load_image(self.image_path(product)))
+        colour = features.colours[0][0] if features.colours else (255, 255, 255)
+        return Description(product.article_type, 1.0, tuple(colour), features.lightness, features.sleeves,
+                           features.sleeve_confidence, features.length, features.length_confidence)
+
+    def stored_features(self, ids: Sequence[int]) -> dict:
+        """id -> GarmentFeatures (sleeves, length, colour) stored for those products that have them."""
+        table = self._feature_table()
+        return {i: table[i] for i in ids if i in table}
 
     # ---- re-ranking ----------------------------------------------------------------------
-    def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool) -> SearchResult:
-        """The first stage's top candidates re-ordered by the re-ranker (when asked for), cut to k."""
+    def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool, wish: Wish = Wish()) -> SearchResult:
+        """The first stage's top candidates re-ordered by the re-ranker (when asked for), cut to k. Every
+        result carries chips for the sleeves and length asked for, read from its stored features."""
         if not rerank:
-            return SearchResult(result.hits[:k], result.notes, result.timings_ms, result.feedback)
+            hits = result.hits[:k]
+            return SearchResult(hits, result.notes, result.timings_ms, result.feedback, self._wish_chips(hits, wish))
         started = time.perf_counter()
         try:
             table = self._feature_table()
-            query = query_side(table)
+            query = query_side()
             order, scores = self.rerank_order(query, [h.product.id for h in result.hits],
                                               [h.score for h in result.hits], table)
         except ValueError as exc:
-            return SearchResult(result.hits[:k], [*result.notes, f"Re-ranking is unavailable: {exc}"],
-                                result.timings_ms, result.feedback)
+            hits = result.hits[:k]
+            return SearchResult(hits, [*result.notes, f"Re-ranking is unavailable: {exc}"], result.timings_ms,
+                                result.feedback, self._wish_chips(hits, wish))
         from core.rerank import explain
 
         hits = [Hit(result.hits[i].product, float(scores[i]), rank) for rank, i in enumerate(order[:k], start=1)]
@@ -390,6 +490,14 @@ class StyleLens:
         chips = {h.product.id: explain(query, table.get(h.product.id), prototypes) for h in hits}
         timings = {**result.timings_ms, "rerank": (time.perf_counter() - started) * 1000}
         return SearchResult(hits, result.notes, timings, result.feedback, chips, reranked=True)
+
+    def _wish_chips(self, hits: Sequence[Hit], wish: Wish) -> dict[int, list[Chip]]:
+        if wish.is_empty:
+            return {}
+        from core.rerank import wish_chips
+
+        table = self._feature_table()
+        return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}
 
     def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None):
         """Positions of the candidates best first and their re-ranked scores; ValueError without a re-ranker.
@@ -402,15 +510,18 @@ class StyleLens:
 
     def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None,
                      table: dict | None = None) -> RerankQuery:
-        """What the re-ranker knows of a query: the feedback / description and the reference's features."""
+        """What the re-ranker knows of a query: the feedback / description, the reference's features and the
+        sleeves and length asked for (as the searches build it; evaluation calls this)."""
         feedback = (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text)) \
             if text.strip() else None
         if ref_id is not None and table is None:
             table = self._feature_table()
         reference = table.get(ref_id) if ref_id is not None else None
         if reference is None and picture is not None:
-            reference = self._query_features(picture)
-        return RerankQuery(feedback, reference, read_sleeves(text))
+            reference = self.photo_features(picture, None)
+        kind = (feedback.article_type if feedback else None) or (
+            self.index().values_of("article_type", [ref_id])[0] if ref_id is not None else None)
+        return RerankQuery(feedback, reference, wish_for(feedback, kind or None, reference))
 
     def reranker(self):
         """(model, colour prototypes) of the bundled re-ranker; ValueError when it is missing."""
@@ -433,12 +544,6 @@ class StyleLens:
         table = {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.all_features().items()}  # no lock held
         self._features = (revision.features, table)  # one assignment: readers see the old or the new pair
         return table
-
-    def _query_features(self, picture: Image.Image):
-        """Features of a query photo: silhouette-based (no pose model: it would cost more than the search)."""
-        from core.garment_features import extract
-
-        return extract(picture)
 
     def composition(self, method: str) -> Compose:
         """The compose callable for `method` (loaded once per engine)."""
@@ -478,6 +583,7 @@ class StyleLens:
         index, before_import = self._current_index()
         if before_import:
             notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
+        where, notes = self._attribute_filter(index, where, int(k), notes)
         neighbours = (self.photo_neighbours(photo, int(k), where, index=index) if photo is not None
                       else index.search(query, int(k), where))
         searched = time.perf_counter()
@@ -488,6 +594,26 @@ class StyleLens:
             notes = [*notes, "No product matches these filters." if not where.is_empty else "The catalog is empty."]
         timings = {**timings, "search": searched - started, "fetch": time.perf_counter() - searched}
         return SearchResult(hits, notes, {name: seconds * 1000 for name, seconds in timings.items()})
+
+    def _attribute_filter(self, index: VectorIndex, where: SearchFilter, k: int,
+                          notes: list[str]) -> tuple[SearchFilter, list[str]]:
+        """`where` with its sleeve and length choices turned into the catalog ids whose stored features meet
+        them. When no product of the rest of the filter meets them, they are dropped (and the user told)."""
+        if not where.asks_attributes:
+            return where, notes
+        table = self._feature_table()
+        ids = tuple(i for i, f in table.items() if (not where.sleeves or f.sleeves in where.sleeves)
+                    and (not where.lengths or f.length in where.lengths))
+        narrowed = replace(where, ids=ids)
+        found = int(index.allowed_rows(narrowed).sum())
+        asked = " and ".join(filter(None, ["/".join(where.sleeves) + " sleeves" if where.sleeves else "",
+                                           "/".join(where.lengths) + " length" if where.lengths else ""]))
+        if found == 0:
+            return replace(where, sleeves=(), lengths=()), [
+                *notes, f"No product here is recorded with {asked}: showing the closest ones regardless."]
+        if found < k:
+            notes = [*notes, f"Only {found} products here are recorded with {asked}: all of them are shown."]
+        return narrowed, notes
 
     # ---- state ---------------------------------------------------------------------------
     def image_path(self, product: Product) -> Path:
@@ -540,9 +666,24 @@ def read_feedback(text: str) -> tuple[Feedback | None, list[str]]:
                      "product type and the rest of the request.")
     if not feedback.understood and not feedback.unseen:
         notes.append("No change StyleLens knows was recognised in the feedback (it reads colours, lighter/darker, "
-                     "women/men, product types, usage, season and patterns, in English): results follow the "
+                     "sleeves, length, women/men, product types, usage, season and patterns, in English): results follow the "
                      "reference and the text as the model reads it.")
     return feedback, notes
+
+
+def wish_for(feedback: Feedback | None, article_type: str | None, reference) -> Wish:
+    """The sleeve and length lengths `feedback` allows for results of `article_type`, read against the
+    reference's features (a GarmentFeatures, or None)."""
+    if feedback is None or not (feedback.sleeves or feedback.length):
+        return Wish()
+    return resolve_wish(feedback.sleeves, feedback.length, article_type,
+                        reference.sleeves if reference is not None else None,
+                        reference.length if reference is not None else None)
+
+
+def with_wish(where: SearchFilter, wish: Wish) -> SearchFilter:
+    """The filter with the request's sleeve and length lengths (the user's own choices win)."""
+    return replace(where, sleeves=where.sleeves or wish.sleeves, lengths=where.lengths or wish.lengths)
 
 
 def constrain(where: SearchFilter, feedback: Feedback | None, reference: Product | None) -> SearchFilter:
@@ -557,7 +698,7 @@ def constrain(where: SearchFilter, feedback: Feedback | None, reference: Product
         categories = (feedback.article_type,)
     elif reference is not None and reference.article_type and not categories:
         categories = (reference.article_type,)
-    return SearchFilter(genders=genders, categories=categories)
+    return replace(where, genders=genders, categories=categories)
 
 
 def clean_query_text(text: str) -> tuple[str, list[str]]:

@@ -55,6 +55,9 @@ PHRASES = {  # multi-word names, joined before the words are read
     "formal shoes": "formalshoes", "off white": "cream", "navy blue": "navy", "women's": "women", "men's": "men",
     "less dark": "lighter", "not so dark": "lighter", "less bright": "darker", "not so bright": "darker",
     "no print": "plain", "without print": "plain", "no pattern": "plain",
+    "no sleeves": "sleeveless", "without sleeves": "sleeveless", "3/4": "elbow", "three quarter": "elbow",
+    "threequarter": "elbow", "full length": "fulllength", "ankle length": "fulllength", "floor length": "maxi",
+    "knee length": "knee", "crop top": "cropped top",
 }
 ARTICLE_WORDS["formalshoes"] = "Formal Shoes"
 USAGE_WORDS = {"sports": "Sports", "sporty": "Sports", "gym": "Sports", "running": "Sports", "workout": "Sports",
@@ -65,9 +68,17 @@ SEASON_WORDS = {"summer": "Summer", "summery": "Summer", "winter": "Winter", "wa
 PATTERN_WORDS = {"solid": "solid", "plain": "solid", "striped": "striped", "stripes": "striped", "stripe": "striped",
                  "printed": "printed", "print": "printed", "graphic": "printed", "floral": "printed",
                  "checked": "checked", "check": "checked", "checks": "checked", "plaid": "checked"}
+SLEEVE_WORDS = {"sleeve", "sleeves", "sleeved", "sleeveless", "strappy"}
+SLEEVE_MODIFIERS = {  # word before "sleeves" -> sleeve length asked for (relative: "longer", "shorter"; "with")
+    "long": "long", "full": "long", "longer": "longer", "short": "short", "half": "short", "cap": "short",
+    "shorter": "shorter", "elbow": "elbow", "quarter": "elbow", "no": "none", "with": "with",
+}
+LENGTH_WORDS = {  # garment length asked for: a scale's own name, "long"/"short" ends, or a relative change
+    "mini": "mini", "knee": "knee", "midi": "midi", "maxi": "maxi", "cropped": "cropped", "crop": "cropped",
+    "fulllength": "full", "longer": "longer", "shorter": "shorter", "long": "long", "short": "short",
+}
 UNSEEN_WORDS = {  # things people ask for that the catalog does not label (yet)
-    "sleeve": "sleeve length", "sleeves": "sleeve length", "sleeveless": "sleeve length", "longer": "length",
-    "shorter": "length", "fit": "fit", "slim": "fit", "loose": "fit", "baggy": "fit", "tight": "fit",
+    "fit": "fit", "slim": "fit", "loose": "fit", "baggy": "fit", "tight": "fit",
     "collar": "neckline", "neck": "neckline", "vneck": "neckline", "hood": "hood", "pocket": "pockets",
     "pockets": "pockets", "buttons": "buttons", "zip": "zip",
 }
@@ -76,14 +87,16 @@ FILLER = {"the", "a", "an", "and", "but", "in", "for", "with", "same", "please",
           "i", "to", "similar", "maybe", "bit", "little", "much", "way", "too", "very", "color", "colour",
           "shade", "tone", "kind", "style", "thing", "not", "so", "also", "just", "now", "some", "any",
           # everyday words a typo-matcher would otherwise read as fashion words ("short" -> shorts)
-          "short", "long", "what", "than", "here", "there", "where", "about", "without", "have", "these", "those",
+          "what", "than", "here", "there", "where", "about", "without", "have", "these", "those",
           "would", "could", "should", "love", "looks", "look", "other", "another", "which", "things", "really",
           "quite", "rather", "ones", "sort", "good", "nice", "great", "better", "cool", "cute", "into", "from",
           "your", "mine", "their", "again", "still", "then", "them", "they", "when", "need", "give", "find",
           "made", "wear", "wearing", "size", "bigger", "smaller", "large", "small", "medium", "tall", "wide",
           "narrow", "version", "option", "options", "thanks", "hmm", "prefer", "switch", "instead", "stuff"}
 VOCABULARY = {**COLOUR_WORDS, **GENDER_WORDS, **ARTICLE_WORDS, **USAGE_WORDS, **SEASON_WORDS, **PATTERN_WORDS,
-              **UNSEEN_WORDS, **{w: w for w in LIGHTER_WORDS | DARKER_WORDS}}
+              **UNSEEN_WORDS, **{w: w for w in LIGHTER_WORDS | DARKER_WORDS | SLEEVE_WORDS | set(LENGTH_WORDS)},
+              "quarter": "quarter", "elbow": "elbow", "half": "half"}
+EXACT_ONLY = {"long", "short", "half", "cap", "crop", "mini", "midi", "maxi", "knee", "elbow", "with", "no"}  # never typo targets
 
 
 @dataclass(frozen=True)
@@ -97,16 +110,19 @@ class Feedback:
     usage: str | None = None
     season: str | None = None
     pattern: str | None = None
+    sleeves: str | None = None  # none / short / elbow / long, or relative: longer / shorter / with (any sleeves)
+    length: str | None = None  # a length (mini, knee, midi, maxi, cropped, full), an end (long, short) or longer / shorter
     unseen: tuple[str, ...] = ()  # asked-for properties the catalog does not label (sleeve length, fit, ...)
     corrections: tuple[tuple[str, str], ...] = field(default=())  # (typed, read as)
 
     @property
     def understood(self) -> bool:
         return any((self.colour_group, self.lightness, self.gender, self.article_type, self.usage, self.season,
-                    self.pattern))
+                    self.pattern, self.sleeves, self.length))
 
     def describe(self) -> str:
-        parts = [f"colour {self.colour_group}" if self.colour_group else "",
+        parts = [f"colour {self.colour_group}" if self.colour_group else "", sleeve_words(self.sleeves),
+                 f"{self.length} length" if self.length else "",
                  {1: "lighter", -1: "darker"}.get(self.lightness, ""), f"for {self.gender}" if self.gender else "",
                  f"as {self.article_type}" if self.article_type else "", self.usage or "", self.season or "",
                  self.pattern or ""]
@@ -114,7 +130,7 @@ class Feedback:
 
 
 def words_of(text: str) -> list[str]:
-    text = f" {text.lower()} "
+    text = re.sub(r"-(sleeve|length)", r" \1", f" {text.lower()} ")  # "long-sleeved", "knee-length"
     for phrase, joined in PHRASES.items():
         text = text.replace(f" {phrase} ", f" {joined} ").replace(f" {phrase}", f" {joined}")
     return re.findall(r"[a-z]+", text.replace("'s ", " ").replace("-", ""))
@@ -125,20 +141,52 @@ def parse_feedback(text: str) -> Feedback:
     found: dict[str, object] = {}
     unseen: list[str] = []
     corrections: list[tuple[str, str]] = []
+    read: list[str] = []  # the words as understood (typos corrected), in order
     for word in words_of(text):
         known = _known(word)
         if known is None and len(word) >= 5 and word not in FILLER:
-            close = difflib.get_close_matches(word, VOCABULARY, n=1, cutoff=0.8)
+            close = difflib.get_close_matches(word, [w for w in VOCABULARY if w not in EXACT_ONLY], n=1, cutoff=0.8)
             if close:
                 corrections.append((word, close[0]))
                 known = close[0]
-        if known is None:
-            continue
-        _read(known, found, unseen)
-    if "sleeve length" in unseen:  # "longer sleeves": one thing, not two
-        unseen = [u for u in unseen if u != "length"]
+        read.append(known or word)
+        if known is not None:
+            _read(known, found, unseen)
+    found.update(_cut(read))
     return Feedback(text=text, unseen=tuple(dict.fromkeys(unseen)), corrections=tuple(corrections),
                     **found)  # type: ignore[arg-type]
+
+
+def _cut(words: list[str]) -> dict[str, str]:
+    """Sleeve and length wishes from the words in order: a modifier just before "sleeves" speaks of sleeves
+    ("longer sleeves"); otherwise length words speak of the garment ("a longer dress", "midi", "cropped")."""
+    found: dict[str, str] = {}
+    used: set[int] = set()
+    for i, word in enumerate(words):
+        if word in ("sleeveless", "strappy"):
+            found["sleeves"] = "none"
+        elif word in ("sleeve", "sleeves", "sleeved"):
+            before = [j for j in (i - 1, i - 2) if j >= 0 and words[j] in SLEEVE_MODIFIERS and j not in used]
+            if before:
+                found["sleeves"] = SLEEVE_MODIFIERS[words[before[0]]]
+                used.add(before[0])
+            else:
+                found.setdefault("sleeves", "with")
+    for i, word in enumerate(words):
+        if i not in used and word in LENGTH_WORDS and not (word in ("long", "short") and _before_sleeves(words, i)):
+            found["length"] = LENGTH_WORDS[word]
+    return found
+
+
+def _before_sleeves(words: list[str], i: int) -> bool:
+    return any(w in SLEEVE_WORDS for w in words[i + 1:i + 3])
+
+
+def sleeve_words(sleeves: str | None) -> str:
+    """How a sleeve wish reads: "longer sleeves", "sleeveless", "with sleeves" ("" for none)."""
+    if not sleeves:
+        return ""
+    return {"none": "sleeveless", "with": "with sleeves"}.get(sleeves, f"{sleeves} sleeves")
 
 
 def _known(word: str) -> str | None:
@@ -169,7 +217,7 @@ def _read(word: str, found: dict, unseen: list[str]) -> None:
     elif word in PATTERN_WORDS:
         found["pattern"] = PATTERN_WORDS[word]
     elif word in UNSEEN_WORDS:
-        unseen.append(UNSEEN_WORDS[word])
+        unseen.append(UNSEEN_WORDS[word])  # sleeve and length words are read in order by _cut
 
 
 @dataclass(frozen=True)
@@ -205,20 +253,3 @@ def match_chips(feedback: Feedback | None, product, lightness: float | None = No
         words = re.findall(r"[a-z]+", product.name.lower())
         chips.append(Chip(feedback.pattern, any(PATTERN_WORDS.get(w) == feedback.pattern for w in words)))
     return chips
-
-
-SLEEVE_PATTERNS = (  # (words, sleeve length asked for), first match wins
-    (r"sleeveless|no sleeves|without sleeves|strappy|tank", "none"),
-    (r"(short|shorter|half|cap)[ -]?sleeve", "short"),
-    (r"(3/4|three[ -]quarter|elbow)[ -]?(length )?sleeve", "elbow"),
-    (r"(long|longer|full)[ -]?sleeve", "long"),
-)
-
-
-def read_sleeves(text: str) -> str | None:
-    """The sleeve length a piece of feedback asks for (none / short / elbow / long), if any."""
-    lowered = text.lower()
-    for pattern, sleeves in SLEEVE_PATTERNS:
-        if re.search(pattern, lowered):
-            return sleeves
-    return None

@@ -2,11 +2,14 @@
 
 Pure functions of pixels (and, for on-model photos, pose landmarks), so tests check them on constructed
 images. `extract` returns a typed GarmentFeatures stored with the product in MongoDB under
-`features`, stamped with EXTRACTOR_VERSION: a new version makes the catalog recompute them.
+`features`, stamped with a version (EXTRACTOR_VERSION and the attribute model's): a new version makes the
+catalog recompute them. Sleeve and garment length come from the learned attribute model
+(core/attributes.py) when it is there (`with_attributes`); the geometric sleeve estimate here is its
+baseline and the fallback without it.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +18,7 @@ from PIL import Image
 from core.features import foreground
 from core.pose import VISIBLE, Landmark
 
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 SIDE = 96  # features are read from a SIDE x SIDE copy
 SLEEVES = ("none", "short", "elbow", "long")
 COLOURS = 3  # dominant colours kept
@@ -30,7 +33,10 @@ class GarmentFeatures:
     fill: float  # share of the silhouette box covered by the garment
     sleeves: str | None  # one of SLEEVES; None when it cannot be told (or no sleeves to speak of)
     pattern: float  # 0 plain .. 1 busy (edge density inside the garment)
-    version: int = EXTRACTOR_VERSION
+    version: int | str = EXTRACTOR_VERSION
+    sleeve_confidence: float = 0.0  # the attribute model's probability of `sleeves` (0: geometric estimate)
+    length: str | None = None  # on its family's scale (core/attributes.LENGTHS); None: not read
+    length_confidence: float = 0.0
 
     def to_doc(self) -> dict:
         doc = asdict(self)
@@ -42,7 +48,14 @@ class GarmentFeatures:
     def from_doc(cls, doc: dict) -> "GarmentFeatures":
         colours = tuple((tuple(c["rgb"]), c["share"]) for c in doc["colours"])
         return cls(colours, doc["lightness"], tuple(doc["box"]), doc["aspect"], doc["fill"],  # type: ignore[arg-type]
-                   doc["sleeves"], doc["pattern"], doc.get("version", 0))
+                   doc["sleeves"], doc["pattern"], doc.get("version", 0), doc.get("sleeve_confidence", 0.0),
+                   doc.get("length"), doc.get("length_confidence", 0.0))
+
+    def with_attributes(self, attributes, version: str) -> "GarmentFeatures":
+        """These features with sleeves and length read by the attribute model (a core.attributes.Attributes)."""
+        return replace(self, sleeves=attributes.sleeves, sleeve_confidence=round(attributes.sleeve_confidence, 4),
+                       length=attributes.length, length_confidence=round(attributes.length_confidence, 4),
+                       version=version)
 
 
 def extract(image: Image.Image, landmarks: Sequence[Landmark] | None = None) -> GarmentFeatures:

@@ -38,19 +38,28 @@ class SearchFilter:
     genders: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # matched against masterCategory, subCategory and articleType
     article_types: tuple[str, ...] = ()  # and, besides the above, one of these article types
+    sleeves: tuple[str, ...] = ()  # stored sleeve lengths allowed (core/attributes.py): the engine turns
+    lengths: tuple[str, ...] = ()  # these two into `ids` from the catalog's garment features
+    ids: tuple[int, ...] | None = None  # only these catalog ids (None: no restriction)
 
     @classmethod
     def make(cls, gender: str | Sequence[str] | None = None, category: str | Sequence[str] | None = None,
-             include_unisex: bool = True) -> "SearchFilter":
+             include_unisex: bool = True, sleeves: str | Sequence[str] | None = None,
+             length: str | Sequence[str] | None = None) -> "SearchFilter":
         """A filter from user choices. Asking for one gender keeps Unisex items unless told otherwise."""
         genders = _as_tuple(gender)
         if genders and include_unisex and "Unisex" not in genders:
             genders = (*genders, "Unisex")
-        return cls(genders=genders, categories=_as_tuple(category))
+        return cls(genders=genders, categories=_as_tuple(category), sleeves=_as_tuple(sleeves),
+                   lengths=_as_tuple(length))
 
     @property
     def is_empty(self) -> bool:
-        return not self.genders and not self.categories and not self.article_types
+        return not self.genders and not self.categories and not self.article_types and self.ids is None
+
+    @property
+    def asks_attributes(self) -> bool:
+        return bool(self.sleeves or self.lengths)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,8 @@ class VectorIndex:
                      | self._matches("article_type", where.categories))
         if where.article_types:
             mask &= self._matches("article_type", where.article_types)
+        if where.ids is not None:
+            mask &= np.isin(self.ids, np.fromiter(where.ids, dtype=np.int64, count=len(where.ids)))
         return mask
 
     def _matches(self, attribute: str, values: Sequence[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.attributes import Wish
 from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
 from core.feedback import Chip, Feedback
@@ -36,11 +37,11 @@ PATTERNED = {"striped": 1.0, "checked": 1.0, "printed": 1.0, "solid": -1.0}
 
 @dataclass(frozen=True)
 class Query:
-    """What re-ranking knows of a query: the feedback read from its text (if any) and the reference's features
-    (if the query has a picture), and sleeve words (Feedback does not carry them)."""
+    """What re-ranking knows of a query: the feedback read from its text (if any), the reference's features
+    (if the query has a picture), and the sleeve and garment lengths asked for, read against the reference."""
     feedback: Feedback | None = None
     reference: GarmentFeatures | None = None
-    sleeves: str | None = None
+    wish: Wish = Wish()
 
 
 def colour_lab(features: GarmentFeatures) -> np.ndarray:
@@ -74,11 +75,16 @@ def pair_features(query: Query, candidate: GarmentFeatures | None, score: float,
         row[15] = abs(candidate.aspect - reference.aspect) + abs(candidate.fill - reference.fill)
     if feedback and feedback.lightness:
         row[6] = 1.0
-    if query.sleeves:
-        row[9], row[10] = 1.0, _same_sleeves(candidate.sleeves, query.sleeves)
+    if query.wish.sleeves:
+        row[9], row[10] = 1.0, _meets(candidate.sleeves, query.wish.sleeves)
     if feedback and feedback.pattern in PATTERNED:
         row[12], row[13] = 1.0, PATTERNED[feedback.pattern] * (candidate.pattern - 0.1)
     return row
+
+
+def _meets(value: str | None, allowed: tuple[str, ...]) -> float:
+    """1 when the stored value is one of those asked for, 0 when not, 0.5 when it is not known."""
+    return 0.5 if value is None else float(value in allowed)
 
 
 def _same_sleeves(a: str | None, b: str | None) -> float:
@@ -116,12 +122,23 @@ def explain(query: Query, candidate: GarmentFeatures | None, prototypes: dict[st
     if feedback and feedback.lightness and reference is not None:
         lighter = candidate.lightness > reference.lightness
         chips.append(Chip("lighter" if feedback.lightness > 0 else "darker", lighter == (feedback.lightness > 0)))
-    if query.sleeves:
-        chips.append(Chip(f"{query.sleeves} sleeves" if query.sleeves != "none" else "sleeveless",
-                          candidate.sleeves == query.sleeves))
+    chips += wish_chips(query.wish, candidate)
     if feedback and feedback.pattern in PATTERNED:
         busy = candidate.pattern > PATTERN_BUSY
         chips.append(Chip(feedback.pattern, busy == (PATTERNED[feedback.pattern] > 0)))
+    return chips
+
+
+def wish_chips(wish: Wish, candidate: GarmentFeatures | None) -> list[Chip]:
+    """Sleeves and length asked for, met (✓) or not (✗) by the candidate's stored attributes."""
+    if candidate is None:
+        return []
+    chips = []
+    if wish.sleeves:
+        chips.append(Chip(wish.sleeve_label, candidate.sleeves in wish.sleeves))
+    if wish.lengths:
+        label = wish.length_label if wish.length_label in ("longer", "shorter") else "/".join(wish.lengths)
+        chips.append(Chip(f"{label} length" if label not in ("shorts",) else label, candidate.length in wish.lengths))
     return chips
 
 

@@ -8,6 +8,7 @@ from core.categories import categorize, images_in_zip
 from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
 from ui.state import attribute_reader, engine
+from core.attributes import LENGTH_NAMES, SLEEVES
 from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, page_header, page_resources, product_cards,
                         progress_callback, server_paths_allowed, user_errors)
 
@@ -24,15 +25,19 @@ HOW_TO_IMPORT = (
 
 def browse_ui(lens) -> None:
     counts = lens.catalog.counts_by("sub_category")
-    left, middle, right = st.columns([1, 1, 2])
+    left, middle, sleeves_at, length_at, right = st.columns([1, 1, 1, 1, 2])
     gender = left.selectbox("Gender", ["Any", *lens.catalog.counts_by("gender")])
     category = middle.selectbox("Category", ["Any", *counts])
+    sleeves = sleeves_at.selectbox("Sleeves", ["Any", *SLEEVES], help="sleeve length read from each product photo")
+    length = length_at.selectbox("Length", ["Any", *LENGTH_NAMES], help="garment length read from each product photo")
     text = right.text_input("Name contains", max_chars=200)
-    filters = {"gender": None if gender == "Any" else gender, "sub_category": None if category == "Any" else category}
+    filters = {"gender": gender, "sub_category": category, "sleeves": sleeves, "length": length}
+    filters = {field: None if value == "Any" else value for field, value in filters.items()}
     total = lens.catalog.count(text, **filters)
     pages = max(1, -(-total // PAGE_SIZE))
     # Keyed by the filters, so a new filter starts again at page 1 (and never past its last page).
-    page = st.number_input("Page", 1, pages, 1, key=f"page-{gender}-{category}-{text}") if pages > 1 else 1
+    page = st.number_input("Page", 1, pages, 1, key=f"page-{gender}-{category}-{sleeves}-{length}-{text}") \
+        if pages > 1 else 1
     products = lens.catalog.browse(text=text, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters)
     st.caption(f"{total:,} products · page {page} of {pages}")
     if not products:

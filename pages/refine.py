@@ -3,6 +3,7 @@ import html
 
 import streamlit as st
 
+from core.attributes import describe_features
 from core.composer import METHODS
 from core.engine import RERANK_DEPTH
 from core.features import garment_colour, lightness
@@ -14,11 +15,14 @@ from ui.widgets import (COLUMNS, IMAGE_TYPES, before_after, chips_html, ensure_i
 
 page_header("Refine with Feedback", "✨")
 
-EXAMPLES = ["lighter color", "same but in navy", "the women's version", "as a shirt instead", "darker and striped"]
+EXAMPLES = ["longer sleeves, lighter color", "same but in navy", "the women's version", "sleeveless", "a longer dress",
+            "darker and striped"]
 HELP = ("Describe the change you want. StyleLens reads **colours** (\"in navy\"), **lighter / darker**, "
-        "**women / men**, **product types** (\"as a shirt\"), **usage** (\"for the gym\"), **season** and "
-        "**patterns** (striped, checked, printed, solid), typos included. Sleeve length and fit are not recorded "
-        "in the catalog yet: such requests keep the product type and the rest of what you asked.")
+        "**sleeves** (\"longer sleeves\", \"sleeveless\", \"with sleeves\"), **length** (\"a longer dress\", "
+        "\"cropped\", \"midi\", \"full length\"), **women / men**, **product types** (\"as a shirt\"), "
+        "**usage** (\"for the gym\"), **season** and **patterns** (striped, checked, printed, solid), typos included. "
+        "Sleeves and length are read relative to the reference (\"longer\" than its own). Fit is not recorded "
+        "in the catalog yet.")
 
 
 def dialogue() -> list[dict]:
@@ -96,10 +100,12 @@ def results_ui(lens, result, reference_image) -> int | None:
     reference_light = lightness(reference_image)
     st.markdown(f"Reference colour {swatch_html(garment_colour(reference_image))}", unsafe_allow_html=True)
     clicked = None
+    features = lens.stored_features([h.product.id for h in result.hits])
     for start in range(0, len(result.hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), result.hits[start:start + COLUMNS]):
             with column:
-                product_card(lens, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
+                product_card(lens, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}",
+                             features=features.get(hit.product.id))
                 try:
                     thumbnail = load_image(lens.image_path(hit.product), max_side=128)
                     swatch, light = swatch_html(garment_colour(thumbnail)), lightness(thumbnail)
@@ -162,6 +168,9 @@ with user_errors():
     result = lens.search_composed(text, **query, k=10, method=method, rerank=rerank)
     for note in result.notes:
         st.info(note, icon="ℹ️")
+    if result.reference is not None:
+        source = "Your photo" if ref[0] == "upload" else "The reference"
+        st.markdown(f"**{source}:** {describe_features(result.reference)}")
     if result.feedback is not None and result.feedback.understood:
         st.markdown(f"**Understood:** {result.feedback.describe()}")
     st.caption(f"Method {method} · " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))

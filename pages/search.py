@@ -1,6 +1,7 @@
 """Search: type a description or upload a product photo; see the closest catalog products."""
 import streamlit as st
 
+from core.attributes import LENGTH_NAMES, SLEEVES, describe_features
 from core.engine import RERANK_DEPTH
 from core.images import load_image
 from core.index import SearchFilter
@@ -18,8 +19,12 @@ def filters_ui(categories: list[str]) -> tuple[SearchFilter, int]:
         st.header("Filters")
         gender = st.selectbox("Gender", GENDERS, help="Unisex items are included with any gender.")
         chosen = st.multiselect("Category", categories)
+        sleeves = st.multiselect("Sleeves", SLEEVES, help="sleeve length read from each product photo")
+        lengths = st.multiselect("Length", LENGTH_NAMES, help="garment length read from each product photo "
+                                 "(tops: cropped / regular / long; dresses and skirts: mini / knee / midi / maxi; "
+                                 "trousers: shorts / cropped / full)")
         k = st.slider("Results", 5, 50, 15, step=5)
-    return SearchFilter.make(None if gender == "Any" else gender, chosen), k
+    return SearchFilter.make(None if gender == "Any" else gender, chosen, sleeves=sleeves, length=lengths), k
 
 
 def search(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):
@@ -70,6 +75,9 @@ def photo_panel(lens, picture, photo) -> None:
         st.markdown(looks_like(lens, picture, photo))
         if photo is not None:
             st.markdown(f"{swatch_html(photo.colour)} colour of the garment's own pixels", unsafe_allow_html=True)
+        cut = describe_features(lens.photo_features(picture, photo), shade=False)
+        if cut:
+            st.markdown(f"**Cut:** {cut}")
 
 
 def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):

@@ -37,7 +37,7 @@ def test_an_uploaded_reference_works_without_catalog_constraints(loaded_engine):
     ("", "No feedback given"),
     ("   ", "No feedback given"),
     ("plus sombre por favor", "No change StyleLens knows"),
-    ("longer sleeves", "does not record sleeve length"),
+    ("slim fit", "does not record fit"),
     ("ligher", "“ligher” as “lighter”"),
     ("lighter " * 2000, "only the first 500"),
 ])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.feedback import parse_feedback, read_sleeves
+from core.attributes import resolve_wish
+from core.feedback import parse_feedback
 from core.garment_features import GarmentFeatures
 from core.rerank import (FEATURE_NAMES, Query, Reranker, load_reranker, pair_features, pairwise_loss,
                          save_reranker)
@@ -20,13 +21,13 @@ def column(name: str) -> int:
 
 
 def test_sleeve_words_are_read():
-    assert [read_sleeves(t) for t in ("with long sleeves", "sleeveless please", "3/4 sleeves", "short-sleeve",
-                                      "in navy")] == ["long", "none", "elbow", "short", None]
+    assert [parse_feedback(t).sleeves for t in ("with long sleeves", "sleeveless please", "3/4 sleeves",
+                                                "short-sleeve", "in navy")] == ["long", "none", "elbow", "short", None]
 
 
 def test_features_say_what_the_feedback_asked_and_how_the_candidate_answers():
     query = Query(parse_feedback("in navy, lighter, with long sleeves"), garment((200, 30, 30), 0.4, "short"),
-                  read_sleeves("with long sleeves"))
+                  resolve_wish("long", None, "Tshirts"))
     prototypes = {"Blue": NAVY_LAB}  # "navy" reads as the Blue colour group
     navy_long = pair_features(query, garment((25, 35, 90), 0.5, "long"), 0.8, 0.9, 3, 100, prototypes)
     red_short = pair_features(query, garment((200, 30, 30), 0.3, "short"), 0.85, 0.9, 1, 100, prototypes)

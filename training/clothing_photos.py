@@ -53,7 +53,7 @@ class ClothingPhoto:
 
     @property
     def article_types(self) -> tuple[str, ...]:
-        return PHOTO_TO_CATALOG[self.label]
+        return PHOTO_TO_CATALOG.get(self.label, ())
 
 
 def catalog_types(label: str) -> tuple[str, ...]:
@@ -63,11 +63,16 @@ def catalog_types(label: str) -> tuple[str, ...]:
 
 def read_photos(folder: Path) -> list[ClothingPhoto]:
     """Every photo whose label maps onto the catalog and whose file exists, in labels.csv order."""
+    return [photo for photo in read_all(folder) if catalog_types(photo.label)]
+
+
+def read_all(folder: Path) -> list[ClothingPhoto]:
+    """Every photo whose file exists, whatever its label (Undershirt, Body, ... included)."""
     photos = []
     with open(folder / "labels.csv", newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             path = folder / "images" / f"{row['image']}.jpg"
-            if catalog_types(row["label"]) and path.is_file():
+            if path.is_file():
                 photos.append(ClothingPhoto(path, row["sender_id"].strip(), row["label"].strip()))
     return photos
 

@@ -21,8 +21,7 @@ import torch
 from tqdm import tqdm
 
 from core.config import load_settings
-from core.engine import StyleLens, read_feedback
-from core.feedback import read_sleeves
+from core.engine import StyleLens, read_feedback, wish_for
 from core.garment_features import EXTRACTOR_VERSION, GarmentFeatures
 from core.rerank import FEATURE_NAMES, Query, Reranker, colour_lab, pair_features, pairwise_loss, save_reranker
 from core.split import is_held_out
@@ -87,9 +86,13 @@ def first_stage(engine: StyleLens, spec: dict, depth: int):
     return [h for h in engine.search_image(engine.image_path(product), depth + 1).hits if h.product.id != product.id]
 
 
-def query_of(spec: dict, features: dict[int, GarmentFeatures]) -> Query:
+def query_of(spec: dict, features: dict[int, GarmentFeatures], article_type: str | None = None) -> Query:
+    """The re-ranker's query for a training / evaluation spec, as the engine builds it (sleeve and length
+    requests read against the reference's stored features, on the scale of `article_type`)."""
     feedback = read_feedback(spec["text"])[0] if spec.get("text") else None
-    return Query(feedback, features.get(spec["ref_id"]), read_sleeves(spec.get("text", "")))
+    reference = features.get(spec["ref_id"])
+    kind = (feedback.article_type if feedback else None) or article_type
+    return Query(feedback, reference, wish_for(feedback, kind, reference))
 
 
 def image_queries(engine: StyleLens, count: int, seed: int, held_out: bool = False) -> list[dict]:

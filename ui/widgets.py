@@ -11,6 +11,7 @@ from typing import Iterator, Sequence
 
 import streamlit as st
 
+from core.attributes import describe_features
 from core.catalog import DatabaseUnavailable, Product
 from core.config import load_settings
 from core.engine import Hit, StyleLens
@@ -103,10 +104,12 @@ def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str,
     """Cards for search hits, each with one button per action and, after re-ranking, the chips that drove
     its place; returns (action, product id) clicked."""
     clicked = None
+    features = engine.stored_features([h.product.id for h in hits])
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start:start + COLUMNS]):
             with column:
-                product_card(engine, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}")
+                product_card(engine, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}",
+                             features=features.get(hit.product.id))
                 if chips and chips.get(hit.product.id):
                     st.markdown(chips_html(chips[hit.product.id]), unsafe_allow_html=True)
                 for action in actions:
@@ -166,13 +169,15 @@ def before_after(engine: StyleLens, before: Sequence[Hit], after: Sequence[Hit],
 
 
 def product_cards(engine: StyleLens, products: Sequence[Product]) -> None:
+    features = engine.stored_features([p.id for p in products])
     for start in range(0, len(products), COLUMNS):
         for column, product in zip(st.columns(COLUMNS), products[start:start + COLUMNS]):
             with column:
-                product_card(engine, product, caption=f"id {product.id}")
+                product_card(engine, product, caption=f"id {product.id}", features=features.get(product.id))
 
 
-def product_card(engine: StyleLens, product: Product, caption: str = "") -> None:
+def product_card(engine: StyleLens, product: Product, caption: str = "", features=None) -> None:
+    """A product's picture, name and labels; `features` (its stored GarmentFeatures) adds its sleeves and length."""
     path = engine.image_path(product)
     try:
         source = _thumbnail_uri(str(path), path.stat().st_mtime)
@@ -181,8 +186,9 @@ def product_card(engine: StyleLens, product: Product, caption: str = "") -> None
     except (OSError, ImageError):
         st.caption("(image missing)")
     st.markdown(f"**{product.name or product.id}**")
+    cut = describe_features(features, shade=False) if features is not None else ""
     st.caption(f"{product.gender} · {product.article_type or product.sub_category} · {product.base_colour}"
-               + (f"  \n{caption}" if caption else ""))
+               + (f"  \n{cut}" if cut else "") + (f"  \n{caption}" if caption else ""))
 
 
 def picture(image, caption: str = "", width: int | None = None, side: int = THUMBNAIL_SIDE) -> None:

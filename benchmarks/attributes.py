@@ -1,0 +1,170 @@
+"""Garment attributes (core/attributes.py) on held-out data, beside the geometric baseline.
+
+    python benchmarks/attributes.py --catalog ../shared/datasets/fashion-products \
+        --photos ../shared/datasets/clothing-photos --street ../shared/datasets/street-photos \
+        --out data/benchmarks/attributes.json
+
+Sleeves (none / short / elbow / long; headline: long vs not long):
+    catalog   benchmarks/sleeve-labels.json (115 products labelled by eye, never trained on)
+    people    clothing-photos of held-out senders: T-Shirt, Polo short; Longsleeve, Hoodie, Blazer, Outwear long;
+              Undershirt none
+Length (4-class for dresses and skirts, 3-class for tops and trousers):
+    catalog   held-out products: trousers, shorts and capris and long tops by article type; dresses and skirts
+              labelled by eye (training/attribute-labels.json)
+    people    held-out senders' Shorts vs Pants
+    street    street photos 0641-0804: dress and skirt length from the masks (hem between head and shoes)
+Baseline for sleeves: the geometric estimate (core/garment_features.py; pose landmarks on catalog models, the
+silhouette for uploads, as the app read them before). Baseline for length: the most common class.
+Each photo is read with its true article type (which scale of length applies); for uploads the app uses the
+type the encoder reads instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.attributes import SLEEVES, load_attribute_model  # noqa: E402
+from core.garment_features import extract  # noqa: E402
+from core.images import load_image  # noqa: E402
+from core.split import is_held_out  # noqa: E402
+from training import clothing_photos, street  # noqa: E402
+from training.train_attributes import (LABELS_FILE, PHOTO_LENGTHS, PHOTO_SLEEVES, TYPE_LENGTHS,  # noqa: E402
+                                       street_hem_length, _with_margin)
+
+PHOTO_TYPES = {"T-Shirt": "Tshirts", "Polo": "Tshirts", "Longsleeve": "Tshirts", "Hoodie": "Sweatshirts",
+               "Blazer": "Jackets", "Outwear": "Jackets", "Undershirt": "Tops", "Shorts": "Shorts", "Pants": "Trousers"}
+
+
+def sleeve_report(rows: list[dict]) -> dict:
+    """Accuracy (4-class), long-vs-not accuracy and balanced accuracy, answered share, confusion."""
+    def long_acc(part):
+        return sum((r["truth"] == "long") == (r["read"] == "long") for r in part) / max(1, len(part))
+    longs = [r for r in rows if r["truth"] == "long"]
+    others = [r for r in rows if r["truth"] != "long"]
+    return {
+        "n": len(rows), "accuracy": round(sum(r["truth"] == r["read"] for r in rows) / max(1, len(rows)), 4),
+        "long_vs_not": round(long_acc(rows), 4),
+        "long_vs_not_balanced": round((long_acc(longs) + long_acc(others)) / 2, 4),
+        "answered": round(sum(r["read"] is not None for r in rows) / max(1, len(rows)), 4),
+        "confusion": {t: {e: sum(1 for r in rows if r["truth"] == t and (r["read"] or "unknown") == e)
+                          for e in (*SLEEVES, "unknown")} for t in SLEEVES if any(r["truth"] == t for r in rows)},
+    }
+
+
+def length_report(rows: list[dict]) -> dict:
+    if not rows:
+        return {"n": 0}
+    majority = Counter(r["truth"] for r in rows).most_common(1)[0][0]
+    return {"n": len(rows), "accuracy": round(sum(r["truth"] == r["read"] for r in rows) / len(rows), 4),
+            "baseline_majority": round(sum(r["truth"] == majority for r in rows) / len(rows), 4),
+            "labels": dict(Counter(r["truth"] for r in rows))}
+
+
+def read_all(model, items: list[tuple[object, str, str]], desc: str) -> list:
+    """items: (image, article type, truth) -> Attributes per item (batched)."""
+    found = []
+    for start in range(0, len(items), 64):
+        part = items[start:start + 64]
+        found += model.read([i for i, _, _ in part], [t for _, t, _ in part])
+        print(f"\r{desc}: {min(start + 64, len(items))}/{len(items)}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    return found
+
+
+def catalog_sleeves(model, catalog: Path, styles: pd.DataFrame) -> dict:
+    from core.pose_model import PoseModel
+
+    labels = json.loads((Path(__file__).with_name("sleeve-labels.json")).read_text())["labels"]
+    types = dict(zip(styles["id"].astype(str), styles["articleType"]))
+    items = [(load_image(catalog / "images" / f"{i}.jpg"), types[i], truth) for i, truth in labels.items()]
+    read = read_all(model, items, "catalog sleeves")
+    pose = PoseModel()
+    geometric = [extract(image, pose.landmarks(image)).sleeves for image, _, _ in items]
+    return {"model": sleeve_report([{"truth": t, "read": a.sleeves} for (_, _, t), a in zip(items, read)]),
+            "geometric_baseline": sleeve_report([{"truth": t, "read": g} for (_, _, t), g in zip(items, geometric)])}
+
+
+def people(model, folder: Path) -> dict:
+    _, held = clothing_photos.split(clothing_photos.read_all(folder))
+    sleeve_items = [(load_image(p.path), PHOTO_TYPES[p.label], PHOTO_SLEEVES[p.label]) for p in held
+                    if p.label in PHOTO_SLEEVES]
+    read = read_all(model, sleeve_items, "people's photos, sleeves")
+    geometric = [extract(image).sleeves for image, _, _ in sleeve_items]
+    length_items = [(load_image(p.path), PHOTO_TYPES[p.label], PHOTO_LENGTHS[p.label][1]) for p in held
+                    if p.label in PHOTO_LENGTHS]
+    lengths = read_all(model, length_items, "people's photos, length")
+    return {
+        "senders": len({p.sender for p in held}),
+        "sleeves": {"model": sleeve_report([{"truth": t, "read": a.sleeves} for (_, _, t), a in zip(sleeve_items, read)]),
+                    "geometric_baseline": sleeve_report([{"truth": t, "read": g}
+                                                         for (_, _, t), g in zip(sleeve_items, geometric)])},
+        "length_shorts_vs_pants": length_report([{"truth": t, "read": a.length}
+                                                 for (_, _, t), a in zip(length_items, lengths)]),
+    }
+
+
+def catalog_lengths(model, catalog: Path, styles: pd.DataFrame) -> dict:
+    eye = json.loads(LABELS_FILE.read_text())["labels"]
+    held = styles[styles["id"].map(is_held_out)]
+    by_type = [(i, t, TYPE_LENGTHS[t]) for i, t in zip(held["id"], held["articleType"]) if t in TYPE_LENGTHS]
+    types = dict(zip(styles["id"].astype(str), styles["articleType"]))
+    by_eye = [(int(i), types[i], e["length"]) for i, e in eye.items() if "length" in e and is_held_out(int(i))]
+    report = {}
+    for name, chosen in (("by_article_type", by_type), ("dresses_skirts_by_eye", by_eye)):
+        items = [(load_image(catalog / "images" / f"{i}.jpg"), t, truth) for i, t, truth in chosen]
+        read = read_all(model, items, f"catalog length, {name}")
+        report[name] = length_report([{"truth": t, "read": a.length} for (_, _, t), a in zip(items, read)])
+    return report
+
+
+def street_lengths(model, folder: Path) -> dict:
+    names = street.label_names(folder)
+    items = []
+    for _, labels, photo in street.annotated_photos(folder, street.EVAL_PHOTOS):
+        for name, kind in (("dress", "Dresses"), ("skirt", "Skirts")):
+            if name not in names:
+                continue
+            garment = labels == names.index(name)
+            box = street.largest_part_box(garment, street.MIN_AREA)
+            truth = street_hem_length(labels, names, garment) if box else None
+            if truth:
+                items.append((photo.crop(_with_margin(box, photo.size)), kind, truth))
+    read = read_all(model, items, "street dresses and skirts")
+    return length_report([{"truth": t, "read": a.length} for (_, _, t), a in zip(items, read)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--photos", type=Path, required=True)
+    parser.add_argument("--street", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=None, help="attribute model file (default: the bundled one)")
+    parser.add_argument("--out", type=Path, default=Path("data/benchmarks/attributes.json"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    model = load_attribute_model(path=args.model)
+    styles = pd.read_csv(args.catalog / "styles.csv", on_bad_lines="skip").fillna("")
+    styles["id"] = styles["id"].astype(int)
+    report = {
+        "model": str(args.model or "bundled"), "model_version": model.version,
+        "catalog_sleeves": catalog_sleeves(model, args.catalog, styles),
+        "people": people(model, args.photos),
+        "catalog_length": catalog_lengths(model, args.catalog, styles),
+        "street_dress_skirt_length": street_lengths(model, args.street),
+    }
+    report["minutes"] = round((time.perf_counter() - started) / 60, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

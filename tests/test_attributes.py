@@ -1,0 +1,181 @@
+"""Sleeve and garment length: reading requests, resolving them against the reference, the learned head,
+stored attributes as first-stage filters, chips, and `python -m core describe`."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import core.attributes
+import core.feedback
+from core.__main__ import main as cli
+from core.attributes import (LENGTHS, SLEEVES, AttributeHead, AttributeModel, AttributeModelUnavailable,
+                             load_attribute_model, resolve_wish, save_attribute_model)
+from core.feedback import parse_feedback
+from core.garment_features import GarmentFeatures
+from core.index import SearchFilter
+
+
+@pytest.mark.parametrize("text, sleeves, length", [
+    ("longer sleeves, lighter color", "longer", None),
+    ("longr sleves and lighter", "longer", None),  # typos
+    ("shorter sleeves", "shorter", None),
+    ("sleeveless", "none", None),
+    ("no sleeves please", "none", None),
+    ("with sleeves", "with", None),
+    ("3/4 sleeves", "elbow", None),
+    ("long sleeve tshirt for men", "long", None),
+    ("a longer dress", None, "longer"),
+    ("make it shorter", None, "shorter"),
+    ("cropped", None, "cropped"),
+    ("full length", None, "full"),
+    ("midi skirt", None, "midi"),
+    ("red dress with long sleeves, knee length", "long", "knee"),
+    ("in navy", None, None),
+    ("shorts", None, None),  # a product type, not a length
+])
+def test_sleeve_and_length_requests_are_read(text, sleeves, length):
+    feedback = parse_feedback(text)
+    assert (feedback.sleeves, feedback.length) == (sleeves, length)
+    assert not feedback.unseen  # nothing is "not recorded" any more
+
+
+def test_requests_combine_with_colour_gender_and_type():
+    feedback = parse_feedback("longer sleeves, lighter colour, for women, as a top")
+    assert (feedback.sleeves, feedback.lightness, feedback.gender, feedback.article_type) == ("longer", 1, "Women", "Tops")
+    assert "longer sleeves" in feedback.describe()
+
+
+def test_relative_requests_resolve_against_the_reference():
+    assert resolve_wish("longer", None, "Tshirts", "short").sleeves == ("elbow", "long")
+    assert resolve_wish("shorter", None, "Tshirts", "long").sleeves == ("none", "short", "elbow")
+    assert resolve_wish("with", None, "Tops", "none").sleeves == ("short", "elbow", "long")
+    already = resolve_wish("longer", None, "Shirts", "long")
+    assert already.sleeves == ("long",) and already.notes
+    assert resolve_wish("longer", None, "Tshirts", None).sleeves == ("elbow", "long")  # unknown: the long end
+    assert resolve_wish(None, "longer", "Dresses", None, "knee").lengths == ("midi", "maxi")
+    assert resolve_wish(None, "shorter", "Skirts", None, "maxi").lengths == ("mini", "knee", "midi")
+    assert resolve_wish(None, "cropped", "Trousers").lengths == ("cropped",)
+    assert resolve_wish(None, "long", "Dresses").lengths == ("midi", "maxi")
+    assert resolve_wish(None, "full", "Jeans").lengths == ("full",)
+    shoes = resolve_wish(None, "longer", "Casual Shoes")
+    assert shoes.lengths == () and shoes.notes  # no length scale for shoes: said, not applied
+
+
+class TokenEncoder:
+    """Stands in for the bundled encoder: 4x4 tokens whose first channel is the image's mean red."""
+    model_key = "token-encoder@1"
+
+    def image_tokens(self, images):
+        red = torch.tensor([[float(i.convert("RGB").getpixel((0, 0))[0]) / 255] for i in images])
+        tokens = torch.zeros(len(images), 16, 8)
+        tokens[:, :, 0] = red
+        return tokens, torch.zeros(len(images), 4)
+
+
+def trained_head() -> AttributeHead:
+    """A head taught that red photos have long sleeves and full length, dark ones short sleeves and shorts."""
+    torch.manual_seed(0)
+    head = AttributeHead(channels=8, reduce=4, hidden=16, dropout=0.0)
+    tokens = torch.zeros(64, 16, 8)
+    tokens[:32, :, 0] = 1.0
+    long_ = torch.tensor([SLEEVES.index("long")] * 32 + [SLEEVES.index("short")] * 32)
+    full = torch.tensor([LENGTHS["bottom"].index("full")] * 32 + [LENGTHS["bottom"].index("shorts")] * 32)
+    optimizer = torch.optim.Adam(head.parameters(), lr=0.02)
+    for _ in range(150):
+        out = head(tokens)
+        loss = torch.nn.functional.cross_entropy(out["sleeves"], long_) + \
+            torch.nn.functional.cross_entropy(out["length:bottom"], full)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return head.eval()
+
+
+def test_the_head_reads_sleeves_for_sleeved_types_and_length_on_each_family_scale(tmp_path):
+    path = tmp_path / "attributes.pt"
+    save_attribute_model(path, trained_head(), {"version": "t", "encoder": TokenEncoder.model_key})
+    model = load_attribute_model(TokenEncoder(), path)
+    red, dark = Image.new("RGB", (32, 32), (255, 0, 0)), Image.new("RGB", (32, 32), (0, 0, 0))
+    top, trousers, shoe = model.read([red, dark, red], ["Tshirts", "Trousers", "Casual Shoes"])
+    assert top.sleeves == "long" and top.family == "top" and top.sleeve_confidence > 0.9
+    assert trousers.sleeves is None and trousers.length == "shorts"  # trousers have no sleeves to read
+    assert shoe.sleeves is None and shoe.length is None and shoe.family is None
+    assert model.key.startswith("garment-attributes@t-")
+
+
+def test_an_attribute_model_for_another_encoder_or_a_bad_file_is_refused(tmp_path):
+    path = tmp_path / "attributes.pt"
+    save_attribute_model(path, trained_head(), {"version": "t", "encoder": "someone-else@2"})
+    head, record, _ = core.attributes.load_attribute_head(path)
+    with pytest.raises(AttributeModelUnavailable, match="someone-else"):
+        AttributeModel(head, TokenEncoder(), record)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(AttributeModelUnavailable):
+        load_attribute_model(TokenEncoder(), tmp_path / "junk.pt")
+    with pytest.raises(AttributeModelUnavailable, match="missing"):
+        load_attribute_model(TokenEncoder(), tmp_path / "absent.pt")
+
+
+def features(sleeves=None, length=None, lightness=0.3, version=2) -> dict:
+    return GarmentFeatures((((40, 40, 90), 0.9),), lightness, (0.1, 0.1, 0.9, 0.9), 1.0, 0.7, sleeves, 0.1,
+                           version, 0.9 if sleeves else 0.0, length, 0.9 if length else 0.0).to_doc()
+
+
+def set_sleeves(engine, sleeves_of: dict[int, str | None], lightness_of: dict[int, float] | None = None) -> None:
+    """Store features as the attribute model would (the fixtures' engine has none for its encoder)."""
+    version = engine.features_version()
+    engine.catalog.set_features({i: features(s, None, (lightness_of or {}).get(i, 0.3), version)
+                                 for i, s in sleeves_of.items()})
+
+
+def test_longer_sleeves_filters_the_first_stage_by_stored_sleeves(loaded_engine):
+    tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
+    reference, long_ones = tees[0], {p.id for p in tees[1:3]}
+    set_sleeves(loaded_engine, {p.id: ("long" if p.id in long_ones else "short") for p in tees})
+    result = loaded_engine.search_composed("longer sleeves", ref_id=reference.id, k=5)
+    assert {h.product.id for h in result.hits} == long_ones  # only the long-sleeved T-shirts, though k is 5
+    assert any("Only 2 products" in n for n in result.notes)
+    assert result.wish.sleeves == ("elbow", "long") and result.reference.sleeves == "short"
+    assert all(chips == [core.feedback.Chip("longer sleeves", True)] for chips in result.chips.values())
+    data = result.to_json()
+    assert data["wish"]["sleeves"] == ["elbow", "long"] and data["reference"]["sleeves"] == "short"
+    assert data["hits"][0]["chips"] == [{"label": "longer sleeves", "ok": True}]
+    assert not any("does not record" in n for n in result.notes)
+
+
+def test_a_request_nothing_meets_is_said_and_kept_as_a_preference(loaded_engine):
+    tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
+    set_sleeves(loaded_engine, {p.id: "short" for p in tees})
+    result = loaded_engine.search_composed("sleeveless", ref_id=tees[0].id, k=3)
+    assert len(result.hits) == 3 and any("No product here is recorded with none sleeves" in n for n in result.notes)
+    assert all(not chip.ok for chips in result.chips.values() for chip in chips)
+
+
+def test_search_and_catalog_filter_on_stored_attributes(loaded_engine):
+    tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
+    set_sleeves(loaded_engine, {tees[0].id: "long", **{p.id: "short" for p in tees[1:]}})
+    found = loaded_engine.search_text("t-shirt", k=5, where=SearchFilter.make(sleeves="long"))
+    assert [h.product.id for h in found.hits] == [tees[0].id]
+    assert [h.product.id for h in loaded_engine.search_text("long sleeve t-shirt", k=5).hits] == [tees[0].id]
+    assert [p.id for p in loaded_engine.catalog.browse(sleeves="long")] == [tees[0].id]
+    assert loaded_engine.catalog.counts_by("sleeves", article_type="Tshirts") == {"long": 1, "short": len(tees) - 1}
+
+
+def test_cli_describe_prints_one_object_per_product_or_photo(loaded_engine, tmp_path, capsys, monkeypatch):
+    tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
+    set_sleeves(loaded_engine, {tees[0].id: "long"})
+    monkeypatch.setattr("core.__main__._engine", lambda: loaded_engine)
+    assert cli(["describe", "--ref-id", str(tees[0].id), "--ref-id", "999999", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["id"] == tees[0].id and lines[0]["sleeves"] == "long" and lines[0]["article_type"] == "Tshirts"
+    assert set(lines[0]) >= {"article_type", "article_type_score", "colour", "sleeves", "sleeve_confidence", "length"}
+    assert "no product" in lines[1]["error"]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(folder / "a.jpg")
+    (folder / "b.jpg").write_bytes(b"not an image")
+    assert cli(["describe", "--image", str(folder), "--json"]) == 0
+    a, b = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert a["image"].endswith("a.jpg") and a["colour"].startswith("#") and "sleeves" in a
+    assert b["image"].endswith("b.jpg") and "error" in b
