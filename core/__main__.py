@@ -3,7 +3,7 @@
     python -m core ingest --images DIR --styles CSV
     python -m core search (--image PATH | --text TEXT) [--gender G] [--category C] [--k 10] [--rerank on|off] --json
     python -m core status --json
-    python -m core reindex
+    python -m core reindex          (garment features brought up to date, index rebuilt)
     python -m core prepare
     python -m core db (start|stop)
     python -m core evaluate --queries FILE.jsonl [--k 50] [--method image|text|sum|composer] [--constraints]
@@ -202,6 +202,10 @@ def _status(args) -> int:
 def _reindex(args) -> int:
     engine = _engine()
     with _ProgressBar() as bar:
+        updated = engine.update_features(progress=bar)
+    if updated:
+        print(f"garment features: {updated} products read again (sleeves, length, colour)")
+    with _ProgressBar() as bar:
         index = engine.rebuild_index(progress=bar)
     print(f"index: {len(index)} products, {index.manifest.index_type}, encoder {index.manifest.model_key}")
     return 0
@@ -220,6 +224,10 @@ def _prepare(args) -> int:
     elif products == 0:
         print("» The catalog is empty. Import one on the Catalog page, or set CATALOG_DIR to a folder "
               "holding images/ and styles.csv and run again.")
+    with _ProgressBar() as bar:
+        updated = engine.update_features(progress=bar)  # stale after a new extractor or attribute model
+    if updated:
+        print(f"» Garment features read again for {updated:,} products (sleeves, length, colour)")
     with _ProgressBar() as bar:
         index = engine.index(progress=bar)
     print(f"» Index: {len(index):,} products ({index.manifest.index_type}), encoder {index.manifest.model_key}")

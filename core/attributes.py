@@ -119,10 +119,23 @@ class AttributeHead(nn.Module):
         return {"sleeves": self.sleeves(hidden), **{f"length:{f}": head(hidden) for f, head in self.lengths.items()}}
 
 
+class AttributeEnsemble(nn.Module):
+    """Several heads trained alike from different seeds; outputs the log of their mean probabilities."""
+
+    def __init__(self, members: int = 1, **config):
+        super().__init__()
+        self.members = nn.ModuleList(AttributeHead(**config) for _ in range(members))
+
+    def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = [member(tokens) for member in self.members]
+        return {name: torch.stack([o[name].softmax(dim=1) for o in outputs]).mean(dim=0).clamp_min(1e-9).log()
+                for name in outputs[0]}
+
+
 class AttributeModel:
     """The head over `encoder`'s tokens; `encoder` must be the one it was trained with."""
 
-    def __init__(self, head: AttributeHead, encoder, record: dict, digest: str = ""):
+    def __init__(self, head: nn.Module, encoder, record: dict, digest: str = ""):
         if record.get("encoder") != getattr(encoder, "model_key", None):
             raise AttributeModelUnavailable(f"The attribute model was trained on {record.get('encoder')} features, "
                                             f"not {getattr(encoder, 'model_key', None)}.")
@@ -171,22 +184,28 @@ def attributes_from(probabilities: dict[str, torch.Tensor], row: int, article_ty
                       length if length_p >= UNSURE else None, length_p)
 
 
-def save_attribute_model(path: Path, head: AttributeHead, record: dict) -> None:
-    """`record` names the encoder (model_key) whose tokens the head reads, and the model's version."""
+def save_attribute_model(path: Path, heads: AttributeHead | Sequence[AttributeHead], record: dict) -> None:
+    """One head, or several (an ensemble averaging their probabilities). `record` names the encoder (model_key)
+    whose tokens they read, and the model's version."""
+    heads = [heads] if isinstance(heads, AttributeHead) else list(heads)
+    head = heads[0]
     config = {"channels": head.reduce.in_features, "reduce": head.reduce.out_features,
               "cells": (head.body[1].in_features - head.reduce.in_features) // head.reduce.out_features,
-              "hidden": head.body[1].out_features}
-    save_payload(path, FORMAT, head, record, config=config)
+              "hidden": head.body[1].out_features, "members": len(heads)}
+    ensemble = AttributeEnsemble(**config)
+    for member, trained in zip(ensemble.members, heads):
+        member.load_state_dict(trained.state_dict())
+    save_payload(path, FORMAT, ensemble, record, config=config)
 
 
-def load_attribute_head(path: Path | None = None) -> tuple[AttributeHead, dict, str]:
+def load_attribute_head(path: Path | None = None) -> tuple[AttributeEnsemble, dict, str]:
     """(head, training record, file digest) of the attribute model at `path` (default: the bundled one)."""
     path = Path(path or BUNDLED_ATTRIBUTE_MODEL)
     if not path.is_file():
         raise AttributeModelUnavailable(f"The attribute model {path} is missing (python -m training.train_attributes).")
     try:
         payload = load_payload(path, FORMAT, "garment-attribute")
-        head = AttributeHead(**payload["config"])
+        head = AttributeEnsemble(**payload["config"])
         head.load_state_dict(payload["state_dict"])
     except (ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise AttributeModelUnavailable(str(exc)) from exc

@@ -116,3 +116,16 @@ def engine(settings, encoder) -> StyleLens:
 def loaded_engine(engine, catalog_dir) -> StyleLens:
     engine.import_catalog(catalog_dir / "images", catalog_dir / "styles.csv")
     return engine
+
+
+def store_garment_features(engine: StyleLens, sleeves_of: dict[int, str | None],
+                           lightness_of: dict[int, float] | None = None) -> None:
+    """Store garment features as the attribute model would have read them (sleeves, lightness), stamped with the
+    engine's current features version so nothing recomputes them."""
+    from core.garment_features import GarmentFeatures
+
+    version = engine.features_version()
+    engine.catalog.set_features({
+        i: GarmentFeatures((((40, 40, 90), 0.9),), (lightness_of or {}).get(i, 0.3), (0.1, 0.1, 0.9, 0.9), 1.0, 0.7,
+                           sleeves, 0.1, version, 0.9 if sleeves else 0.0).to_doc()
+        for i, sleeves in sleeves_of.items()})

@@ -12,8 +12,8 @@ from core.__main__ import main as cli
 from core.attributes import (LENGTHS, SLEEVES, AttributeHead, AttributeModel, AttributeModelUnavailable,
                              load_attribute_model, resolve_wish, save_attribute_model)
 from core.feedback import parse_feedback
-from core.garment_features import GarmentFeatures
 from core.index import SearchFilter
+from conftest import store_garment_features
 
 
 @pytest.mark.parametrize("text, sleeves, length", [
@@ -117,22 +117,19 @@ def test_an_attribute_model_for_another_encoder_or_a_bad_file_is_refused(tmp_pat
         load_attribute_model(TokenEncoder(), tmp_path / "absent.pt")
 
 
-def features(sleeves=None, length=None, lightness=0.3, version=2) -> dict:
-    return GarmentFeatures((((40, 40, 90), 0.9),), lightness, (0.1, 0.1, 0.9, 0.9), 1.0, 0.7, sleeves, 0.1,
-                           version, 0.9 if sleeves else 0.0, length, 0.9 if length else 0.0).to_doc()
-
-
-def set_sleeves(engine, sleeves_of: dict[int, str | None], lightness_of: dict[int, float] | None = None) -> None:
-    """Store features as the attribute model would (the fixtures' engine has none for its encoder)."""
-    version = engine.features_version()
-    engine.catalog.set_features({i: features(s, None, (lightness_of or {}).get(i, 0.3), version)
-                                 for i, s in sleeves_of.items()})
+def store_tee_sleeves(engine, sleeves_of: dict[int, str], lightness_of: dict[int, float] | None = None) -> list:
+    """Store sleeves for the test catalog's T-shirts and none for the rest (what each product's photo shows is
+    then known exactly); returns the T-shirts."""
+    products = engine.catalog.browse(limit=500)
+    store_garment_features(engine, {p.id: sleeves_of.get(p.id, "short") if p.article_type == "Tshirts" else None
+                                    for p in products}, lightness_of)
+    return [p for p in products if p.article_type == "Tshirts"]
 
 
 def test_longer_sleeves_filters_the_first_stage_by_stored_sleeves(loaded_engine):
     tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
     reference, long_ones = tees[0], {p.id for p in tees[1:3]}
-    set_sleeves(loaded_engine, {p.id: ("long" if p.id in long_ones else "short") for p in tees})
+    store_tee_sleeves(loaded_engine, {i: "long" for i in long_ones})
     result = loaded_engine.search_composed("longer sleeves", ref_id=reference.id, k=5)
     assert {h.product.id for h in result.hits} == long_ones  # only the long-sleeved T-shirts, though k is 5
     assert any("Only 2 products" in n for n in result.notes)
@@ -145,8 +142,7 @@ def test_longer_sleeves_filters_the_first_stage_by_stored_sleeves(loaded_engine)
 
 
 def test_a_request_nothing_meets_is_said_and_kept_as_a_preference(loaded_engine):
-    tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
-    set_sleeves(loaded_engine, {p.id: "short" for p in tees})
+    tees = store_tee_sleeves(loaded_engine, {})
     result = loaded_engine.search_composed("sleeveless", ref_id=tees[0].id, k=3)
     assert len(result.hits) == 3 and any("No product here is recorded with none sleeves" in n for n in result.notes)
     assert all(not chip.ok for chips in result.chips.values() for chip in chips)
@@ -154,7 +150,7 @@ def test_a_request_nothing_meets_is_said_and_kept_as_a_preference(loaded_engine)
 
 def test_search_and_catalog_filter_on_stored_attributes(loaded_engine):
     tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
-    set_sleeves(loaded_engine, {tees[0].id: "long", **{p.id: "short" for p in tees[1:]}})
+    store_tee_sleeves(loaded_engine, {tees[0].id: "long"})
     found = loaded_engine.search_text("t-shirt", k=5, where=SearchFilter.make(sleeves="long"))
     assert [h.product.id for h in found.hits] == [tees[0].id]
     assert [h.product.id for h in loaded_engine.search_text("long sleeve t-shirt", k=5).hits] == [tees[0].id]
@@ -164,7 +160,7 @@ def test_search_and_catalog_filter_on_stored_attributes(loaded_engine):
 
 def test_cli_describe_prints_one_object_per_product_or_photo(loaded_engine, tmp_path, capsys, monkeypatch):
     tees = [p for p in loaded_engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
-    set_sleeves(loaded_engine, {tees[0].id: "long"})
+    store_tee_sleeves(loaded_engine, {tees[0].id: "long"})
     monkeypatch.setattr("core.__main__._engine", lambda: loaded_engine)
     assert cli(["describe", "--ref-id", str(tees[0].id), "--ref-id", "999999", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -179,3 +175,19 @@ def test_cli_describe_prints_one_object_per_product_or_photo(loaded_engine, tmp_
     a, b = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert a["image"].endswith("a.jpg") and a["colour"].startswith("#") and "sleeves" in a
     assert b["image"].endswith("b.jpg") and "error" in b
+
+
+def test_without_the_attribute_model_the_geometric_estimate_is_stored_and_filters_still_work(
+        settings, encoder, catalog_dir, tmp_path, monkeypatch):
+    from core.catalog import Catalog
+    from core.engine import StyleLens
+    from core.garment_features import EXTRACTOR_VERSION
+
+    monkeypatch.setattr(core.attributes, "BUNDLED_ATTRIBUTE_MODEL", tmp_path / "absent.pt")
+    engine = StyleLens(settings, Catalog.open(settings), encoder)
+    engine.import_catalog(catalog_dir / "images", catalog_dir / "styles.csv")
+    assert engine.attribute_model() is None and engine.features_version() == EXTRACTOR_VERSION
+    tees = [p for p in engine.catalog.browse(limit=500) if p.article_type == "Tshirts"]
+    store_tee_sleeves(engine, {tees[0].id: "long"})
+    found = engine.search_text("t-shirt", k=5, where=SearchFilter.make(sleeves="long"))
+    assert [h.product.id for h in found.hits] == [tees[0].id]

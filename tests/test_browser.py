@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, store_garment_features
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = PROJECT_ROOT / "test-artifacts"
@@ -196,3 +196,29 @@ def test_search_by_a_photo_of_a_dress_on_a_bed_in_chromium(app_url, tmp_path):
         first_card = body[:body.index("#1 ·")][-120:]  # name, then "gender · type · colour", then the rank
         assert "Women · Dresses · Red" in first_card, first_card
         page.screenshot(path=str(SHOTS / "search-dress-on-bed.png"), full_page=True)
+
+
+def test_longer_sleeves_lighter_color_in_chromium(app_url, loaded_engine):
+    """The brief's own example: a dark short-sleeved T-shirt + "longer sleeves, lighter color" shows the
+    long-sleeved, lighter T-shirts with honest chips and what was read from the reference."""
+    products = loaded_engine.catalog.browse(limit=500)
+    tees = [p for p in products if p.article_type == "Tshirts"]
+    reference, long_light = tees[0], [p.id for p in tees[1:3]]
+    store_garment_features(loaded_engine, {p.id: ("long" if p.id in long_light else "short") if p in tees else None
+                                           for p in products}, {p.id: 0.8 if p.id in long_light else 0.2 for p in tees})
+    SHOTS.mkdir(exist_ok=True)
+    with app_page(f"{app_url}/refine") as page:
+        page.get_by_label("Find a product by name").fill(reference.name)
+        page.get_by_label("Find a product by name").press("Enter")
+        page.get_by_role("button", name="Use as reference").click()
+        page.get_by_label("Your feedback").wait_for(timeout=60_000)
+        page.get_by_label("Your feedback").fill("longer sleeves, lighter color")
+        page.get_by_label("Your feedback").press("Enter")
+        page.get_by_text("longer sleeves ✓").first.wait_for(timeout=120_000)
+        wait_idle(page)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "The reference: short sleeves" in body
+        assert "Only 2 products here are recorded with elbow/long sleeves" in body
+        assert body.count("longer sleeves ✓") == 2 and "longer sleeves ✗" not in body
+        assert "does not record sleeve length" not in body
+        page.screenshot(path=str(SHOTS / "refine-longer-sleeves.png"), full_page=True)

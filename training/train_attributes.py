@@ -55,12 +55,13 @@ TYPE_LENGTHS = {  # catalog article type -> length it always has
     "Shorts": "shorts", "Capris": "cropped", "Trousers": "full", "Jeans": "full", "Track Pants": "full",
     "Leggings": "full", "Churidar": "full", "Tights": "full", "Jeggings": "full", "Salwar": "full",
 }
-TYPE_SLEEVES = {  # catalog article type -> geometric estimates accepted as weak labels
-    "Tshirts": ("short", "long"), "Shirts": ("short", "long"), "Tops": ("none", "short", "long"),
+TYPE_SLEEVES = {  # catalog article type -> geometric estimates accepted as weak labels (not "long" for
+    # T-shirts: flat packshots of short-sleeved ones read long by their silhouette)
+    "Tshirts": ("short",), "Shirts": ("short", "long"), "Tops": ("none", "short", "long"),
     "Sweaters": ("long", "none"), "Sweatshirts": ("long",), "Jackets": ("long",), "Kurtas": ("short", "long"),
     "Kurtis": ("short", "long"), "Dresses": ("none", "short", "long"),
 }
-WEAK_WEIGHT = 0.3
+WEAK_WEIGHT = 0.1
 STREET_WEIGHT = 1.0
 EYE_WEIGHT = 3.0
 GROUPS_FEET = ("shoes", "boots", "heels", "sneakers", "sandals", "flats", "pumps", "wedges", "loafers", "clogs")
@@ -255,6 +256,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("data/training/attributes"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--members", type=int, default=5, help="heads trained from seeds seed..seed+members-1 and "
+                        "averaged (less variance from the few labels by eye)")
     parser.add_argument("--weak-weight", type=float, default=WEAK_WEIGHT,
                         help="weight of the geometric weak labels (0 leaves them out)")
     args = parser.parse_args()
@@ -265,11 +268,14 @@ def main() -> None:
     samples = (photo_samples(args.photos) + catalog_samples(args.catalog, geometric, eye, args.weak_weight)
                + street_samples(args.street))
     tokens = cached_tokens(samples, encoder, args.work / "tokens.pt")
-    head, history = train(tensors(samples, tokens), args.epochs, args.seed)
+    data = tensors(samples, tokens)
+    trained = [train(data, args.epochs, args.seed + member) for member in range(args.members)]
+    heads, history = [head for head, _ in trained], trained[0][1]
     counts = {source: sum(s.key.startswith(source) for s in samples) for source in ("photo", "catalog", "street")}
     record = {
         "version": VERSION, "encoder": encoder.model_key, "trained_on": trained_on("cpu"),
-        "minutes": round((time.perf_counter() - started) / 60, 1), "epochs": args.epochs, "samples": counts,
+        "minutes": round((time.perf_counter() - started) / 60, 1), "epochs": args.epochs, "members": args.members,
+        "samples": counts,
         "sleeve_labels": {name: sum(s.sleeves == name for s in samples) for name in SLEEVES},
         "length_labels": {f"{f}:{n}": sum(s.family == f and s.length == n for s in samples)
                           for f, names in LENGTHS.items() for n in names},
@@ -277,7 +283,7 @@ def main() -> None:
         "command": "python -m training.train_attributes " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (False, None)),
     }
-    save_attribute_model(args.out, head, record)
+    save_attribute_model(args.out, heads, record)
     print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=2))
 
 
