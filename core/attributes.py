@@ -122,8 +122,9 @@ class AttributeHead(nn.Module):
 class AttributeEnsemble(nn.Module):
     """Several heads trained alike from different seeds; outputs the log of their mean probabilities."""
 
-    def __init__(self, members: int = 1, **config):
+    def __init__(self, members: int = 1, layer: int = 4, **config):
         super().__init__()
+        self.layer = layer  # the encoder stage whose grid the heads read
         self.members = nn.ModuleList(AttributeHead(**config) for _ in range(members))
 
     def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -149,7 +150,7 @@ class AttributeModel:
     def tokens(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """[N, 2, 16, C]: each photo's tokens and its mirror image's (the head reads both and averages)."""
         images = [image.convert("RGB") for image in images]
-        tokens = self.encoder.image_tokens(images + [ImageOps.mirror(image) for image in images])[0]
+        tokens = self.encoder.image_grid(images + [ImageOps.mirror(image) for image in images], self.head.layer)
         return torch.stack([tokens[:len(images)], tokens[len(images):]], dim=1)
 
     @torch.inference_mode()
@@ -184,14 +185,15 @@ def attributes_from(probabilities: dict[str, torch.Tensor], row: int, article_ty
                       length if length_p >= UNSURE else None, length_p)
 
 
-def save_attribute_model(path: Path, heads: AttributeHead | Sequence[AttributeHead], record: dict) -> None:
+def save_attribute_model(path: Path, heads: AttributeHead | Sequence[AttributeHead], record: dict,
+                         layer: int = 4) -> None:
     """One head, or several (an ensemble averaging their probabilities). `record` names the encoder (model_key)
     whose tokens they read, and the model's version."""
     heads = [heads] if isinstance(heads, AttributeHead) else list(heads)
     head = heads[0]
     config = {"channels": head.reduce.in_features, "reduce": head.reduce.out_features,
               "cells": (head.body[1].in_features - head.reduce.in_features) // head.reduce.out_features,
-              "hidden": head.body[1].out_features, "members": len(heads)}
+              "hidden": head.body[1].out_features, "members": len(heads), "layer": layer}
     ensemble = AttributeEnsemble(**config)
     for member, trained in zip(ensemble.members, heads):
         member.load_state_dict(trained.state_dict())

@@ -583,7 +583,7 @@ class StyleLens:
         index, before_import = self._current_index()
         if before_import:
             notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
-        where, notes = self._attribute_filter(index, where, int(k), notes)
+        where, notes = self.attribute_filter(index, where, int(k), notes)
         neighbours = (self.photo_neighbours(photo, int(k), where, index=index) if photo is not None
                       else index.search(query, int(k), where))
         searched = time.perf_counter()
@@ -595,7 +595,7 @@ class StyleLens:
         timings = {**timings, "search": searched - started, "fetch": time.perf_counter() - searched}
         return SearchResult(hits, notes, {name: seconds * 1000 for name, seconds in timings.items()})
 
-    def _attribute_filter(self, index: VectorIndex, where: SearchFilter, k: int,
+    def attribute_filter(self, index: VectorIndex, where: SearchFilter, k: int,
                           notes: list[str]) -> tuple[SearchFilter, list[str]]:
         """`where` with its sleeve and length choices turned into the catalog ids whose stored features meet
         them. When no product of the rest of the filter meets them, they are dropped (and the user told)."""

@@ -23,7 +23,7 @@ from PIL import Image
 from core.archives import ArchiveError, unpack
 from core.catalog import parse_id
 from core.composer import Compose
-from core.engine import StyleLens, constrain, read_feedback, rerank_depth
+from core.engine import StyleLens, constrain, read_feedback, rerank_depth, wish_for, with_wish
 from core.errors import StyleLensError
 from core.images import FileLimitError, ImageError, load_image, read_file_limited
 from core.index import SearchFilter
@@ -173,7 +173,7 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
     """Rank the catalog for every query and score the ranking against its relevant ids. Image + text
     queries are combined by the compose callable of `method` (core/composer.py). With `constraints`, they
     also get the filters the app applies (gender and type asked for in the text, else the reference's).
-    With `rerank`, the top core.engine.RERANK_DEPTH candidates are re-ordered by the re-ranker (core/rerank.py)."""
+    Sleeve and length requests filter on the stored attributes, as in the app. With `rerank`, the top core.engine.RERANK_DEPTH candidates are re-ordered by the re-ranker (core/rerank.py)."""
     if not MIN_EVAL_K <= k <= MAX_EVAL_K:
         raise ValueError(f"k must be between {MIN_EVAL_K} and {MAX_EVAL_K}.")
     compose = engine.composition(method)
@@ -194,6 +194,7 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
                 report.skipped.append((query.line, "no relevant id other than the query's own reference"))
                 continue
             depth = rerank_depth(k, rerank)
+            where = engine.attribute_filter(index, where, depth, [])[0]  # sleeves / length asked -> stored ids
             if isinstance(vector, PhotoQuery):  # the app's photo path: segmentation, type prior
                 neighbours = engine.photo_neighbours(vector, depth, where, exclude=query.ref_id, index=index)
             else:
@@ -227,7 +228,11 @@ def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[Searc
     for query in queries:
         if query.text and (query.image is not None or query.ref_id is not None):
             feedback, _ = read_feedback(query.text)
-            filters.append(constrain(SearchFilter(), feedback, refs.get(query.ref_id)))
+            reference = refs.get(query.ref_id)
+            where = constrain(SearchFilter(), feedback, reference)
+            features = engine.stored_features([query.ref_id]).get(query.ref_id) if query.ref_id is not None else None
+            kind = (feedback.article_type if feedback else None) or (reference.article_type if reference else None)
+            filters.append(with_wish(where, wish_for(feedback, kind, features)))
         else:
             filters.append(SearchFilter())
     return filters

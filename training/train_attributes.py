@@ -179,8 +179,9 @@ def geometric_sleeves(catalog: Path, cache: Path) -> dict[int, str | None]:
 
 
 # ---- features ------------------------------------------------------------------------------
-def cached_tokens(samples: list[Sample], encoder, cache: Path, batch: int = 64) -> dict[str, torch.Tensor]:
-    """key -> tokens [2, 16, C] float16 (the photo and its mirror), cached per encoder in `cache`."""
+def cached_tokens(samples: list[Sample], encoder, cache: Path, layer: int = 4,
+                  batch: int = 64) -> dict[str, torch.Tensor]:
+    """key -> tokens [2, cells, C] float16 of encoder stage `layer` (the photo and its mirror), cached per encoder."""
     known: dict[str, torch.Tensor] = {}
     if cache.is_file():
         saved = torch.load(cache, weights_only=True)
@@ -191,7 +192,7 @@ def cached_tokens(samples: list[Sample], encoder, cache: Path, batch: int = 64) 
         part = todo[start:start + batch]
         images = [s.load() for s in part]
         both = images + [ImageOps.mirror(i) for i in images]
-        tokens = encoder.image_tokens(both)[0].to(torch.float16)
+        tokens = encoder.image_grid(both, layer).to(torch.float16)
         for row, sample in enumerate(part):
             known[sample.key] = torch.stack([tokens[row], tokens[row + len(part)]])
     if todo:
@@ -224,7 +225,7 @@ def loss_of(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sm
 def train(data: dict[str, torch.Tensor], epochs: int, seed: int, lr: float = 2e-3, batch: int = 256,
           smoothing: float = 0.05) -> tuple[AttributeHead, list[dict]]:
     torch.manual_seed(seed)
-    head = AttributeHead(channels=data["x"].shape[-1])
+    head = AttributeHead(channels=data["x"].shape[-1], cells=data["x"].shape[-2])
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * -(-len(data["x"]) // batch))
     history = []
@@ -256,6 +257,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("data/training/attributes"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layer", type=int, choices=[3, 4], default=3,
+                        help="the encoder stage whose grid the head reads (3: 8x8 cells, 4: 4x4)")
     parser.add_argument("--members", type=int, default=5, help="heads trained from seeds seed..seed+members-1 and "
                         "averaged (less variance from the few labels by eye)")
     parser.add_argument("--weak-weight", type=float, default=WEAK_WEIGHT,
@@ -267,7 +270,7 @@ def main() -> None:
     geometric = geometric_sleeves(args.catalog, args.work / "geometric-sleeves.json") if args.weak_weight > 0 else {}
     samples = (photo_samples(args.photos) + catalog_samples(args.catalog, geometric, eye, args.weak_weight)
                + street_samples(args.street))
-    tokens = cached_tokens(samples, encoder, args.work / "tokens.pt")
+    tokens = cached_tokens(samples, encoder, args.work / f"tokens-layer{args.layer}.pt", args.layer)
     data = tensors(samples, tokens)
     trained = [train(data, args.epochs, args.seed + member) for member in range(args.members)]
     heads, history = [head for head, _ in trained], trained[0][1]
@@ -283,7 +286,7 @@ def main() -> None:
         "command": "python -m training.train_attributes " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (False, None)),
     }
-    save_attribute_model(args.out, heads, record)
+    save_attribute_model(args.out, heads, record, args.layer)
     print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=2))
 
 

@@ -86,10 +86,12 @@ class ImageTower(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, 3, S, S] -> [B, D] unit
         return F.normalize(self.project(self.backbone(pixels)), dim=1)
 
-    def feature_map(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, 3, S, S] -> [B, C, S/32, S/32]
+    def feature_map(self, pixels: torch.Tensor, layer: int = 4) -> torch.Tensor:
+        """[B, 3, S, S] -> the output of residual stage `layer`: [B, C, S/32, S/32] for 4, [B, C/2, S/16, S/16] for 3."""
         net = self.backbone
-        x = net.maxpool(net.relu(net.bn1(net.conv1(pixels))))
-        return net.layer4(net.layer3(net.layer2(net.layer1(x))))
+        x = net.layer2(net.layer1(net.maxpool(net.relu(net.bn1(net.conv1(pixels))))))
+        x = net.layer3(x)
+        return x if layer == 3 else net.layer4(x)
 
     def tokens_and_embedding(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Spatial tokens [B, (S/32)^2, C] (for composers) and the embedding [B, D], in one pass."""
@@ -216,6 +218,12 @@ class StyleLensEncoder:
     def image_tokens(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
         """Spatial tokens [N, 16, C] and unit embeddings [N, D] of the images (for composers)."""
         return self.model.image.tokens_and_embedding(preprocess(images, self.model.config.image_size))
+
+    @torch.inference_mode()
+    def image_grid(self, images: Sequence[Image.Image], layer: int = 4) -> torch.Tensor:
+        """The feature grid of residual stage `layer` as tokens [N, cells, C] (layer 3: 8x8 at 128 px)."""
+        pixels = preprocess(images, self.model.config.image_size)
+        return self.model.image.feature_map(pixels, layer).flatten(2).transpose(1, 2)
 
     def text_tokens(self, texts: Sequence[str], max_tokens: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
         return self.text_encoder.tokens(texts, max_tokens)
