@@ -109,10 +109,16 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--card", type=Path, help="write the composer's model card here (markdown)")
+    parser.add_argument("--without-cut", action="store_true",
+                        help="leave out queries asking for sleeves or length (the figures from before they were read)")
     args = parser.parse_args()
     engine = StyleLens.open(load_settings())
     engine.index(progress=lambda done, total, message: print(f"\r{message}: {done}/{total}", end="", file=sys.stderr))
     queries, skipped = read_queries(args.queries)
+    if args.without_cut:
+        from core.feedback import parse_feedback
+
+        queries = [q for q in queries if not (q.text and (parse_feedback(q.text).sleeves or parse_feedback(q.text).length))]
     results = {"encoder": engine.encoder.model_key, "queries": str(args.queries), "runs": {}, "latency": {}}
     for method in args.methods:
         for constrained in (False, True):

@@ -32,6 +32,11 @@ MAX_K = 200
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
 RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
+# types that stand in for each other when feedback asks for another cut ("longer sleeves" on a women's T-shirt:
+# long-sleeved tops count); without a type in the text the reference's siblings are kept, never other families
+CUT_SIBLINGS = {"Tshirts": ("Tshirts", "Tops"), "Tops": ("Tops", "Tshirts"), "Kurtas": ("Kurtas", "Kurtis"),
+                "Kurtis": ("Kurtis", "Kurtas"), "Trousers": ("Trousers", "Capris"), "Capris": ("Capris", "Trousers"),
+                "Shorts": ("Shorts", "Capris")}
 
 
 class QueryError(StyleLensError, ValueError):
@@ -612,7 +617,8 @@ class StyleLens:
             return replace(where, sleeves=(), lengths=()), [
                 *notes, f"No product here is recorded with {asked}: showing the closest ones regardless."]
         if found < k:
-            notes = [*notes, f"Only {found} products here are recorded with {asked}: all of them are shown."]
+            notes = [*notes, f"Only {found} product{'s are' if found > 1 else ' is'} here recorded with {asked}: "
+                             f"{'all of them are' if found > 1 else 'it is'} shown."]
         return narrowed, notes
 
     # ---- state ---------------------------------------------------------------------------
@@ -698,6 +704,8 @@ def constrain(where: SearchFilter, feedback: Feedback | None, reference: Product
         categories = (feedback.article_type,)
     elif reference is not None and reference.article_type and not categories:
         categories = (reference.article_type,)
+        if feedback is not None and (feedback.sleeves or feedback.length):  # a cut the type rarely has:
+            categories = CUT_SIBLINGS.get(reference.article_type, categories)  # its siblings may have it
     return replace(where, genders=genders, categories=categories)
 
 

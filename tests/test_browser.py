@@ -208,17 +208,17 @@ def test_longer_sleeves_lighter_color_in_chromium(app_url, loaded_engine):
                                            for p in products}, {p.id: 0.8 if p.id in long_light else 0.2 for p in tees})
     SHOTS.mkdir(exist_ok=True)
     with app_page(f"{app_url}/refine") as page:
-        page.get_by_label("Find a product by name").fill(reference.name)
-        page.get_by_label("Find a product by name").press("Enter")
+        page.get_by_role("textbox", name="Find a product by name").fill(reference.name)
+        page.get_by_role("textbox", name="Find a product by name").press("Enter")
         page.get_by_role("button", name="Use as reference").click()
-        page.get_by_label("Your feedback").wait_for(timeout=60_000)
-        page.get_by_label("Your feedback").fill("longer sleeves, lighter color")
-        page.get_by_label("Your feedback").press("Enter")
+        page.get_by_role("textbox", name="Your feedback").wait_for(timeout=60_000)
+        page.get_by_role("textbox", name="Your feedback").fill("longer sleeves, lighter color")
+        page.get_by_role("textbox", name="Your feedback").press("Enter")
         page.get_by_text("longer sleeves ✓").first.wait_for(timeout=120_000)
         wait_idle(page)
         body = page.inner_text("body")
         assert "Traceback" not in body and "The reference: short sleeves" in body
-        assert "Only 2 products here are recorded with elbow/long sleeves" in body
+        assert "Only 2 products are here recorded with elbow/long sleeves" in body
         assert body.count("longer sleeves ✓") == 2 and "longer sleeves ✗" not in body
         assert "does not record sleeve length" not in body
         page.screenshot(path=str(SHOTS / "refine-longer-sleeves.png"), full_page=True)
