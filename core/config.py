@@ -32,6 +32,8 @@ class Settings:
     app_password: str | None = None  # when set, every page asks for it first
     allow_server_paths: bool | None = None  # folder/file paths on the server in the pages; None: loopback only
     segmenter_name: str = "garment-segmenter"  # cuts the garment out of query photos; "off" embeds photos whole
+    vector_backend: str = "faiss"  # "faiss" (embedded, in the app's process) or "milvus" (core/milvus_index.py)
+    milvus_uri: str | None = None  # Milvus Lite file or server address; None: data_dir/milvus.db
 
     @property
     def images_dir(self) -> Path:
@@ -40,6 +42,10 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def milvus_address(self) -> str:
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
 
     @property
     def uses_embedded_db(self) -> bool:
@@ -69,6 +75,8 @@ def load_settings() -> Settings:
         app_password=_env("APP_PASSWORD"),
         allow_server_paths=_flag(_env("ALLOW_SERVER_PATHS")),
         segmenter_name=_env("SEGMENTER", "garment-segmenter"),
+        vector_backend=(_env("VECTOR_BACKEND", "faiss") or "faiss").lower(),
+        milvus_uri=_env("MILVUS_URI"),
     )
 
 

@@ -29,9 +29,11 @@ from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_c
 
 MAX_QUERY_CHARS = 500  # longer text queries are cut (the text encoder reads ~128 tokens anyway)
 MAX_K = 200
+BACKENDS = ("faiss", "milvus")
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
 RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
+SURE_TYPE = 0.5  # an uploaded reference's type, read this surely, is kept when feedback asks for another cut
 # types that stand in for each other when feedback asks for another cut ("longer sleeves" on a women's T-shirt:
 # long-sleeved tops count); without a type in the text the reference's siblings are kept, never other families
 CUT_SIBLINGS = {"Tshirts": ("Tshirts", "Tops"), "Tops": ("Tops", "Tshirts"), "Kurtas": ("Kurtas", "Kurtis"),
@@ -103,6 +105,7 @@ class Status:
     categories: dict[str, int]
     genders: dict[str, int]
     importing: bool = False  # an import is under way: searches use the index from before it
+    backend: str = "faiss"  # the vector store: "faiss" (embedded) or "milvus"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -135,7 +138,30 @@ class StyleLens:
     @property
     def index_path(self) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.encoder.model_key)
-        return self.settings.index_dir / f"{safe}.npz"
+        return self.settings.index_dir / (f"{safe}.npz" if self.backend == "faiss" else f"{safe}.{self.backend}.npz")
+
+    @property
+    def backend(self) -> str:
+        """The vector store: "faiss" (embedded) or "milvus" (VECTOR_BACKEND)."""
+        backend = self.settings.vector_backend
+        if backend not in BACKENDS:
+            raise QueryError(f"VECTOR_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+        return backend
+
+    def _load_index(self) -> VectorIndex:
+        if self.backend == "milvus":
+            from core.milvus_index import MilvusIndex
+
+            return MilvusIndex.load_from(self.settings.milvus_address, self.index_path)
+        return VectorIndex.load(self.index_path)
+
+    def _build_index(self, products, vectors, state: str, progress: Progress) -> VectorIndex:
+        if self.backend == "milvus":
+            from core.milvus_index import MilvusIndex
+
+            return MilvusIndex.build_in(self.settings.milvus_address, products, vectors, self.encoder.model_key, state,
+                                        self.settings.exact_index_limit, progress)
+        return VectorIndex.build(products, vectors, self.encoder.model_key, state, self.settings.exact_index_limit)
 
     def index(self, progress: Progress = _no_progress) -> VectorIndex:
         """The index in step with the catalog: the one in memory, else the saved one, else rebuilt.
@@ -162,7 +188,7 @@ class StyleLens:
         """The index of this encoder from before the running import (loaded if need be), if there is one."""
         if self._index is None:
             try:
-                self._index = VectorIndex.load(self.index_path)  # once: kept in memory afterwards
+                self._index = self._load_index()  # once: kept in memory afterwards
             except IndexFileError:
                 return None
         return self._index if self._index.manifest.model_key == self.encoder.model_key else None
@@ -178,9 +204,9 @@ class StyleLens:
             if saved is None or (saved.model_key, saved.catalog_state) != (self.encoder.model_key, state):
                 return False
             try:
-                self._index = VectorIndex.load(self.index_path)
+                self._index = self._load_index()
             except IndexFileError:
-                return False  # damaged: index() rebuilds it from the database
+                return False  # damaged (or its Milvus collection gone): index() rebuilds it from the database
             return self._index.is_current(self.encoder.model_key, state)
 
     def rebuild_index(self, progress: Progress = _no_progress) -> VectorIndex:
@@ -189,8 +215,7 @@ class StyleLens:
             state = self.catalog.state()  # before reading: a write meanwhile leaves this index behind, not wrong
             self.embed_missing(progress)
             products, vectors = self.catalog.embeddings(self.encoder.model_key)
-            index = VectorIndex.build(products, vectors, self.encoder.model_key, state,
-                                      self.settings.exact_index_limit)
+            index = self._build_index(products, vectors, state, progress)
             self._index = index
             self.rebuilds += 1
             try:
@@ -409,6 +434,9 @@ class StyleLens:
         kind = (feedback.article_type if feedback else None) or (reference.article_type if reference else None) \
             or likeliest_type(photo.type_prior if photo else {})
         wish = wish_for(feedback, kind, features)
+        if reference is None and not wish.is_empty and not where.categories and photo is not None \
+                and photo.type_prior.get(kind, 0.0) >= SURE_TYPE:  # "longer sleeves" on a T-shirt photo: T-shirts
+            where = replace(where, categories=CUT_SIBLINGS.get(kind, (kind,)))
         if feedback is None:
             query = photo.vector
         else:
@@ -649,7 +677,7 @@ class StyleLens:
             index_in_step=bool(database == "ok" and current),
             index_type=manifest.index_type if manifest else "none",
             encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
-            importing=importing,
+            importing=importing, backend=self.backend,
         )
 
 

@@ -71,6 +71,7 @@ class Manifest:
     index_type: str
     built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     format_version: int = FORMAT_VERSION
+    backend: str = "faiss"  # "faiss" (this file holds the vectors) or "milvus" (core/milvus_index.py)
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,7 @@ class VectorIndex:
             index_type = "hnsw"
         if len(vectors):
             index.add(vectors)
-        ids = np.array([p.id for p in products], dtype=np.int64)
-        vocab, codes = {}, {}
-        for attribute in FILTER_ATTRIBUTES:
-            values = [getattr(p, attribute) or "" for p in products]
-            vocab[attribute] = sorted(set(values))
-            position = {value: i for i, value in enumerate(vocab[attribute])}
-            codes[attribute] = np.array([position[v] for v in values], dtype=np.int32)
+        ids, codes, vocab = filter_codes(products)
         manifest = Manifest(model_key=model_key, dim=dim, count=len(ids), catalog_state=catalog_state,
                             index_type=index_type)
         return cls(index, ids, codes, vocab, manifest)
@@ -225,6 +220,18 @@ class VectorIndex:
         if not (index.ntotal == len(ids) == manifest.count):
             raise IndexFileError(f"The index file {path} is inconsistent: {index.ntotal} vectors, {len(ids)} ids.")
         return cls(index, ids, codes, vocab, manifest)
+
+
+def filter_codes(products: Sequence[Product]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list[str]]]:
+    """(ids int64 [N], attribute -> int32 codes [N], attribute -> vocabulary) of the products, row by row."""
+    ids = np.array([p.id for p in products], dtype=np.int64)
+    vocab, codes = {}, {}
+    for attribute in FILTER_ATTRIBUTES:
+        values = [getattr(p, attribute) or "" for p in products]
+        vocab[attribute] = sorted(set(values))
+        position = {value: i for i, value in enumerate(vocab[attribute])}
+        codes[attribute] = np.array([position[v] for v in values], dtype=np.int32)
+    return ids, codes, vocab
 
 
 def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -191,3 +191,23 @@ def test_without_the_attribute_model_the_geometric_estimate_is_stored_and_filter
     store_tee_sleeves(engine, {tees[0].id: "long"})
     found = engine.search_text("t-shirt", k=5, where=SearchFilter.make(sleeves="long"))
     assert [h.product.id for h in found.hits] == [tees[0].id]
+
+
+def test_an_uploaded_reference_keeps_the_type_read_from_it_when_a_cut_is_asked(loaded_engine, monkeypatch):
+    from dataclasses import replace
+
+    from conftest import draw_product
+
+    products = loaded_engine.catalog.browse(limit=500)
+    store_garment_features(loaded_engine, {p.id: "long" for p in products})  # every product long-sleeved
+    read = loaded_engine.read_photos
+
+    def sure_it_is_a_tshirt(pictures):
+        return [replace(photo, type_prior={"Tshirts": 0.9, "Shirts": 0.1}) for photo in read(pictures)]
+
+    monkeypatch.setattr(loaded_engine, "read_photos", sure_it_is_a_tshirt)
+    photo = draw_product("tshirt", (20, 20, 60))
+    result = loaded_engine.search_composed("longer sleeves", image=photo, k=20)
+    assert result.hits and {h.product.article_type for h in result.hits} <= {"Tshirts", "Tops"}
+    plain = loaded_engine.search_composed("in red", image=photo, k=20)  # no cut asked: no type kept
+    assert {h.product.article_type for h in plain.hits} - {"Tshirts", "Tops"}

@@ -1,0 +1,78 @@
+"""FAISS against Milvus on the real catalog: the same top-10 for the same queries, build time and query latency.
+
+    python benchmarks/backends.py [--queries 200] [--milvus-uri data/benchmarks/milvus.db] \
+        --out data/benchmarks/backends.json
+
+Uses the catalog and encoder of the current settings (the vectors stored in MongoDB). Queries: text
+embeddings of held-out products' captions and held-out products' own image vectors, unfiltered and filtered
+(the product's gender; its sub-category). Overlap@10 = |top-10 Milvus ∩ top-10 FAISS| / 10, both exact
+(FLAT) indexes. Milvus here is Milvus Lite (a local file); a Milvus server speaks the same client API.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.config import load_settings  # noqa: E402
+from core.engine import StyleLens  # noqa: E402
+from core.index import SearchFilter, VectorIndex  # noqa: E402
+from core.milvus_index import MilvusIndex  # noqa: E402
+from core.split import is_held_out  # noqa: E402
+
+
+def timed(search, query, where) -> tuple[list[int], float]:
+    started = time.perf_counter()
+    found = [n.id for n in search(query, 10, where)]
+    return found, (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--milvus-uri", default="data/benchmarks/milvus.db")
+    parser.add_argument("--out", type=Path, default=Path("data/benchmarks/backends.json"))
+    args = parser.parse_args()
+    engine = StyleLens.open(load_settings())
+    products, vectors = engine.catalog.embeddings(engine.encoder.model_key)
+    state = engine.catalog.state()
+    started = time.perf_counter()
+    faiss_index = VectorIndex.build(products, vectors, engine.encoder.model_key, state)
+    faiss_seconds = time.perf_counter() - started
+    Path(args.milvus_uri).parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    milvus_index = MilvusIndex.build_in(args.milvus_uri, products, vectors, engine.encoder.model_key, state)
+    milvus_seconds = time.perf_counter() - started
+    held = [(p, v) for p, v in zip(products, vectors) if is_held_out(p.id)][:args.queries]
+    texts = engine.encoder.embed_texts([p.caption for p, _ in held])
+    report: dict = {"products": len(products), "queries": len(held), "build_seconds": {
+        "faiss": round(faiss_seconds, 2), "milvus": round(milvus_seconds, 2)}, "runs": {}}
+    for kind, queries in (("text", list(texts)), ("image", [v for _, v in held])):
+        for name, make in (("none", lambda p: SearchFilter()), ("gender", lambda p: SearchFilter.make(p.gender)),
+                           ("sub_category", lambda p: SearchFilter.make(category=p.sub_category))):
+            overlaps, faiss_ms, milvus_ms = [], [], []
+            for (product, _), query in zip(held, queries):
+                where = make(product)
+                ours, ms = timed(milvus_index.search, query, where)
+                theirs, fms = timed(faiss_index.search, query, where)
+                overlaps.append(len(set(ours) & set(theirs)) / max(1, len(theirs)))
+                milvus_ms.append(ms)
+                faiss_ms.append(fms)
+            report["runs"][f"{kind}/{name}"] = {
+                "overlap@10": round(statistics.mean(overlaps), 4),
+                "milvus_p50_ms": round(statistics.median(milvus_ms), 2),
+                "milvus_p95_ms": round(sorted(milvus_ms)[int(0.95 * len(milvus_ms)) - 1], 2),
+                "faiss_p50_ms": round(statistics.median(faiss_ms), 2)}
+            print(kind, name, report["runs"][f"{kind}/{name}"], flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["build_seconds"]))
+
+
+if __name__ == "__main__":
+    main()
