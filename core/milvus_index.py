@@ -42,7 +42,7 @@ def client_for(uri: str):
     with _CLIENTS_LOCK:
         if uri not in _CLIENTS:
             try:
-                from pymilvus import MilvusClient
+                MilvusClient = _import_client()
             except ImportError as exc:
                 raise MilvusUnavailable("VECTOR_BACKEND=milvus needs pymilvus (and milvus-lite for a local file): "
                                         "pip install pymilvus milvus-lite") from exc
@@ -51,6 +51,18 @@ def client_for(uri: str):
             except Exception as exc:  # noqa: BLE001 - connection, server and file errors all mean "unreachable"
                 raise MilvusUnavailable(f"Milvus at {uri} cannot be reached: {exc}") from exc
         return _CLIENTS[uri]
+
+
+def _import_client():
+    """pymilvus's MilvusClient. pymilvus reads MILVUS_URI from the environment when imported and accepts only
+    http(s) addresses there; StyleLens' MILVUS_URI may be a Milvus Lite file, so it is hidden during the import."""
+    saved = os.environ.pop("MILVUS_URI", None)
+    try:
+        from pymilvus import MilvusClient
+    finally:
+        if saved is not None:
+            os.environ["MILVUS_URI"] = saved
+    return MilvusClient
 
 
 def collection_name(model_key: str, catalog_state: str) -> str:
@@ -175,7 +187,8 @@ def milvus_filter(where: SearchFilter) -> str:
 
 
 def _create(client, name: str, dim: int, kind: str) -> None:
-    from pymilvus import DataType, MilvusClient
+    MilvusClient = _import_client()
+    from pymilvus import DataType
 
     if client.has_collection(name):
         client.drop_collection(name)

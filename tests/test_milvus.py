@@ -83,3 +83,26 @@ def test_an_unknown_backend_is_a_clear_error(settings, encoder, monkeypatch):
     engine = StyleLens(load_settings(), Catalog.open(settings), encoder)
     with pytest.raises(QueryError, match="VECTOR_BACKEND must be one of faiss, milvus"):
         engine.index()
+
+
+def test_the_cli_runs_on_milvus_lite_with_milvus_uri_a_file(loaded_engine, tmp_path):
+    """pymilvus reads MILVUS_URI itself when imported and refuses a file path there: the CLI must still work."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_ROOT
+
+    settings = loaded_engine.settings
+    env = {**os.environ, "MONGO_URI": settings.mongo_uri, "DB_NAME": settings.db_name,
+           "STYLELENS_DATA_DIR": str(settings.data_dir), "ENCODER_NAME": "baseline",
+           "VECTOR_BACKEND": "milvus", "MILVUS_URI": str(tmp_path / "cli-milvus.db")}
+    run = subprocess.run([sys.executable, "-m", "core", "search", "--text", "red t-shirt", "--k", "3", "--json"],
+                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert len(json.loads(run.stdout)["hits"]) == 3
+    status = subprocess.run([sys.executable, "-m", "core", "status", "--json"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    data = json.loads(status.stdout)
+    assert data["backend"] == "milvus" and data["index_in_step"] and data["index_type"] == "milvus-flat"
