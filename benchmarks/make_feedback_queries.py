@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.triplets import TripletMaker, catalog_items  # noqa: E402
+from training.triplets import TripletMaker, catalog_items, read_attributes  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--per-reference", type=int, default=2)
     parser.add_argument("--seed", type=int, default=123)
     args = parser.parse_args()
-    items = catalog_items(args.catalog)
+    items = catalog_items(args.catalog, read_attributes(args.catalog, args.out.with_name("catalog-attributes.json")))
     maker = TripletMaker(items, {}, seed=args.seed)
     queries = []
     for ref in (i for i in items if i.held_out):

@@ -85,3 +85,41 @@ def test_pattern_words_come_from_product_names():
     assert pattern_of("Nike Men Striped Polo Tshirt") == "striped"
     assert pattern_of("Roadster Men Check Shirt") == "checked"
     assert pattern_of("Puma Men Black Shoes") is None
+
+
+def test_sleeve_and_length_requests_are_read_against_the_reference():
+    from core.attributes import SLEEVES
+
+    items, next_id = [], 1
+    for sleeves in SLEEVES:
+        for colour, light in COLOURS:
+            items.append(Item(next_id, "Women", "Tops", "topwear", colour, "Casual", "solid", light,
+                              held_out=False, sleeves=sleeves, length="regular"))
+            next_id += 1
+    for length in ("mini", "knee", "midi", "maxi"):
+        for colour, light in COLOURS:
+            items.append(Item(next_id, "Women", "Dresses", "dress", colour, "Casual", "solid", light,
+                              held_out=False, sleeves="short", length=length))
+            next_id += 1
+    maker = TripletMaker(items, {}, seed=3)
+    maker._typo = lambda text: text  # typos are tested elsewhere; here every request must be readable
+    by_id = {i.id: i for i in items}
+    seen = set()
+    for ref in items:
+        for _ in range(12):
+            triplet = maker.triplet(ref)
+            if triplet is None or not {"sleeves", "length"} & set(triplet.intents):
+                continue
+            text = parse_feedback(triplet.text)
+            for product in (by_id[i] for i in triplet.relevant_ids):
+                if "sleeves" in triplet.intents:
+                    seen.add(f"sleeves:{text.sleeves}")
+                    assert text.sleeves in ("longer", "shorter", "none")
+                    at, ref_at = SLEEVES.index(product.sleeves), SLEEVES.index(ref.sleeves)
+                    assert {"longer": at > ref_at, "shorter": at < ref_at, "none": at == 0}[text.sleeves]
+                if "length" in triplet.intents and product.article_type == "Dresses":
+                    seen.add(f"length:{text.length}")
+                    scale = ("mini", "knee", "midi", "maxi")
+                    at, ref_at = scale.index(product.length), scale.index(ref.length)
+                    assert (at > ref_at) if text.length == "longer" else (at < ref_at)
+    assert {"sleeves:longer", "sleeves:shorter", "sleeves:none", "length:longer", "length:shorter"} <= seen

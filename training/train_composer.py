@@ -31,7 +31,7 @@ from core.images import load_image
 from core.ingest import read_catalog
 from core.split import is_held_out
 from training.resume import load_state, save_state
-from training.triplets import FAMILY, Item, TripletMaker, gender_of, pattern_of
+from training.triplets import FAMILY, Item, TripletMaker, gender_of, pattern_of, read_attributes
 
 VERSION = "1"
 
@@ -76,10 +76,13 @@ def encode_catalog(encoder, catalog: Path, cache: Path) -> dict:
     return data
 
 
-def catalog_items(data: dict) -> list[Item]:
+def catalog_items(data: dict, attributes: dict | None = None) -> list[Item]:
+    """Items of the encoded catalog; `attributes` (training.triplets.read_attributes) gives sleeves and length."""
+    attributes = attributes or {}
     return [Item(id=p.id, gender=gender_of(p.gender), article_type=p.article_type,
                  family=FAMILY.get(p.sub_category, ""), colour_group=p.colour_group, usage=p.usage,
-                 pattern=pattern_of(p.name), lightness=float(light), held_out=is_held_out(p.id))
+                 pattern=pattern_of(p.name), lightness=float(light), held_out=is_held_out(p.id),
+                 sleeves=attributes.get(p.id, (None, None))[0], length=attributes.get(p.id, (None, None))[1])
             for p, light in zip(data["products"], data["lightness"])]
 
 
@@ -131,7 +134,7 @@ def train(args: argparse.Namespace) -> None:
     data = encode_catalog(encoder, Path(args.catalog), work / "catalog.pt")
     if data["encoder"] != encoder.model_key:
         raise SystemExit(f"{work / 'catalog.pt'} was made with {data['encoder']}; delete it or use that encoder.")
-    items = catalog_items(data)
+    items = catalog_items(data, read_attributes(Path(args.catalog), work / "attributes.json"))
     train_mask = np.array([not i.held_out for i in items])
     references = [i for i in items if not i.held_out]
     triplet_cache = work / "triplets.pt"

@@ -3,7 +3,8 @@
 An intent is a change a shopper asks for: another colour group, lighter or darker, the other gender,
 another article type of the same family, another usage, another pattern (pattern words come from the
 product names). A triplet draws 1-3 intents for a reference product, writes them in one of many
-phrasings (casual wording, typos, sometimes a request the catalog cannot see such as sleeve length),
+phrasings (casual wording, typos, sometimes a request the catalog cannot see such as fit); sleeve and
+length requests ("longer sleeves", "a shorter one") are read against the reference's stored attributes,
 and finds every product that satisfies the request while keeping what was not asked to change (type,
 gender, colour): those are the relevant products; the target is one of the most similar of them.
 References from the held-out split (core/split.py) only ever appear in evaluation triplets.
@@ -16,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from core.attributes import LENGTHS, family_of, has_sleeves, resolve_wish
 from core.feedback import ARTICLE_WORDS, COLOUR_WORDS, PATTERN_WORDS
 
 LIGHTNESS_STEP = 0.12  # "lighter" means at least this much lighter (0..1 lightness of the garment pixels)
@@ -57,9 +59,13 @@ PHRASES = {
     "striped": ["striped", "with stripes", "stripy"],
     "printed": ["printed", "with a print", "graphic print", "with a pattern"],
     "checked": ["checked", "with checks", "checks", "check pattern"],
+    "sleeves:longer": ["longer sleeves", "with longer sleeves", "longer sleeve version", "longer sleeved"],
+    "sleeves:shorter": ["shorter sleeves", "with shorter sleeves", "shorter sleeve version"],
+    "sleeves:none": ["sleeveless", "no sleeves", "without sleeves", "sleeveless version"],
+    "length:longer": ["longer", "a longer one", "make it longer", "longer length"],
+    "length:shorter": ["shorter", "a shorter one", "make it shorter", "shorter length"],
 }
-UNSEEN_PHRASES = ["with longer sleeves", "shorter sleeves", "slim fit", "looser fit", "with a collar",
-                  "sleeveless", "full sleeves"]
+UNSEEN_PHRASES = ["slim fit", "looser fit", "with a collar", "with pockets"]
 JOINERS = [", ", " and ", " but ", "; ", " & ", ", also "]
 PREFIXES = ["", "", "", "same but ", "similar but ", "can i get this ", "i like it but ", "hmm "]
 SUFFIXES = ["", "", "", " please", " pls", " thanks", "!"]
@@ -76,6 +82,8 @@ class Item:
     pattern: str | None
     lightness: float
     held_out: bool
+    sleeves: str | None = None  # stored attributes (core/attributes.py): none / short / elbow / long
+    length: str | None = None  # on the family's scale (LENGTHS)
 
 
 @dataclass(frozen=True)
@@ -106,8 +114,36 @@ def gender_of(value: str) -> str:
     return {"Boys": "Men", "Girls": "Women"}.get(value, value)
 
 
-def catalog_items(catalog) -> list[Item]:
-    """Every product of a catalog folder (images/, styles.csv) as an Item, its lightness read from its photo."""
+def read_attributes(catalog, cache=None) -> dict[int, tuple[str | None, str | None]]:
+    """id -> (sleeves, length) of every product of a catalog folder, read by the bundled attribute model
+    (as the catalog stores them), cached in `cache` (a JSON file) when given."""
+    import json
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from core.attributes import load_attribute_model
+    from core.images import load_image
+    from core.ingest import read_catalog
+
+    if cache is not None and Path(cache).is_file():
+        return {int(k): tuple(v) for k, v in json.loads(Path(cache).read_text()).items()}
+    model = load_attribute_model()
+    rows, _ = read_catalog(Path(catalog) / "images", Path(catalog) / "styles.csv")
+    found = {}
+    for start in tqdm(range(0, len(rows), 64), desc="Reading sleeves and length"):
+        chunk = rows[start:start + 64]
+        read = model.read([load_image(r.image_path) for r in chunk], [r.product.article_type for r in chunk])
+        found.update({r.product.id: (a.sleeves, a.length) for r, a in zip(chunk, read)})
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        Path(cache).write_text(json.dumps(found))
+    return found
+
+
+def catalog_items(catalog, attributes: dict | None = None) -> list[Item]:
+    """Every product of a catalog folder (images/, styles.csv) as an Item, its lightness read from its photo;
+    `attributes` (read_attributes) gives sleeves and length."""
     from tqdm import tqdm
 
     from core.features import lightness
@@ -119,7 +155,9 @@ def catalog_items(catalog) -> list[Item]:
     return [Item(id=r.product.id, gender=gender_of(r.product.gender), article_type=r.product.article_type,
                  family=FAMILY.get(r.product.sub_category, ""), colour_group=r.product.colour_group,
                  usage=r.product.usage, pattern=pattern_of(r.product.name),
-                 lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id))
+                 lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id),
+                 sleeves=(attributes or {}).get(r.product.id, (None, None))[0],
+                 length=(attributes or {}).get(r.product.id, (None, None))[1])
             for r in tqdm(rows, desc="Reading products")]
 
 
@@ -140,6 +178,8 @@ class TripletMaker:
             "pattern": np.array([i.pattern or "" for i in self.items]),
             "family": np.array([i.family for i in self.items]),
             "lightness": np.array([i.lightness for i in self.items]),
+            "sleeves": np.array([i.sleeves or "" for i in self.items]),
+            "length": np.array([i.length or "" for i in self.items]),
         }
         self.types_by_family: dict[str, list[str]] = {}
         for item in self.items:
@@ -164,8 +204,8 @@ class TripletMaker:
         return None
 
     def _draw_request(self, ref: Item, count: int) -> dict[str, str]:
-        options = ["colour", "lightness", "gender", "type", "usage", "pattern"]
-        weights = np.array([3.0, 2.0, 1.5, 1.5, 1.0, 1.0])
+        options = ["colour", "lightness", "gender", "type", "usage", "pattern", "sleeves", "length"]
+        weights = np.array([3.0, 2.0, 1.5, 1.5, 1.0, 1.0, 1.5, 0.7])
         chosen = self.rng.choice(options, size=count, replace=False, p=weights / weights.sum())
         request: dict[str, str] = {}
         for intent in chosen:
@@ -188,6 +228,11 @@ class TripletMaker:
             return pick([u for u in USAGES if u != ref.usage])
         if intent == "pattern":
             return pick([p for p in PATTERNS if p != ref.pattern])
+        if intent == "sleeves" and ref.sleeves and has_sleeves(ref.article_type):
+            return pick(["longer"] * (ref.sleeves != "long") + ["shorter", "none"] * (ref.sleeves != "none"))
+        if intent == "length" and ref.length and family_of(ref.article_type):
+            scale = LENGTHS[family_of(ref.article_type)]
+            return pick(["longer"] * (ref.length != scale[-1]) + ["shorter"] * (ref.length != scale[0]))
         return None
 
     def _pick(self, values: list[str]) -> str | None:
@@ -211,6 +256,10 @@ class TripletMaker:
             mask &= c["usage"] == request["usage"]
         if "pattern" in request:
             mask &= c["pattern"] == request["pattern"]
+        if "sleeves" in request:  # read against the reference, as the app reads "longer sleeves"
+            mask &= np.isin(c["sleeves"], resolve_wish(request["sleeves"], None, kind, ref.sleeves).sleeves)
+        if "length" in request:
+            mask &= np.isin(c["length"], resolve_wish(None, request["length"], kind, None, ref.length).lengths)
         return mask
 
     def _target(self, ref: Item, relevant: np.ndarray) -> int:
@@ -228,6 +277,8 @@ class TripletMaker:
                 parts.append(self._pick(PHRASES["colour"]).format(c=self._pick(COLOUR_NAMES[value])))
             elif intent == "type":
                 parts.append(self._pick(PHRASES["type"]).format(t=self._pick(TYPE_NAMES[value])))
+            elif intent in ("sleeves", "length"):
+                parts.append(self._pick(PHRASES[f"{intent}:{value}"]))
             else:
                 parts.append(self._pick(PHRASES[value]))
         if self.rng.random() < 0.12:
