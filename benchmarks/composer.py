@@ -79,8 +79,10 @@ The FashionVLP-style composer of the Refine with Feedback page: a reference prod
 - {record.get("data", "?")}
 - {record.get("split", "?")}
 - Intents: colour group, lighter/darker (garment lightness measured from the photo), the other gender,
-  another article type of the same family, usage, pattern words from product names; 1-3 per sentence,
-  many phrasings, typos, and requests the catalog cannot see (sleeves, fit) as distractors.
+  another article type of the same family, usage, pattern words from product names, longer / shorter / no
+  sleeves and a longer / shorter garment (read against the reference's sleeves and length from the attribute
+  model, `assets/garment-attributes.pt`); 1-3 per sentence, many phrasings, typos, and requests the catalog
+  cannot see (fit, collar) as distractors.
 
 ## Training
 - Command: `{record.get("command", "?")}`
@@ -97,9 +99,11 @@ Produced by `{command}` on `{results["queries"]}`
 ## What it can and cannot understand
 - Understands: colours (and shades such as navy, maroon, olive), lighter/darker, women/men, product types
   of the same family (t-shirt -> shirt, sneakers -> heels), usage (sports, formal, casual, ethnic),
-  patterns (solid, striped, printed, checked), with typos and casual wording.
-- Does not understand: sleeve length, fit, neckline, length (not in the catalog data); such requests keep the
-  product type and the rest of the request, and the page says so. Other languages are not read.
+  patterns (solid, striped, printed, checked), longer / shorter / no sleeves, a longer / shorter garment,
+  with typos and casual wording. With constraints (the app), sleeve and length requests also filter the
+  first stage on the stored attributes.
+- Does not understand: fit, neckline (not in the catalog data); such requests keep the product type and the
+  rest of the request, and the page says so. Other languages are not read.
 """
 
 

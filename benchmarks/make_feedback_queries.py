@@ -6,7 +6,8 @@
 Each line is a `python -m core evaluate` query: {"ref_id", "text", "relevant_ids", "kind", "intents"}, made
 by training/triplets.py from references in the held-out split (core/split.py), which the composer never
 trains on. Relevant = every catalog product that fulfils the request and keeps what was not asked to change.
-`kind` is the intent (colour, lightness, gender, type, usage, pattern) or "multi" for 2-3 intents.
+`kind` is the intent (colour, lightness, gender, type, usage, pattern, sleeves, length) or "multi" for 2-3
+intents. Sleeves and length come from the attribute model (cached next to --out, catalog-attributes.json).
 """
 from __future__ import annotations
 

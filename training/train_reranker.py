@@ -42,11 +42,12 @@ def colour_prototypes(engine: StyleLens, features: dict[int, GarmentFeatures]) -
     return {group: np.mean(labs, axis=0) for group, labs in groups.items() if len(labs) >= 5}
 
 
-def feedback_queries(catalog: Path, count: int, seed: int) -> list[dict]:
-    """Generated feedback queries whose references are in the training split."""
-    from training.triplets import TripletMaker, catalog_items
+def feedback_queries(catalog: Path, count: int, seed: int, attributes_cache: Path | None = None) -> list[dict]:
+    """Generated feedback queries whose references are in the training split (sleeve and length requests read
+    against the reference's attributes, as the app reads them)."""
+    from training.triplets import TripletMaker, catalog_items, read_attributes
 
-    items = catalog_items(catalog)
+    items = catalog_items(catalog, read_attributes(catalog, attributes_cache))
     maker = TripletMaker(items, {}, seed=seed)
     references = [i for i in items if not i.held_out]
     order = np.random.default_rng(seed).permutation(len(references))
@@ -120,7 +121,7 @@ def train(args: argparse.Namespace) -> None:
         saved = np.load(cache)
         rows, relevant, mask = saved["rows"], saved["relevant"], saved["mask"]
     else:
-        queries = feedback_queries(Path(args.catalog), args.feedback, args.seed)
+        queries = feedback_queries(Path(args.catalog), args.feedback, args.seed, work / "attributes.json")
         queries += image_queries(engine, args.images, args.seed)
         rows, relevant, mask = lists(engine, queries, features, prototypes, args.depth)
         work.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,10 @@
 
 An intent is a change a shopper asks for: another colour group, lighter or darker, the other gender,
 another article type of the same family, another usage, another pattern (pattern words come from the
-product names). A triplet draws 1-3 intents for a reference product, writes them in one of many
-phrasings (casual wording, typos, sometimes a request the catalog cannot see such as fit); sleeve and
-length requests ("longer sleeves", "a shorter one") are read against the reference's stored attributes,
-and finds every product that satisfies the request while keeping what was not asked to change (type,
+product names), longer / shorter / no sleeves, a longer or shorter garment (read against the reference's
+sleeves and length, from core/attributes.py). A triplet draws 1-3 intents for a reference product, writes
+them in one of many phrasings (casual wording, typos, sometimes a request the catalog cannot see such as
+fit), and finds every product that satisfies the request while keeping what was not asked to change (type,
 gender, colour): those are the relevant products; the target is one of the most similar of them.
 References from the held-out split (core/split.py) only ever appear in evaluation triplets.
 """
