@@ -483,13 +483,8 @@ class StyleLens:
 
     def describe_product(self, product_id: int) -> Description:
         """A catalog product's type and its stored garment features (read now when it has none yet)."""
-        try:
-            product = self.catalog.get([parse_id(product_id)])[0]
-        except InvalidId as exc:
-            raise QueryError(f"Not a catalog id: {exc}.") from exc
-        if product is None:
-            raise QueryError(f"There is no product with id {product_id} in the catalog.")
-        features = self.reference_features(product, load_image(self.image_path(product)))
+        picture, product = self._reference(None, product_id)
+        features = self.reference_features(product, picture)
         colour = features.colours[0][0] if features.colours else (255, 255, 255)
         return Description(product.article_type, 1.0, tuple(colour), features.lightness, features.sleeves,
                            features.sleeve_confidence, features.length, features.length_confidence)
