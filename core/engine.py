@@ -408,7 +408,7 @@ class StyleLens:
         wish = wish_for(described, described.article_type, None)
         query = self.encoder.embed_texts([text])[0]  # [D]
         result = self._search(query, rerank_depth(k, rerank), with_wish(where, wish), [*notes, *wish.notes],
-                              {"encode": time.perf_counter() - started})
+                              {"encode": time.perf_counter() - started}, shown=k)
         result = self._rerank(result, lambda: RerankQuery(described, None, wish), k, rerank, wish)
         return replace(result, wish=wish)
 
@@ -446,7 +446,7 @@ class StyleLens:
         # the photo's type prior applies to the photo alone: feedback may ask for another type
         result = self._search(query, min(MAX_K, depth + (reference is not None)), with_wish(where, wish),
                               [*notes, *wish.notes], {"decode": decoded - started, "compose": composed - decoded},
-                              photo=photo if feedback is None else None)
+                              photo=photo if feedback is None else None, shown=k)
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
@@ -604,14 +604,15 @@ class StyleLens:
         return load_image(self.image_path(product)), product
 
     def _search(self, query: np.ndarray, k: int, where: SearchFilter, notes: list[str],
-                timings: dict[str, float], photo: PhotoQuery | None = None) -> SearchResult:
+                timings: dict[str, float], photo: PhotoQuery | None = None, shown: int | None = None) -> SearchResult:
+        """The first stage's k candidates; `shown`: how many the user will see (notes speak of those)."""
         if not 1 <= int(k) <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}.")
         started = time.perf_counter()
         index, before_import = self._current_index()
         if before_import:
             notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
-        where, notes = self.attribute_filter(index, where, int(k), notes)
+        where, notes = self.attribute_filter(index, where, int(shown or k), notes)
         neighbours = (self.photo_neighbours(photo, int(k), where, index=index) if photo is not None
                       else index.search(query, int(k), where))
         searched = time.perf_counter()
