@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 import numpy as np
+import pymongo
 from bson.binary import Binary
-from pymongo import ASCENDING, MongoClient, UpdateOne
+from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import (BulkWriteError, ConfigurationError, ConnectionFailure, ExecutionTimeout,
                             OperationFailure, ServerSelectionTimeoutError)
@@ -40,6 +41,7 @@ from core.errors import StyleLensError
 DB_TIMEOUT_MS = 2500  # to find the server and connect
 OPERATION_TIMEOUT_MS = 4500  # one operation, retries included
 LOCAL_CONNECT_TIMEOUT_MS = 1000  # the embedded server, on this machine
+LONG_READ_S = 900.0  # a whole-catalog scan (index rebuild, cut table) may take this long on a big catalog
 IMPORT_LEASE_S = 30.0  # an import renews its lease every batch (seconds apart); a crashed import's lapses
 MAX_ID = 2**63 - 1  # catalog ids are MongoDB 64-bit integers
 # Server error codes that mean "the database will not let us", with what the user should check.
@@ -117,6 +119,24 @@ class Product:
     def from_doc(cls, doc: dict) -> "Product":
         fields = {k: doc.get(k, "") for k in cls.__dataclass_fields__ if k != "id"}
         return cls(id=int(doc["_id"]), **{k: (v if v is not None else "") for k, v in fields.items()})
+
+
+@dataclass(frozen=True)
+class CutTable:
+    """Every product's stored sleeve length and garment length, compactly (for first-stage filters)."""
+
+    ids: np.ndarray  # int64 [N]
+    sleeves: np.ndarray  # str [N], "" where not recorded
+    lengths: np.ndarray  # str [N]
+
+    def ids_with(self, sleeves: Iterable[str] = (), lengths: Iterable[str] = ()) -> tuple[int, ...]:
+        """Ids whose sleeves are among `sleeves` and length among `lengths` (an empty choice: any)."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if sleeves := list(sleeves):
+            keep &= np.isin(self.sleeves, sleeves)
+        if lengths := list(lengths):
+            keep &= np.isin(self.lengths, lengths)
+        return tuple(self.ids[keep].tolist())
 
 
 # Fields a user may filter the catalog by; anything else is refused before it reaches MongoDB.
@@ -218,11 +238,17 @@ class Catalog:
     def ensure_indexes(self) -> None:
         for field in FILTER_FIELDS:
             self.collection.create_index([(field, ASCENDING)])
+        self._changes.create_index([("catalog", ASCENDING), ("epoch", ASCENDING), ("revision", ASCENDING)])
 
     # ---- reading -------------------------------------------------------------------------
     @_db_errors
     def count(self, text: str = "", **filters) -> int:
         return self.collection.count_documents(_query(filters, text))
+
+    @_db_errors
+    def estimated_count(self) -> int:
+        """How many products there are, from the collection's metadata (no scan)."""
+        return self.collection.estimated_document_count()
 
     @_db_errors
     def get(self, ids: Iterable[int]) -> list[Product | None]:
@@ -235,7 +261,8 @@ class Catalog:
     @_db_errors
     def hashes(self) -> dict[int, str]:
         """content_hash of every product, to tell new and changed rows at import."""
-        return {doc["_id"]: doc.get("content_hash", "") for doc in self.collection.find({}, {"content_hash": 1})}
+        with pymongo.timeout(LONG_READ_S):
+            return {doc["_id"]: doc.get("content_hash", "") for doc in self.collection.find({}, {"content_hash": 1})}
 
     @_db_errors
     def browse(self, text: str = "", skip: int = 0, limit: int = 24, **filters) -> list[Product]:
@@ -282,13 +309,39 @@ class Catalog:
     def _bump_revision(self, counter: str = "revision") -> None:
         self._update_revisions({"$inc": {counter: 1}})
 
+    @property
+    def _changes(self) -> Collection:
+        return self.collection.database["stylelens_changes"]
+
     @contextmanager
-    def _changing(self, counter: str = "revision"):
+    def _changing(self, counter: str = "revision", ids: Iterable[int] | None = None):
         """Around a write: bumped before, so a crash half-way leaves the catalog "changed" (no index built
-        before it passes for current), and after, so an index built from a half-written catalog does not."""
-        self._bump_revision(counter)
+        before it passes for current), and after, so an index built from a half-written catalog does not.
+        A product write also logs the ids it touches (before writing), so an index can catch up on them
+        alone (changes_since) instead of being rebuilt."""
+        if counter != "revision":
+            self._bump_revision(counter)
+        else:
+            doc = self._revisions.find_one_and_update(
+                {"_id": self.collection.name}, {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+            self._changes.insert_one({"catalog": self.collection.name, "epoch": doc["epoch"],
+                                      "revision": doc["revision"], "ids": [int(i) for i in ids or ()]})
         yield
         self._bump_revision(counter)
+
+    @_db_errors
+    def changes_since(self, then: str, now: str) -> set[int] | None:
+        """Ids written between two catalog states (from the change log), or None when the log cannot tell:
+        another catalog (epoch), a write that was under way at either state, or one that crashed half-way."""
+        before, after = _parse_state(then), _parse_state(now)
+        if before is None or after is None or before[1] != after[1] or after[0] < before[0]:
+            return None
+        entries = list(self._changes.find({"catalog": self.collection.name, "epoch": after[1],
+                                           "revision": {"$gt": before[0], "$lte": after[0]}}, {"ids": 1}))
+        if 2 * len(entries) != after[0] - before[0]:  # each write bumps twice: a pair is cut at either end
+            return None
+        return {int(i) for entry in entries for i in entry["ids"]}
 
     def import_lease(self, kind: str = "import") -> "Lease":
         """A lease held while an import ("import") or a feature update ("features") runs; see Lease."""
@@ -311,11 +364,25 @@ class Catalog:
         DatabaseUnavailable like every other call instead of escaping as a driver error.
         """
         field, slot = _vector_field(model), _model_slot(model)
-        cursor = self.collection.find({field: {"$exists": True}}, {field: 1, **_PRODUCT_FIELDS})
         products, vectors = [], []
-        for doc in cursor.sort("_id", ASCENDING).batch_size(2000):
-            products.append(Product.from_doc(doc))
-            vectors.append(np.frombuffer(doc["embeddings"][slot], dtype=np.float32))
+        with pymongo.timeout(LONG_READ_S):
+            cursor = self.collection.find({field: {"$exists": True}}, {field: 1, **_PRODUCT_FIELDS})
+            for doc in cursor.sort("_id", ASCENDING).batch_size(2000):
+                products.append(Product.from_doc(doc))
+                vectors.append(np.frombuffer(doc["embeddings"][slot], dtype=np.float32))
+        return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+
+    @_db_errors
+    def embeddings_of(self, ids: Iterable[int], model: str) -> tuple[list[Product], np.ndarray]:
+        """embeddings() of just these products (those with a vector from `model`), in id order."""
+        field, slot = _vector_field(model), _model_slot(model)
+        wanted = sorted({int(i) for i in ids})
+        products, vectors = [], []
+        for start in range(0, len(wanted), 1000):
+            query = {"_id": {"$in": wanted[start:start + 1000]}, field: {"$exists": True}}
+            for doc in self.collection.find(query, {field: 1, **_PRODUCT_FIELDS}).sort("_id", ASCENDING):
+                products.append(Product.from_doc(doc))
+                vectors.append(np.frombuffer(doc["embeddings"][slot], dtype=np.float32))
         return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
 
     # ---- writing -------------------------------------------------------------------------
@@ -332,7 +399,7 @@ class Catalog:
             # A new version of a product drops the features read from its old photo (recomputed later).
             operations.append(UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}}, upsert=True))
         if operations:
-            with self._changing():
+            with self._changing(ids=[p.id for p in products]):
                 self.collection.bulk_write(operations, ordered=False)
 
     @_db_errors
@@ -361,9 +428,23 @@ class Catalog:
 
     @_db_errors
     def all_features(self) -> dict[int, dict]:
-        """Stored feature documents of every product that has them (one scan, no long $in list)."""
-        cursor = self.collection.find({"features": {"$exists": True}}, {"features": 1})
-        return {doc["_id"]: doc["features"] for doc in cursor.batch_size(2000)}
+        """Stored feature documents of every product that has them (training reads them all; searches never)."""
+        with pymongo.timeout(LONG_READ_S):
+            cursor = self.collection.find({"features": {"$exists": True}}, {"features": 1})
+            return {doc["_id"]: doc["features"] for doc in cursor.batch_size(2000)}
+
+    @_db_errors
+    def cut_table(self) -> CutTable:
+        """Sleeves and length of every product with stored features (one projected scan, no long $in list)."""
+        ids, sleeves, lengths = [], [], []
+        with pymongo.timeout(LONG_READ_S):
+            cursor = self.collection.find({"features": {"$exists": True}},
+                                          {"features.sleeves": 1, "features.length": 1})
+            for doc in cursor.batch_size(5000):
+                ids.append(doc["_id"])
+                sleeves.append(doc["features"].get("sleeves") or "")
+                lengths.append(doc["features"].get("length") or "")
+        return CutTable(np.array(ids, dtype=np.int64), np.array(sleeves, dtype=str), np.array(lengths, dtype=str))
 
     @_db_errors
     def features(self, ids: Iterable[int]) -> dict[int, dict]:
@@ -374,8 +455,9 @@ class Catalog:
 
     @_db_errors
     def delete(self, ids: list[int]) -> int:
-        with self._changing():
-            return self.collection.delete_many({"_id": {"$in": [int(i) for i in ids if 0 <= int(i) <= MAX_ID]}}).deleted_count
+        valid = [int(i) for i in ids if 0 <= int(i) <= MAX_ID]
+        with self._changing(ids=valid):
+            return self.collection.delete_many({"_id": {"$in": valid}}).deleted_count
 
 
 class Lease:
@@ -408,6 +490,12 @@ class Lease:
                 self._renew()
             except DatabaseUnavailable:
                 pass  # renewed at the next beat, or lapses if the database stays away
+
+
+def _parse_state(state: str) -> tuple[int, str] | None:
+    """(revision, epoch) of a Revision.state string "rev-<n>-<epoch>"; None if it is not one."""
+    match = re.fullmatch(r"rev-(\d+)-(\w*)", state or "")
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def _query(filters: dict, text: str = "") -> dict:

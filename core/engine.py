@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.catalog import Catalog, DatabaseUnavailable, InvalidId, Product, parse_id
+from core.catalog import Catalog, CutTable, DatabaseUnavailable, InvalidId, Product, parse_id
 from core.composer import Compose, composition
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
@@ -32,6 +32,8 @@ MAX_K = 200
 BACKENDS = ("faiss", "milvus")
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 EMBED_BATCH = 64
+UPDATE_SHARE = 0.2  # an index catches up on at most this share of changed products; more: rebuilt
+FEATURE_BATCH = 1000  # ids per stored-features lookup (short $in lists)
 RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
 SURE_TYPE = 0.5  # an uploaded reference's type, read this surely, is kept when feedback asks for another cut
 # types that stand in for each other when feedback asks for another cut ("longer sleeves" on a women's T-shirt:
@@ -124,11 +126,13 @@ class StyleLens:
         self._compositions: dict[str, Compose] = {}
         self._best_method: str | None = None
         self._reranker = None  # (model, colour prototypes), loaded on first re-ranked search
-        self._features: tuple[str, dict] = ("", {})  # (features revision, id -> GarmentFeatures)
+        self._cuts: tuple[str, CutTable | None, dict] = ("", None, {})  # (features revision, table, ids asked)
         self._reader: PhotoReader | None = None  # loaded on the first photo query
+        self._counts: tuple[str, tuple] = ("", ())  # (catalog state, what status() counted in the database)
         self._attributes = None  # the garment-attribute model (False: not available), loaded on first need
         self._lock = threading.RLock()
-        self.rebuilds = 0  # index rebuilds by this engine (the drills check: one per import)
+        self.rebuilds = 0  # index refreshes by this engine, rebuilt or updated (the drills check: one per import)
+        self.updates = 0  # of which updated in place of a rebuild
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> "StyleLens":
@@ -210,20 +214,49 @@ class StyleLens:
             return self._index.is_current(self.encoder.model_key, state)
 
     def rebuild_index(self, progress: Progress = _no_progress) -> VectorIndex:
-        """Embed products that lack a vector from this encoder, then rebuild the index from MongoDB."""
+        """Embed products that lack a vector from this encoder, then bring the index up to date: by adding
+        and retiring just the products written since it was built when the catalog's change log tells them
+        (FAISS), else rebuilt whole from MongoDB."""
         with self._lock:
             state = self.catalog.state()  # before reading: a write meanwhile leaves this index behind, not wrong
             self.embed_missing(progress)
-            products, vectors = self.catalog.embeddings(self.encoder.model_key)
-            index = self._build_index(products, vectors, state, progress)
+            index = self._caught_up(state)
+            if index is None:
+                products, vectors = self.catalog.embeddings(self.encoder.model_key)
+                index = self._build_index(products, vectors, state, progress)
+            else:
+                self.updates += 1
             self._index = index
             self.rebuilds += 1
             try:
                 index.save(self.index_path)
             except OSError:
                 pass  # disk full or read-only: searches use the index in memory; the next start rebuilds it
-            progress(len(products), len(products), f"Index rebuilt: {len(products)} products")
+            progress(len(index), len(index), f"Index up to date: {len(index)} products")
             return index
+
+    def _caught_up(self, state: str) -> VectorIndex | None:
+        """The previous FAISS index with the products written since it was built replaced, when the change
+        log can tell which and they are few (else None: rebuild). A flat index that would outgrow the exact
+        limit, or one with many rows retired, is rebuilt instead (into IVF, or compacted)."""
+        if self.backend != "faiss":
+            return None
+        base = self._index
+        if base is None:
+            try:
+                base = self._load_index()
+            except IndexFileError:
+                return None
+        manifest = base.manifest
+        if manifest.model_key != self.encoder.model_key or manifest.dim == 0 or base.retired_share > UPDATE_SHARE:
+            return None
+        changed = self.catalog.changes_since(manifest.catalog_state, state)
+        if changed is None or len(changed) > UPDATE_SHARE * len(base):
+            return None
+        if manifest.index_type == "flat" and len(base) + len(changed) > self.settings.exact_index_limit:
+            return None
+        products, vectors = self.catalog.embeddings_of(changed, self.encoder.model_key)
+        return base.updated(changed, products, vectors, state)
 
     def embed_missing(self, progress: Progress = _no_progress) -> int:
         """Give every product a vector from the current encoder (e.g. after switching encoders)."""
@@ -457,7 +490,7 @@ class StyleLens:
         """GarmentFeatures of a query's reference: a catalog product's stored ones (read now if it has none
         yet), else read from the uploaded photo (colour from the garment cut out, cut from the photo)."""
         if reference is not None:
-            stored = self._feature_table().get(reference.id)
+            stored = self.stored_features([reference.id]).get(reference.id)
             return stored if stored is not None else self.garment_features([picture], [reference.article_type])[0]
         return self.photo_features(picture, photo)
 
@@ -490,9 +523,15 @@ class StyleLens:
                            features.sleeve_confidence, features.length, features.length_confidence)
 
     def stored_features(self, ids: Sequence[int]) -> dict:
-        """id -> GarmentFeatures (sleeves, length, colour) stored for those products that have them."""
-        table = self._feature_table()
-        return {i: table[i] for i in ids if i in table}
+        """id -> GarmentFeatures (sleeves, length, colour) stored for those of these products that have them,
+        read for these ids only (a re-ranked search reads its candidates', never the whole catalog's)."""
+        from core.garment_features import GarmentFeatures
+
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        docs: dict[int, dict] = {}
+        for start in range(0, len(wanted), FEATURE_BATCH):
+            docs.update(self.catalog.features(wanted[start:start + FEATURE_BATCH]))
+        return {i: GarmentFeatures.from_doc(doc) for i, doc in docs.items()}
 
     # ---- re-ranking ----------------------------------------------------------------------
     def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool, wish: Wish = Wish()) -> SearchResult:
@@ -503,14 +542,14 @@ class StyleLens:
             return SearchResult(hits, result.notes, result.timings_ms, result.feedback, self._wish_chips(hits, wish))
         started = time.perf_counter()
         try:
-            table = self._feature_table()
+            table = self.stored_features([h.product.id for h in result.hits])
             query = query_side()
             order, scores = self.rerank_order(query, [h.product.id for h in result.hits],
                                               [h.score for h in result.hits], table)
         except ValueError as exc:
             hits = result.hits[:k]
             return SearchResult(hits, [*result.notes, f"Re-ranking is unavailable: {exc}"], result.timings_ms,
-                                result.feedback, self._wish_chips(hits, wish))
+                                result.feedback, self._wish_chips(hits, wish, table))
         from core.rerank import explain
 
         hits = [Hit(result.hits[i].product, float(scores[i]), rank) for rank, i in enumerate(order[:k], start=1)]
@@ -519,21 +558,21 @@ class StyleLens:
         timings = {**result.timings_ms, "rerank": (time.perf_counter() - started) * 1000}
         return SearchResult(hits, result.notes, timings, result.feedback, chips, reranked=True)
 
-    def _wish_chips(self, hits: Sequence[Hit], wish: Wish) -> dict[int, list[Chip]]:
+    def _wish_chips(self, hits: Sequence[Hit], wish: Wish, table: dict | None = None) -> dict[int, list[Chip]]:
         if wish.is_empty:
             return {}
         from core.rerank import wish_chips
 
-        table = self._feature_table()
+        table = self.stored_features([h.product.id for h in hits]) if table is None else table
         return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}
 
     def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None):
         """Positions of the candidates best first and their re-ranked scores; ValueError without a re-ranker.
-        `table`: the catalog's features when the caller has them already."""
+        `table`: the candidates' stored features when the caller has them already."""
         from core.rerank import rerank_order
 
         model, prototypes = self.reranker()
-        table = self._feature_table() if table is None else table
+        table = self.stored_features(ids) if table is None else table
         return rerank_order(model, prototypes, query, [table.get(i) for i in ids], list(scores))
 
     def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None,
@@ -542,8 +581,8 @@ class StyleLens:
         sleeves and length asked for (as the searches build it; evaluation calls this)."""
         feedback = (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text)) \
             if text.strip() else None
-        if ref_id is not None and table is None:
-            table = self._feature_table()
+        if ref_id is not None and (table is None or ref_id not in table):
+            table = self.stored_features([ref_id])
         reference = table.get(ref_id) if ref_id is not None else None
         if reference is None and picture is not None:
             reference = self.photo_features(picture, None)
@@ -561,17 +600,19 @@ class StyleLens:
                 self._reranker = (model, prototypes)
             return self._reranker
 
-    def _feature_table(self) -> dict:
-        """id -> GarmentFeatures of the whole catalog, read once per catalog state."""
-        from core.garment_features import GarmentFeatures
-
+    def _cut_ids(self, sleeves: tuple[str, ...], lengths: tuple[str, ...]) -> tuple[int, ...]:
+        """Catalog ids whose stored sleeves and length are among those asked for (empty: any). Read from a
+        compact table of every product's cut, loaded once per features revision; each answer is kept too,
+        so the index can keep its row mask for it."""
         revision = self.catalog.revision()
-        kept, table = self._features
-        if kept == revision.features or (revision.writing_features and kept):
-            return table
-        table = {i: GarmentFeatures.from_doc(d) for i, d in self.catalog.all_features().items()}  # no lock held
-        self._features = (revision.features, table)  # one assignment: readers see the old or the new pair
-        return table
+        kept, table, answers = self._cuts
+        if table is None or (kept != revision.features and not revision.writing_features):
+            table, answers = self.catalog.cut_table(), {}  # no lock held: readers see the old or the new triple
+            self._cuts = (revision.features, table, answers)
+        key = (sleeves, lengths)
+        if key not in answers:
+            answers[key] = table.ids_with(sleeves, lengths)
+        return answers[key]
 
     def composition(self, method: str) -> Compose:
         """The compose callable for `method` (loaded once per engine)."""
@@ -630,10 +671,7 @@ class StyleLens:
         them. When no product of the rest of the filter meets them, they are dropped (and the user told)."""
         if not where.asks_attributes:
             return where, notes
-        table = self._feature_table()
-        ids = tuple(i for i, f in table.items() if (not where.sleeves or f.sleeves in where.sleeves)
-                    and (not where.lengths or f.length in where.lengths))
-        narrowed = replace(where, ids=ids)
+        narrowed = replace(where, ids=self._cut_ids(where.sleeves, where.lengths))
         found = int(index.allowed_rows(narrowed).sum())
         asked = " and ".join(filter(None, ["/".join(where.sleeves) + " sleeves" if where.sleeves else "",
                                            "/".join(where.lengths) + " length" if where.lengths else ""]))
@@ -650,16 +688,15 @@ class StyleLens:
         return self.settings.images_dir / (product.image or f"{product.id}.jpg")
 
     def status(self) -> Status:
+        """The catalog and index at a glance. In step, the counts come from the index's manifest (no scan of
+        the catalog); otherwise they are counted in the database once per catalog state."""
         try:
-            products = self.catalog.count()
             revision = self.catalog.revision()
             state, importing = revision.state, revision.importing
-            embedded = self.catalog.count_embedded(self.encoder.model_key)
-            categories = self.catalog.counts_by("sub_category")
-            genders = self.catalog.counts_by("gender")
+            products = self.catalog.estimated_count()
             database = "ok"
         except DatabaseUnavailable as exc:
-            products, state, importing, embedded, categories, genders, database = 0, "", False, 0, {}, {}, str(exc)
+            products, state, importing, database = 0, "", False, str(exc)
         manifest = self._index.manifest if self._index is not None else None
         if manifest is None or manifest.catalog_state != state:  # another process may have rebuilt it
             saved = VectorIndex.read_manifest(self.index_path)  # the manifest only: never waits for a rebuild
@@ -667,6 +704,12 @@ class StyleLens:
                     manifest is None or saved.catalog_state == state):
                 manifest = saved
         current = manifest is not None and (manifest.model_key, manifest.catalog_state) == (self.encoder.model_key, state)
+        if database != "ok":
+            embedded, categories, genders = 0, {}, {}
+        elif current and manifest.tallies:
+            embedded, categories, genders = manifest.count, manifest.tallies["sub_category"], manifest.tallies["gender"]
+        else:
+            embedded, categories, genders = self._counted(state)
         return Status(
             database=database, database_address=self.catalog.address, products=products,
             indexed=manifest.count if manifest else 0,
@@ -675,6 +718,19 @@ class StyleLens:
             encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
             importing=importing, backend=self.backend,
         )
+
+    def _counted(self, state: str) -> tuple[int, dict[str, int], dict[str, int]]:
+        """(embedded, per sub-category, per gender) counted in the database, kept for this catalog state."""
+        kept_state, counted = self._counts
+        if kept_state == state and state:
+            return counted
+        try:
+            counted = (self.catalog.count_embedded(self.encoder.model_key), self.catalog.counts_by("sub_category"),
+                       self.catalog.counts_by("gender"))
+        except DatabaseUnavailable:
+            return 0, {}, {}
+        self._counts = (state, counted)
+        return counted
 
 
 def rerank_depth(k: int, rerank: bool) -> int:

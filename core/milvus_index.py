@@ -26,7 +26,7 @@ import numpy as np
 from core.catalog import Product
 from core.errors import StyleLensError
 from core.index import (FILTER_ATTRIBUTES, FORMAT_VERSION, HNSW_NEIGHBOURS, IndexFileError, Manifest, Neighbour,
-                        SearchFilter, VectorIndex, filter_codes)
+                        SearchFilter, VectorIndex, filter_codes, tallies)
 
 INSERT_BATCH = 2_000
 _CLIENTS: dict[str, object] = {}
@@ -107,7 +107,8 @@ class MilvusIndex(VectorIndex):
         client.flush(collection_name=name) if hasattr(client, "flush") else None
         ids, codes, vocab = filter_codes(products)
         manifest = Manifest(model_key=model_key, dim=dim if len(products) else 0, count=len(ids),
-                            catalog_state=catalog_state, index_type=f"milvus-{kind.lower()}", backend="milvus")
+                            catalog_state=catalog_state, index_type=f"milvus-{kind.lower()}", backend="milvus",
+                            tallies=tallies(codes, vocab))
         return cls(client, name, ids, codes, vocab, manifest)
 
     # ---- searching -----------------------------------------------------------------------

@@ -22,16 +22,50 @@ def brute_force(vectors, query, allowed, k):
     return order[:k]
 
 
-@pytest.mark.parametrize("exact_limit", [1000, 10])  # flat, then HNSW
+@pytest.mark.parametrize("exact_limit", [1000, 10])  # flat, then IVF
 def test_search_matches_brute_force(exact_limit):
     products, vectors = products_and_vectors()
     index = VectorIndex.build(products, vectors, "m@1", "s", exact_limit=exact_limit)
-    assert index.manifest.index_type == ("flat" if exact_limit > 40 else "hnsw")
+    assert index.manifest.index_type == ("flat" if exact_limit > 40 else "ivf")
     query = vectors[7]
     hits = index.search(query, k=5)
     expected = brute_force(vectors, query, np.ones(40, bool), 5)
     assert [h.id for h in hits] == [products[r].id for r in expected]
     assert hits[0].id == 107 and hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_large_catalogs_get_a_tuned_ivf_index_that_keeps_filters_exact_enough(tmp_path, monkeypatch):
+    """Above the exact limit the index has inverted lists, probing the fewest that reach the target recall;
+    a selective filter is searched exactly over its rows, a broad one through the lists with more probes."""
+    import core.index
+
+    monkeypatch.setattr(core.index, "SUBSET_EXACT_LIMIT", 300)
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(30, 16)).astype(np.float32)
+    vectors = centres[rng.integers(0, 30, 3000)] + 0.4 * rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    products = [Product(id=i, name=f"p{i}", gender=["Men", "Women"][i % 2], master_category="Apparel",
+                        sub_category="Shoes" if i % 20 == 0 else "Topwear", article_type="x", base_colour="Red")
+                for i in range(3000)]
+    index = VectorIndex.build(products, vectors, "m@1", "s", exact_limit=1000)
+    manifest = index.manifest
+    assert manifest.index_type == "ivf" and manifest.lists == 76 and 1 <= manifest.nprobe < manifest.lists
+    assert manifest.tuned_recall >= core.index.TARGET_RECALL
+    queries = vectors[rng.choice(3000, 50, replace=False)] + 0.1 * rng.normal(size=(50, 16)).astype(np.float32)
+    for where, allowed in [(SearchFilter(), np.ones(3000, bool)),
+                           (SearchFilter.make("Men", include_unisex=False), np.arange(3000) % 2 == 0),  # broad
+                           (SearchFilter.make(category="Shoes"), np.arange(3000) % 20 == 0)]:  # selective: exact
+        overlap = np.mean([len({h.id for h in index.search(q, 10, where)} & set(brute_force(vectors, q, allowed, 10)))
+                           / 10 for q in queries])
+        assert overlap >= 0.9, (where, overlap)
+        assert all(allowed[h.id] for q in queries[:5] for h in index.search(q, 10, where))
+    shoes = SearchFilter.make(category="Shoes")
+    assert [h.id for h in index.search(queries[0], 10, shoes)] == brute_force(vectors, queries[0],
+                                                                             np.arange(3000) % 20 == 0, 10)
+    index.save(tmp_path / "ivf.npz")
+    loaded = VectorIndex.load(tmp_path / "ivf.npz")
+    assert loaded.manifest == manifest
+    assert loaded.search(queries[1], 10, shoes) == index.search(queries[1], 10, shoes)
 
 
 def test_filters_restrict_results():
