@@ -403,6 +403,22 @@ class Catalog:
                 self.collection.bulk_write(operations, ordered=False)
 
     @_db_errors
+    def insert_new(self, products: list[Product], vectors: np.ndarray, model: str,
+                   features: list[dict | None] | None = None) -> None:
+        """Bulk-load products known to be new (an id already there stops the load there; nothing is replaced),
+        each with its vector and, optionally, stored garment features: one document per product."""
+        now = datetime.now(timezone.utc)
+        docs = []
+        for row, product in enumerate(products):
+            doc = {**product.to_doc(), "updated_at": now, "embeddings": {_model_slot(model): _vector_bytes(vectors[row])}}
+            if features is not None and features[row] is not None:
+                doc["features"] = features[row]
+            docs.append(doc)
+        if docs:
+            with self._changing(ids=[p.id for p in products]):
+                self.collection.insert_many(docs, ordered=True)
+
+    @_db_errors
     def set_embeddings(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
         operations = [
             UpdateOne({"_id": int(i)}, {"$set": {_vector_field(model): _vector_bytes(v)}})

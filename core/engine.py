@@ -398,7 +398,8 @@ class StyleLens:
         photo = self.read_photos([picture])[0]
         result = self._search(photo.vector, rerank_depth(k, rerank), where, [], {
             "decode": decoded - started, "encode": time.perf_counter() - decoded}, photo=photo)
-        result = self._rerank(result, lambda: RerankQuery(None, self.photo_features(picture, photo)), k, rerank)
+        result = self._rerank(result, lambda: RerankQuery(None, self.photo_features(picture, photo),
+                                                          type_prior=photo.type_prior), k, rerank)
         return replace(result, photo=photo)
 
     # ---- photos as queries ---------------------------------------------------------------
@@ -483,7 +484,8 @@ class StyleLens:
         hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
         hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
         result = SearchResult(hits, result.notes, result.timings_ms, feedback)
-        result = self._rerank(result, lambda: RerankQuery(feedback, features, wish), k, rerank, wish)
+        prior = photo.type_prior if photo is not None and not (feedback and feedback.article_type) else {}
+        result = self._rerank(result, lambda: RerankQuery(feedback, features, wish, prior), k, rerank, wish)
         return replace(result, photo=photo if reference is None else None, wish=wish, reference=features)
 
     def reference_features(self, reference: Product | None, picture: Image.Image, photo: PhotoQuery | None = None):
@@ -545,7 +547,8 @@ class StyleLens:
             table = self.stored_features([h.product.id for h in result.hits])
             query = query_side()
             order, scores = self.rerank_order(query, [h.product.id for h in result.hits],
-                                              [h.score for h in result.hits], table)
+                                              [h.score for h in result.hits], table,
+                                              [h.product.article_type for h in result.hits])
         except ValueError as exc:
             hits = result.hits[:k]
             return SearchResult(hits, [*result.notes, f"Re-ranking is unavailable: {exc}"], result.timings_ms,
@@ -566,17 +569,21 @@ class StyleLens:
         table = self.stored_features([h.product.id for h in hits]) if table is None else table
         return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}
 
-    def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None):
+    def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None,
+                     kinds: Sequence[str] | None = None):
         """Positions of the candidates best first and their re-ranked scores; ValueError without a re-ranker.
-        `table`: the candidates' stored features when the caller has them already."""
+        `table`, `kinds`: the candidates' stored features and article types when the caller has them already."""
         from core.rerank import rerank_order
 
         model, prototypes = self.reranker()
         table = self.stored_features(ids) if table is None else table
-        return rerank_order(model, prototypes, query, [table.get(i) for i in ids], list(scores))
+        if kinds is None and query.type_prior:
+            kinds = self.index().values_of("article_type", ids)
+        return rerank_order(model, prototypes, query, [table.get(i) for i in ids], list(scores),
+                            list(kinds) if kinds is not None else None)
 
     def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None,
-                     table: dict | None = None) -> RerankQuery:
+                     table: dict | None = None, type_prior: dict[str, float] | None = None) -> RerankQuery:
         """What the re-ranker knows of a query: the feedback / description, the reference's features and the
         sleeves and length asked for (as the searches build it; evaluation calls this)."""
         feedback = (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text)) \
@@ -588,7 +595,8 @@ class StyleLens:
             reference = self.photo_features(picture, None)
         kind = (feedback.article_type if feedback else None) or (
             self.index().values_of("article_type", [ref_id])[0] if ref_id is not None else None)
-        return RerankQuery(feedback, reference, wish_for(feedback, kind or None, reference))
+        prior = type_prior if type_prior and not (feedback and feedback.article_type) else {}
+        return RerankQuery(feedback, reference, wish_for(feedback, kind or None, reference), prior)
 
     def reranker(self):
         """(model, colour prototypes) of the bundled re-ranker; ValueError when it is missing."""

@@ -201,7 +201,8 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
                 extra = 1 if query.ref_id is not None else 0
                 neighbours = [n for n in index.search(vector, depth + extra, where) if n.id != query.ref_id][:depth]
             if rerank:
-                order, _ = engine.rerank_order(rerank_query(engine, query), [n.id for n in neighbours],
+                photo = vector if isinstance(vector, PhotoQuery) else None
+                order, _ = engine.rerank_order(rerank_query(engine, query, photo), [n.id for n in neighbours],
                                                [n.score for n in neighbours])
                 neighbours = [neighbours[i] for i in order]
             ranked = tuple(n.id for n in neighbours)[:k]
@@ -214,11 +215,14 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
     return report
 
 
-def rerank_query(engine: StyleLens, query: EvalQuery):
+def rerank_query(engine: StyleLens, query: EvalQuery, photo: PhotoQuery | None = None):
+    """The re-ranker's query as the app builds it; `photo`: the query photo as read (its type prior)."""
     picture = load_image(query.image) if query.image is not None and query.ref_id is None else None
     if picture is not None:  # as the app does: features of the garment cut out of the photo
-        picture = engine.read_photos([picture])[0].cutout
-    return engine.rerank_query(query.text or "", query.ref_id, picture)
+        photo = photo or engine.read_photos([picture])[0]
+        picture = photo.cutout
+    return engine.rerank_query(query.text or "", query.ref_id, picture,
+                               type_prior=photo.type_prior if photo is not None else None)
 
 
 def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[SearchFilter]:

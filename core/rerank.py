@@ -10,7 +10,7 @@ from the same features: the chips that agree with what was asked.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ FEATURE_NAMES = (
     "lighter_asked", "lightness_step", "lightness_change",
     "sleeves_asked", "sleeves_match", "reference_sleeves_match",
     "pattern_asked", "pattern_match", "pattern_change", "shape_change",
+    "type_read", "type_probability",
 )
 PATTERNED = {"striped": 1.0, "checked": 1.0, "printed": 1.0, "solid": -1.0}
 
@@ -42,6 +43,7 @@ class Query:
     feedback: Feedback | None = None
     reference: GarmentFeatures | None = None
     wish: Wish = Wish()
+    type_prior: dict[str, float] = field(default_factory=dict)  # a photo query: P(article type) read from it
 
 
 def colour_lab(features: GarmentFeatures) -> np.ndarray:
@@ -56,10 +58,13 @@ def closeness(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def pair_features(query: Query, candidate: GarmentFeatures | None, score: float, top_score: float, rank: int,
-                  depth: int, prototypes: dict[str, np.ndarray]) -> np.ndarray:
-    """One row of FEATURE_NAMES for one candidate (candidate None: its photo's features are unknown)."""
+                  depth: int, prototypes: dict[str, np.ndarray], kind: str | None = None) -> np.ndarray:
+    """One row of FEATURE_NAMES for one candidate of article type `kind` (candidate None: its photo's
+    features are unknown)."""
     row = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
     row[0:3] = score, score - top_score, rank / depth
+    if query.type_prior:
+        row[16], row[17] = 1.0, query.type_prior.get(kind or "", 0.0)
     if candidate is None:
         return row
     feedback, reference = query.feedback, query.reference
@@ -96,12 +101,15 @@ def _same_sleeves(a: str | None, b: str | None) -> float:
 
 @torch.no_grad()
 def rerank_order(model: "Reranker", prototypes: dict[str, np.ndarray], query: Query,
-                 candidates: list[GarmentFeatures | None], scores: list[float]) -> tuple[list[int], np.ndarray]:
-    """Candidate positions best first, and the re-ranked scores (in the candidates' order)."""
+                 candidates: list[GarmentFeatures | None], scores: list[float],
+                 kinds: list[str] | None = None) -> tuple[list[int], np.ndarray]:
+    """Candidate positions best first, and the re-ranked scores (in the candidates' order). `kinds`: the
+    candidates' article types (read against a photo query's type prior)."""
     if not scores:
         return [], np.zeros(0, dtype=np.float32)
-    rows = np.stack([pair_features(query, c, s, scores[0], i, len(scores), prototypes)
-                     for i, (c, s) in enumerate(zip(candidates, scores))])
+    kinds = kinds if kinds is not None else [None] * len(scores)
+    rows = np.stack([pair_features(query, c, s, scores[0], i, len(scores), prototypes, kind)
+                     for i, (c, s, kind) in enumerate(zip(candidates, scores, kinds))])
     new = model(torch.from_numpy(rows)).numpy()
     return [int(i) for i in np.argsort(-new, kind="stable")], new
 

@@ -41,6 +41,19 @@ def test_features_say_what_the_feedback_asked_and_how_the_candidate_answers():
     assert unknown[column("colour_asked")] == 0.0 and unknown[column("score")] == pytest.approx(0.7)
 
 
+def test_a_photo_query_tells_the_re_ranker_how_likely_each_candidate_kind_is():
+    photo = Query(None, garment((200, 30, 30), 0.4, "none"), type_prior={"Dresses": 0.7, "Jeans": 0.2})
+    dress = pair_features(photo, garment((200, 30, 30), 0.4, None), 0.6, 0.7, 2, 100, {}, "Dresses")
+    jeans = pair_features(photo, garment((200, 30, 30), 0.4, None), 0.65, 0.7, 1, 100, {}, "Jeans")
+    heels = pair_features(photo, None, 0.66, 0.7, 0, 100, {}, "Heels")  # features unknown, kind still read
+    assert dress[column("type_read")] == jeans[column("type_read")] == heels[column("type_read")] == 1.0
+    assert (dress[column("type_probability")], jeans[column("type_probability")],
+            heels[column("type_probability")]) == pytest.approx((0.7, 0.2, 0.0))
+    text = pair_features(Query(parse_feedback("in red")), garment((200, 30, 30), 0.4, None), 0.6, 0.7, 2, 100, {},
+                         "Dresses")
+    assert text[column("type_read")] == text[column("type_probability")] == 0.0
+
+
 def test_pairwise_loss_prefers_relevant_above_irrelevant_and_ignores_padding():
     relevant = torch.tensor([[1.0, 0.0, 0.0]])
     good = pairwise_loss(torch.tensor([[2.0, 0.0, -1.0]]), relevant)

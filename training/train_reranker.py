@@ -68,32 +68,35 @@ def lists(engine: StyleLens, queries: list[dict], features: dict[int, GarmentFea
     relevant = np.zeros((len(queries), depth), dtype=np.float32)
     mask = np.zeros((len(queries), depth), dtype=np.float32)
     for q, spec in enumerate(tqdm(queries, desc="First-stage lists")):
-        hits = first_stage(engine, spec, depth)
+        hits, prior = first_stage(engine, spec, depth)
         hits = [h for h in hits if not is_held_out(h.product.id)]
-        query = query_of(spec, features)
+        query = query_of(spec, features, type_prior=prior)
         wanted = set(spec["relevant_ids"])
         for position, hit in enumerate(hits):
             rows[q, position] = pair_features(query, features.get(hit.product.id), hit.score, hits[0].score,
-                                              position, depth, prototypes)
+                                              position, depth, prototypes, hit.product.article_type)
             relevant[q, position] = hit.product.id in wanted
             mask[q, position] = 1
     return rows, relevant, mask
 
 
-def first_stage(engine: StyleLens, spec: dict, depth: int):
+def first_stage(engine: StyleLens, spec: dict, depth: int) -> tuple[list, dict[str, float]]:
+    """The served search's top `depth` for a spec, and the query photo's type prior (image queries)."""
     if spec.get("text"):
-        return engine.search_composed(spec["text"], ref_id=spec["ref_id"], k=depth).hits
+        return engine.search_composed(spec["text"], ref_id=spec["ref_id"], k=depth).hits, {}
     product = engine.catalog.get([spec["ref_id"]])[0]
-    return [h for h in engine.search_image(engine.image_path(product), depth + 1).hits if h.product.id != product.id]
+    result = engine.search_image(engine.image_path(product), depth + 1)
+    return [h for h in result.hits if h.product.id != product.id], result.photo.type_prior
 
 
-def query_of(spec: dict, features: dict[int, GarmentFeatures], article_type: str | None = None) -> Query:
+def query_of(spec: dict, features: dict[int, GarmentFeatures], article_type: str | None = None,
+             type_prior: dict[str, float] | None = None) -> Query:
     """The re-ranker's query for a training / evaluation spec, as the engine builds it (sleeve and length
     requests read against the reference's stored features, on the scale of `article_type`)."""
     feedback = read_feedback(spec["text"])[0] if spec.get("text") else None
     reference = features.get(spec["ref_id"])
     kind = (feedback.article_type if feedback else None) or article_type
-    return Query(feedback, reference, wish_for(feedback, kind, reference))
+    return Query(feedback, reference, wish_for(feedback, kind, reference), type_prior or {})
 
 
 def image_queries(engine: StyleLens, count: int, seed: int, held_out: bool = False) -> list[dict]:
