@@ -243,7 +243,9 @@ class Catalog:
     # ---- reading -------------------------------------------------------------------------
     @_db_errors
     def count(self, text: str = "", **filters) -> int:
-        return self.collection.count_documents(_query(filters, text))
+        """Products matching a name and filters; all of them from the collection's metadata (no scan)."""
+        query = _query(filters, text)
+        return self.collection.estimated_document_count() if not query else self.collection.count_documents(query)
 
     @_db_errors
     def estimated_count(self) -> int:

@@ -219,11 +219,10 @@ class StyleLens:
         (FAISS), else rebuilt whole from MongoDB."""
         with self._lock:
             state = self.catalog.state()  # before reading: a write meanwhile leaves this index behind, not wrong
-            self.embed_missing(progress)
-            index = self._caught_up(state)
-            if index is None:
-                products, vectors = self.catalog.embeddings(self.encoder.model_key)
-                index = self._build_index(products, vectors, state, progress)
+            index = self._caught_up(state, progress)
+            if index is None:  # the products and vectors read are dropped once built (memory at a million)
+                self.embed_missing(progress)
+                index = self._build_index(*self.catalog.embeddings(self.encoder.model_key), state, progress)
             else:
                 self.updates += 1
             self._index = index
@@ -235,7 +234,7 @@ class StyleLens:
             progress(len(index), len(index), f"Index up to date: {len(index)} products")
             return index
 
-    def _caught_up(self, state: str) -> VectorIndex | None:
+    def _caught_up(self, state: str, progress: Progress = _no_progress) -> VectorIndex | None:
         """The previous FAISS index with the products written since it was built replaced, when the change
         log can tell which and they are few (else None: rebuild). A flat index that would outgrow the exact
         limit, or one with many rows retired, is rebuilt instead (into IVF, or compacted)."""
@@ -256,11 +255,14 @@ class StyleLens:
         if manifest.index_type == "flat" and len(base) + len(changed) > self.settings.exact_index_limit:
             return None
         products, vectors = self.catalog.embeddings_of(changed, self.encoder.model_key)
+        if len(products) < len(changed) and self.embed_missing(progress, changed - {p.id for p in products}):
+            products, vectors = self.catalog.embeddings_of(changed, self.encoder.model_key)  # with new vectors
         return base.updated(changed, products, vectors, state)
 
-    def embed_missing(self, progress: Progress = _no_progress) -> int:
-        """Give every product a vector from the current encoder (e.g. after switching encoders)."""
-        ids = self.catalog.ids_without_embedding(self.encoder.model_key)
+    def embed_missing(self, progress: Progress = _no_progress, ids: Sequence[int] | None = None) -> int:
+        """Give every product (or these) without a vector from the current encoder one (e.g. after switching
+        encoders)."""
+        ids = self.catalog.ids_without_embedding(self.encoder.model_key) if ids is None else list(ids)
         for start in range(0, len(ids), EMBED_BATCH):
             products = [p for p in self.catalog.get(ids[start:start + EMBED_BATCH]) if p]
             usable, images = [], []

@@ -7,7 +7,6 @@ so a reader never sees an index without its id map, or a half-written one.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import uuid
@@ -260,9 +259,18 @@ class VectorIndex:
     # ---- persistence ---------------------------------------------------------------------
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: two writers never share it
+        try:
+            with open(temporary, "wb") as handle:  # written straight to the file: no second copy in memory
+                self._write(handle)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        path.with_suffix(".json").write_text(json.dumps(asdict(self.manifest), indent=2))  # for people
+
+    def _write(self, handle) -> None:
         np.savez(
-            buffer,
+            handle,
             faiss=faiss.serialize_index(self.index),
             ids=self.ids,
             manifest=np.frombuffer(json.dumps(asdict(self.manifest)).encode(), dtype=np.uint8),
@@ -270,13 +278,6 @@ class VectorIndex:
             **{f"code_{a}": c for a, c in self.codes.items()},
             **({"live": self.live} if self.live is not None else {}),
         )
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: two writers never share it
-        try:
-            temporary.write_bytes(buffer.getvalue())
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        path.with_suffix(".json").write_text(json.dumps(asdict(self.manifest), indent=2))  # for people
 
     @staticmethod
     def read_manifest(path: Path) -> Manifest | None:

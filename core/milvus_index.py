@@ -12,11 +12,9 @@ previous one, so searches never meet a half-loaded collection.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import threading
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -134,22 +132,16 @@ class MilvusIndex(VectorIndex):
     def save(self, path: Path) -> None:
         """The id map, filter codes and manifest (the vectors are in Milvus); then older collections of this
         encoder are dropped."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         previous = _saved_collection(path)
-        buffer = io.BytesIO()
-        np.savez(buffer, ids=self.ids, collection=np.frombuffer(self.collection.encode(), dtype=np.uint8),
+        super().save(path)
+        if previous and previous != self.collection and self.client.has_collection(previous):
+            self.client.drop_collection(previous)
+
+    def _write(self, handle) -> None:
+        np.savez(handle, ids=self.ids, collection=np.frombuffer(self.collection.encode(), dtype=np.uint8),
                  manifest=np.frombuffer(json.dumps(asdict(self.manifest)).encode(), dtype=np.uint8),
                  vocab=np.frombuffer(json.dumps(self.vocab).encode(), dtype=np.uint8),
                  **{f"code_{a}": c for a, c in self.codes.items()})
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            temporary.write_bytes(buffer.getvalue())
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        path.with_suffix(".json").write_text(json.dumps(asdict(self.manifest), indent=2))
-        if previous and previous != self.collection and self.client.has_collection(previous):
-            self.client.drop_collection(previous)
 
     @classmethod
     def load_from(cls, uri: str, path: Path) -> "MilvusIndex":

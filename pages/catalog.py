@@ -24,10 +24,10 @@ HOW_TO_IMPORT = (
 
 
 def browse_ui(lens) -> None:
-    counts = lens.catalog.counts_by("sub_category")
+    status = lens.status()  # counts from the index's manifest when it is in step: no scan of a big catalog
     left, middle, sleeves_at, length_at, right = st.columns([1, 1, 1, 1, 2])
-    gender = left.selectbox("Gender", ["Any", *lens.catalog.counts_by("gender")])
-    category = middle.selectbox("Category", ["Any", *counts])
+    gender = left.selectbox("Gender", ["Any", *status.genders])
+    category = middle.selectbox("Category", ["Any", *status.categories])
     sleeves = sleeves_at.selectbox("Sleeves", ["Any", *SLEEVES], help="sleeve length read from each product photo")
     length = length_at.selectbox("Length", ["Any", *LENGTH_NAMES], help="garment length read from each product photo")
     text = right.text_input("Name contains", max_chars=200)

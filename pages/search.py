@@ -102,7 +102,7 @@ def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool)
 
 with page_resources():
     lens = engine()
-    categories = sorted(lens.catalog.counts_by("sub_category"))
+    categories = sorted(lens.status().categories)
 
 
 where, k = filters_ui(categories)
