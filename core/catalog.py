@@ -276,7 +276,8 @@ class Catalog:
         if field not in FILTER_FIELDS:
             raise ValueError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
         pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${FIELD_PATHS.get(field, field)}", "n": {"$sum": 1}}}]
-        rows = self.collection.aggregate(pipeline)
+        with pymongo.timeout(LONG_READ_S):
+            rows = list(self.collection.aggregate(pipeline))
         return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
 
     def state(self) -> str:
@@ -351,16 +352,19 @@ class Catalog:
 
     @_db_errors
     def count_embedded(self, model: str) -> int:
-        return self.collection.count_documents({_vector_field(model): {"$exists": True}})
+        with pymongo.timeout(LONG_READ_S):
+            return self.collection.count_documents({_vector_field(model): {"$exists": True}})
 
     @_db_errors
     def ids_without_embedding(self, model: str) -> list[int]:
-        cursor = self.collection.find({_vector_field(model): {"$exists": False}}, {"_id": 1})
-        return [doc["_id"] for doc in cursor]
+        with pymongo.timeout(LONG_READ_S):
+            cursor = self.collection.find({_vector_field(model): {"$exists": False}}, {"_id": 1})
+            return [doc["_id"] for doc in cursor]
 
     @_db_errors
-    def embeddings(self, model: str) -> tuple[list[Product], np.ndarray]:
-        """Products embedded by `model` with their vectors (float32 [n, D]), in id order.
+    def embeddings(self, model: str, missing: list[int] | None = None) -> tuple[list[Product], np.ndarray]:
+        """Products embedded by `model` with their vectors (float32 [n, D]), in id order. `missing`: a list
+        that receives the ids of products without one, read in the same scan (an index rebuild embeds them).
 
         Read whole rather than yielded in batches, so a connection lost half-way raises
         DatabaseUnavailable like every other call instead of escaping as a driver error.
@@ -368,10 +372,15 @@ class Catalog:
         field, slot = _vector_field(model), _model_slot(model)
         products, vectors = [], []
         with pymongo.timeout(LONG_READ_S):
-            cursor = self.collection.find({field: {"$exists": True}}, {field: 1, **_PRODUCT_FIELDS})
+            query = {} if missing is not None else {field: {"$exists": True}}
+            cursor = self.collection.find(query, {field: 1, **_PRODUCT_FIELDS})
             for doc in cursor.sort("_id", ASCENDING).batch_size(2000):
+                vector = doc.get("embeddings", {}).get(slot)
+                if vector is None:
+                    missing.append(doc["_id"])
+                    continue
                 products.append(Product.from_doc(doc))
-                vectors.append(np.frombuffer(doc["embeddings"][slot], dtype=np.float32))
+                vectors.append(np.frombuffer(vector, dtype=np.float32))
         return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
 
     @_db_errors
@@ -433,8 +442,9 @@ class Catalog:
     @_db_errors
     def ids_without_features(self, version: int | str) -> list[int]:
         """Products whose stored features are missing or from another extractor version."""
-        cursor = self.collection.find({"features.version": {"$ne": version}}, {"_id": 1})
-        return [doc["_id"] for doc in cursor]
+        with pymongo.timeout(LONG_READ_S):
+            cursor = self.collection.find({"features.version": {"$ne": version}}, {"_id": 1})
+            return [doc["_id"] for doc in cursor]
 
     @_db_errors
     def set_features(self, features: dict[int, dict]) -> None:

@@ -221,8 +221,7 @@ class StyleLens:
             state = self.catalog.state()  # before reading: a write meanwhile leaves this index behind, not wrong
             index = self._caught_up(state, progress)
             if index is None:  # the products and vectors read are dropped once built (memory at a million)
-                self.embed_missing(progress)
-                index = self._build_index(*self.catalog.embeddings(self.encoder.model_key), state, progress)
+                index = self._build_index(*self._all_vectors(progress), state, progress)
             else:
                 self.updates += 1
             self._index = index
@@ -258,6 +257,17 @@ class StyleLens:
         if len(products) < len(changed) and self.embed_missing(progress, changed - {p.id for p in products}):
             products, vectors = self.catalog.embeddings_of(changed, self.encoder.model_key)  # with new vectors
         return base.updated(changed, products, vectors, state)
+
+    def _all_vectors(self, progress: Progress) -> tuple[list[Product], np.ndarray]:
+        """Every product with its vector from this encoder, embedding those without one first (one scan)."""
+        missing: list[int] = []
+        products, vectors = self.catalog.embeddings(self.encoder.model_key, missing)
+        if missing and self.embed_missing(progress, missing):
+            more, extra = self.catalog.embeddings_of(missing, self.encoder.model_key)
+            if more:
+                products = [*products, *more]
+                vectors = np.concatenate([vectors.reshape(len(vectors), -1), extra]) if len(vectors) else extra
+        return products, vectors
 
     def embed_missing(self, progress: Progress = _no_progress, ids: Sequence[int] | None = None) -> int:
         """Give every product (or these) without a vector from the current encoder one (e.g. after switching

@@ -10,6 +10,7 @@ from the same features: the chips that agree with what was asked.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +49,15 @@ class Query:
 
 def colour_lab(features: GarmentFeatures) -> np.ndarray:
     """The main colour of a garment in L*a*b*."""
-    rgb = np.array(features.colours[0][0], dtype=np.float32) / 255 if features.colours else np.ones(3, np.float32)
-    return rgb_to_lab(rgb[None])[0]
+    return _lab(tuple(features.colours[0][0]) if features.colours else (255, 255, 255))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _lab(rgb: tuple[int, int, int]) -> np.ndarray:
+    """L*a*b* of one 8-bit sRGB colour (kept: a re-rank compares the reference's with 100 candidates')."""
+    lab = rgb_to_lab(np.array(rgb, dtype=np.float32)[None] / 255)[0]
+    lab.setflags(write=False)  # shared between callers
+    return lab
 
 
 def closeness(a: np.ndarray, b: np.ndarray) -> float:

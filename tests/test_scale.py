@@ -100,3 +100,19 @@ def test_sleeve_filters_read_a_compact_cut_table_once_per_features_revision(load
     assert len(loaded_engine.search_text("t-shirt", k=5, where=SearchFilter.make(sleeves="long")).hits) == 5
     assert len(tables) == 2
     assert np.array_equal(np.sort(real().ids), np.sort([p.id for p in products]))
+
+
+def test_a_rebuild_reads_every_vector_in_one_scan_and_embeds_the_products_without_one(loaded_engine, monkeypatch):
+    catalog = loaded_engine.catalog
+    model = loaded_engine.encoder.model_key
+    catalog.collection.update_one({"_id": 1002}, {"$unset": {"embeddings": ""}})  # e.g. lost, or another encoder's
+    missing: list[int] = []
+    products, vectors = catalog.embeddings(model, missing)
+    assert missing == [1002] and len(products) == len(vectors) == 23
+    monkeypatch.setattr(catalog, "ids_without_embedding", lambda model: pytest.fail("a second scan"))
+    monkeypatch.setattr(catalog, "changes_since", lambda then, now: None)  # force a full rebuild
+    catalog._bump_revision()
+    catalog._bump_revision()
+    index = loaded_engine.index()
+    assert 1002 in index.catalog_ids and len(index) == 24
+    assert catalog.embeddings(model, [])[1].shape[0] == 24
