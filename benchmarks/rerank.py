@@ -64,7 +64,8 @@ def render_card(report: dict, record: dict, command: str) -> str:
 Re-orders the top {data['depth']} candidates of a search (image, text, composed feedback) from garment features
 read from the photos (core/garment_features.py: dominant colours in L*a*b*, lightness, silhouette,
 sleeve length, pattern; stored per product in MongoDB) set against the query (colour, lighter/darker,
-sleeves and pattern asked for; the reference's features; first-stage score and rank). An MLP
+sleeves, length and pattern asked for; the reference's features; for a photo query, how likely the photo's
+type head finds each candidate's kind; first-stage score and rank). An MLP
 ({len(FEATURE_NAMES)} features -> 32 -> 32 -> 1) adds a learned correction to the first-stage score.
 
 ## Data and training
@@ -92,8 +93,10 @@ Re-rank step p50 {report['latency']['rerank_ms_p50']} ms, p95 {report['latency']
 
 ## Limits
 - The feedback benchmark's relevance comes from catalog labels (colour group, type, gender, usage,
-  pattern words in names); sleeve length is not among them, so sleeve requests are read and explained
-  (chips) but not measured here. The sleeve estimate itself is measured by benchmarks/sleeves.py.
+  pattern words in names) and, for its sleeve and length requests, from the stored attributes
+  (core/attributes.py, measured by benchmarks/attributes.py); `by_kind` in the JSON report splits them.
+- Trained on the bundled encoder's first stage: its score and rank features mean something else under
+  another encoder (ENCODER_NAME), where it has not been measured.
 - Colour prototypes are the mean main colour of each catalog colour group; labels are noisy.
 """
 
