@@ -206,7 +206,7 @@ def _reindex(args) -> int:
     if updated:
         print(f"garment features: {updated} products read again (sleeves, length, colour)")
     with _ProgressBar() as bar:
-        index = engine.rebuild_index(progress=bar)
+        index = engine.rebuild_index(progress=bar, full=True)
     print(f"index: {len(index)} products, {index.manifest.index_type}, encoder {index.manifest.model_key}")
     return 0
 

@@ -41,6 +41,7 @@ from core.errors import StyleLensError
 DB_TIMEOUT_MS = 2500  # to find the server and connect
 OPERATION_TIMEOUT_MS = 4500  # one operation, retries included
 LOCAL_CONNECT_TIMEOUT_MS = 1000  # the embedded server, on this machine
+LOG_CHUNK = 10_000  # ids per change-log entry (a document stays far below MongoDB's 16 MB)
 LONG_READ_S = 900.0  # a whole-catalog scan (index rebuild, cut table) may take this long on a big catalog
 IMPORT_LEASE_S = 30.0  # an import renews its lease every batch (seconds apart); a crashed import's lapses
 MAX_ID = 2**63 - 1  # catalog ids are MongoDB 64-bit integers
@@ -238,7 +239,8 @@ class Catalog:
     def ensure_indexes(self) -> None:
         for field in FILTER_FIELDS:
             self.collection.create_index([(field, ASCENDING)])
-        self._changes.create_index([("catalog", ASCENDING), ("epoch", ASCENDING), ("revision", ASCENDING)])
+        self._changes.create_index([("catalog", ASCENDING), ("epoch", ASCENDING), ("opened", ASCENDING)])
+        self._changes.create_index([("write", ASCENDING)])
 
     # ---- reading -------------------------------------------------------------------------
     @_db_errors
@@ -276,8 +278,7 @@ class Catalog:
         if field not in FILTER_FIELDS:
             raise ValueError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
         pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${FIELD_PATHS.get(field, field)}", "n": {"$sum": 1}}}]
-        with pymongo.timeout(LONG_READ_S):
-            rows = list(self.collection.aggregate(pipeline))
+        rows = self.collection.aggregate(pipeline)  # the usual timeout: status and pages call it
         return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
 
     def state(self) -> str:
@@ -324,27 +325,42 @@ class Catalog:
         alone (changes_since) instead of being rebuilt."""
         if counter != "revision":
             self._bump_revision(counter)
-        else:
-            doc = self._revisions.find_one_and_update(
-                {"_id": self.collection.name}, {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
-                upsert=True, return_document=ReturnDocument.AFTER)
-            self._changes.insert_one({"catalog": self.collection.name, "epoch": doc["epoch"],
-                                      "revision": doc["revision"], "ids": [int(i) for i in ids or ()]})
+            yield
+            self._bump_revision(counter)
+            return
+        opened, write = self._bumped(), uuid.uuid4().hex
+        ids = [int(i) for i in ids or ()]
+        self._changes.insert_many([{"catalog": self.collection.name, "epoch": opened["epoch"], "write": write,
+                                    "opened": opened["revision"], "closed": None, "ids": ids[start:start + LOG_CHUNK]}
+                                   for start in range(0, max(len(ids), 1), LOG_CHUNK)])
         yield
-        self._bump_revision(counter)
+        closed = self._bumped()
+        self._changes.update_many({"write": write}, {"$set": {"closed": closed["revision"]}})
+
+    def _bumped(self) -> dict:
+        """The revisions document after one more product write counted."""
+        return self._revisions.find_one_and_update(
+            {"_id": self.collection.name}, {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
+            upsert=True, return_document=ReturnDocument.AFTER)
 
     @_db_errors
-    def changes_since(self, then: str, now: str) -> set[int] | None:
-        """Ids written between two catalog states (from the change log), or None when the log cannot tell:
-        another catalog (epoch), a write that was under way at either state, or one that crashed half-way."""
+    def changes_since(self, then: str, now: str, limit: int | None = None) -> set[int] | None:
+        """Ids of every product write whose span (first bump .. second bump) overlaps (then, now]: those
+        finished in between, those under way at either state and those that crashed half-way (never closed),
+        all re-read by whoever catches up. None when the log cannot tell (another catalog: its epoch) or when
+        more than `limit` ids changed (a rebuild is cheaper)."""
         before, after = _parse_state(then), _parse_state(now)
         if before is None or after is None or before[1] != after[1] or after[0] < before[0]:
             return None
-        entries = list(self._changes.find({"catalog": self.collection.name, "epoch": after[1],
-                                           "revision": {"$gt": before[0], "$lte": after[0]}}, {"ids": 1}))
-        if 2 * len(entries) != after[0] - before[0]:  # each write bumps twice: a pair is cut at either end
-            return None
-        return {int(i) for entry in entries for i in entry["ids"]}
+        overlapping = {"catalog": self.collection.name, "epoch": after[1], "opened": {"$lte": after[0]},
+                       "$or": [{"closed": None}, {"closed": {"$gt": before[0]}}]}
+        changed: set[int] = set()
+        with pymongo.timeout(LONG_READ_S):
+            for entry in self._changes.find(overlapping, {"ids": 1}).batch_size(100):
+                changed.update(int(i) for i in entry["ids"])
+                if limit is not None and len(changed) > limit:
+                    return None
+        return changed
 
     def import_lease(self, kind: str = "import") -> "Lease":
         """A lease held while an import ("import") or a feature update ("features") runs; see Lease."""
@@ -352,8 +368,7 @@ class Catalog:
 
     @_db_errors
     def count_embedded(self, model: str) -> int:
-        with pymongo.timeout(LONG_READ_S):
-            return self.collection.count_documents({_vector_field(model): {"$exists": True}})
+        return self.collection.count_documents({_vector_field(model): {"$exists": True}})
 
     @_db_errors
     def ids_without_embedding(self, model: str) -> list[int]:

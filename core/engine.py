@@ -213,13 +213,13 @@ class StyleLens:
                 return False  # damaged (or its Milvus collection gone): index() rebuilds it from the database
             return self._index.is_current(self.encoder.model_key, state)
 
-    def rebuild_index(self, progress: Progress = _no_progress) -> VectorIndex:
-        """Embed products that lack a vector from this encoder, then bring the index up to date: by adding
-        and retiring just the products written since it was built when the catalog's change log tells them
-        (FAISS), else rebuilt whole from MongoDB."""
+    def rebuild_index(self, progress: Progress = _no_progress, full: bool = False) -> VectorIndex:
+        """Bring the index up to date: by adding and retiring just the products written since it was built
+        when the catalog's change log tells them (FAISS), else (or `full`: "Rebuild index", `reindex`)
+        rebuilt whole from MongoDB, embedding first the products without a vector from this encoder."""
         with self._lock:
             state = self.catalog.state()  # before reading: a write meanwhile leaves this index behind, not wrong
-            index = self._caught_up(state, progress)
+            index = None if full else self._caught_up(state, progress)
             if index is None:  # the products and vectors read are dropped once built (memory at a million)
                 index = self._build_index(*self._all_vectors(progress), state, progress)
             else:
@@ -248,8 +248,11 @@ class StyleLens:
         manifest = base.manifest
         if manifest.model_key != self.encoder.model_key or manifest.dim == 0 or base.retired_share > UPDATE_SHARE:
             return None
-        changed = self.catalog.changes_since(manifest.catalog_state, state)
-        if changed is None or len(changed) > UPDATE_SHARE * len(base):
+        try:
+            changed = self.catalog.changes_since(manifest.catalog_state, state, limit=int(UPDATE_SHARE * len(base)))
+        except DatabaseUnavailable:
+            return None  # the rebuild reads the database too, and says so if it is really away
+        if changed is None:
             return None
         if manifest.index_type == "flat" and len(base) + len(changed) > self.settings.exact_index_limit:
             return None
@@ -724,12 +727,14 @@ class StyleLens:
                     manifest is None or saved.catalog_state == state):
                 manifest = saved
         current = manifest is not None and (manifest.model_key, manifest.catalog_state) == (self.encoder.model_key, state)
-        if database != "ok":
-            embedded, categories, genders = 0, {}, {}
-        elif current and manifest.tallies:
+        embedded, categories, genders = 0, {}, {}
+        if database == "ok" and current and manifest.tallies:
             embedded, categories, genders = manifest.count, manifest.tallies["sub_category"], manifest.tallies["gender"]
-        else:
-            embedded, categories, genders = self._counted(state)
+        elif database == "ok":
+            try:
+                embedded, categories, genders = self._counted(state, importing)
+            except DatabaseUnavailable as exc:
+                database = str(exc)
         return Status(
             database=database, database_address=self.catalog.address, products=products,
             indexed=manifest.count if manifest else 0,
@@ -739,16 +744,14 @@ class StyleLens:
             importing=importing, backend=self.backend,
         )
 
-    def _counted(self, state: str) -> tuple[int, dict[str, int], dict[str, int]]:
-        """(embedded, per sub-category, per gender) counted in the database, kept for this catalog state."""
+    def _counted(self, state: str, importing: bool) -> tuple[int, dict[str, int], dict[str, int]]:
+        """(embedded, per sub-category, per gender) counted in the database, kept for this catalog state;
+        while an import changes the state batch after batch, the last counts are shown instead of recounting."""
         kept_state, counted = self._counts
-        if kept_state == state and state:
+        if (kept_state == state and state) or (importing and counted):
             return counted
-        try:
-            counted = (self.catalog.count_embedded(self.encoder.model_key), self.catalog.counts_by("sub_category"),
-                       self.catalog.counts_by("gender"))
-        except DatabaseUnavailable:
-            return 0, {}, {}
+        counted = (self.catalog.count_embedded(self.encoder.model_key), self.catalog.counts_by("sub_category"),
+                   self.catalog.counts_by("gender"))
         self._counts = (state, counted)
         return counted
 

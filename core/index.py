@@ -99,7 +99,7 @@ class VectorIndex:
         self.manifest = manifest
         self._order: tuple[np.ndarray, np.ndarray] | None = None  # live rows sorted by id, and their ids
         self._id_masks: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}  # id(ids tuple) -> (it, row mask)
-        self._selections: dict[SearchFilter, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # see _selection
+        self._selections: dict[SearchFilter, tuple] = {}  # see _selection
 
     def __len__(self) -> int:
         return len(self.ids) if self.live is None else int(self.manifest.count)
@@ -145,26 +145,30 @@ class VectorIndex:
             raise ValueError(f"query has {query.shape[1]} dimensions, the index {self.manifest.dim}")
         if where.is_empty and self.live is None:
             return self._search(query, min(k, len(self)), self._params())
-        allowed, rows, bits = self._selection(where)
-        if len(rows) == 0:
+        count, rows, bits = self._selection(where)
+        if count == 0:
             return []
-        if self.manifest.index_type == "ivf" and len(rows) <= SUBSET_EXACT_LIMIT:
+        if rows is not None:
             return self._search_rows(query[0], rows, k)  # a selective filter: exact over its rows
-        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))  # bits stay referenced meanwhile
-        return self._search(query, min(k, len(rows)), self._params(selector, len(rows) / len(self.ids)))
+        selector = faiss.IDSelectorBitmap(len(self.ids), faiss.swig_ptr(bits))  # bits stay referenced meanwhile
+        return self._search(query, min(k, count), self._params(selector, count / len(self.ids)))
 
-    def _selection(self, where: SearchFilter) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row mask, its rows, its bitmap) of a filter; kept for the last filters asked (a page's sidebar
-        filter repeats from query to query), so a million-row mask is not rebuilt per search."""
-        key = replace(where, ids=None) if where.ids is None else None  # id lists are kept by _rows_of instead
+    def _selection(self, where: SearchFilter) -> tuple[int, np.ndarray | None, np.ndarray | None]:
+        """(rows allowed, those rows when an IVF index searches them exactly, else the bitmap of the allowed
+        rows); kept for the last filters asked (a page's sidebar filter repeats from query to query), so a
+        million-row mask is not rebuilt per search."""
+        key = where if where.ids is None else None  # long id lists are kept by _rows_of instead
         kept = self._selections.get(key) if key is not None else None
         if kept is not None:
             return kept
         allowed = self.allowed_rows(where)
-        selection = (allowed, np.flatnonzero(allowed), np.packbits(allowed, bitorder="little"))
+        count = int(allowed.sum())
+        if self.manifest.index_type == "ivf" and count <= SUBSET_EXACT_LIMIT:
+            selection = (count, np.flatnonzero(allowed), None)
+        else:
+            selection = (count, None, np.packbits(allowed, bitorder="little"))
         if key is not None:
-            if len(self._selections) >= 64:
-                self._selections.pop(next(iter(self._selections)), None)
+            _forget_oldest(self._selections, 64)
             self._selections[key] = selection
         return selection
 
@@ -216,8 +220,7 @@ class VectorIndex:
             return kept[1]
         mask = np.isin(self.ids, np.fromiter(ids, dtype=np.int64, count=len(ids)))
         if len(ids) > 1000:
-            if len(self._id_masks) >= 32:
-                self._id_masks.pop(next(iter(self._id_masks)), None)
+            _forget_oldest(self._id_masks, 32)
             self._id_masks[id(ids)] = (ids, mask)
         return mask
 
@@ -249,7 +252,10 @@ class VectorIndex:
             raise ValueError(f"vectors have {vectors.shape[1]} dimensions, the index {self.manifest.dim}")
         live = np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
         live &= ~np.isin(self.ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
-        index = faiss.clone_index(self.index)
+        if not changed and not len(products):  # nothing to change: the same vectors under the new state
+            return type(self)(self.index, self.ids, self.codes, self.vocab,
+                              replace(self.manifest, catalog_state=catalog_state), self.live)
+        index = faiss.clone_index(self.index)  # a copy: searches under way keep the one they have
         if len(products):
             index.add(vectors)
         vocab = {a: list(names) for a, names in self.vocab.items()}
@@ -275,7 +281,7 @@ class VectorIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: two writers never share it
         try:
-            with open(temporary, "wb") as handle:  # written straight to the file: no second copy in memory
+            with open(temporary, "wb") as handle:  # written to the file as it goes (no buffer of the whole file)
                 self._write(handle)
             os.replace(temporary, path)
         finally:
@@ -325,6 +331,15 @@ class VectorIndex:
         if not (index.ntotal == len(ids) and live_rows == manifest.count and (live is None or len(live) == len(ids))):
             raise IndexFileError(f"The index file {path} is inconsistent: {index.ntotal} vectors, {len(ids)} ids.")
         return cls(index, ids, codes, vocab, manifest, live)
+
+
+def _forget_oldest(cache: dict, keep: int) -> None:
+    """Drop the oldest entries of a small cache shared between threads (another may change it meanwhile)."""
+    while len(cache) >= keep:
+        try:
+            cache.pop(next(iter(list(cache))), None)
+        except (StopIteration, RuntimeError):
+            return
 
 
 def _inverted_lists(vectors: np.ndarray) -> tuple[faiss.Index, dict]:

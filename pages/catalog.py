@@ -125,7 +125,7 @@ def index_ui(lens) -> None:
              + ("in step with the catalog ✅" if status.index_in_step else "out of step ⚠️"))
     if st.button("Rebuild index"):
         bar = st.progress(0.0, text="Rebuilding…")
-        index = lens.rebuild_index(progress=progress_callback(bar))
+        index = lens.rebuild_index(progress=progress_callback(bar), full=True)
         bar.empty()
         st.success(f"Index rebuilt: {len(index):,} products.")
 

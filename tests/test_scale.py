@@ -33,6 +33,7 @@ def test_an_import_of_a_few_products_updates_the_index_instead_of_rebuilding_it(
         for vector in vectors:
             assert [h.id for h in updated.search(vector, 5, where)] == [h.id for h in rebuilt.search(vector, 5, where)]
     assert updated.values_of("gender", [rows[0]["id"], rows[1]["id"]]) == [rows[0]["gender"], ""]
+    assert engine.rebuild_index(full=True).retired_share == 0 and engine.updates == 2  # "Rebuild index": whole
     hit = engine.search_text("Acme Renamed Shirt", k=1).hits[0]
     assert hit.product.id == rows[0]["id"]
 
@@ -43,17 +44,26 @@ def test_an_import_of_a_few_products_updates_the_index_instead_of_rebuilding_it(
     assert sum(reloaded.manifest.tallies["gender"].values()) == 51
 
 
-def test_the_change_log_cannot_tell_a_write_cut_in_half_or_another_catalog(loaded_engine):
+def test_the_change_log_names_writes_under_way_or_cut_in_half_and_refuses_another_catalog(loaded_engine):
     catalog = loaded_engine.catalog
     then = catalog.state()
     product = catalog.get([1000])[0]
     catalog.upsert([product])
     assert catalog.changes_since(then, catalog.state()) == {1000}
-    catalog._bump_revision()  # a write that crashed after its first bump
-    assert catalog.changes_since(then, catalog.state()) is None
+    assert catalog.changes_since(catalog.state(), catalog.state()) == set()
+    with pytest.raises(RuntimeError):  # a write that fails half-way: its ids stay named from then on
+        with catalog._changing(ids=[1003]):
+            raise RuntimeError("crash")
+    assert catalog.changes_since(then, catalog.state()) == {1000, 1003}
+    later = catalog.state()
+    assert catalog.changes_since(later, later) == {1003}  # never closed: whoever catches up re-reads it
+    with catalog._changing(ids=[1004, 1005]):  # under way when an index is built ...
+        during = catalog.state()
+    assert catalog.changes_since(during, catalog.state()) == {1003, 1004, 1005}  # ... so it is caught up on
+    assert catalog.changes_since(then, catalog.state(), limit=2) is None  # too many: a rebuild is cheaper
     assert catalog.changes_since(then, "rev-99-otherepoch") is None and catalog.changes_since("garbage", then) is None
     with pytest.MonkeyPatch.context() as patch:  # what the engine does when the log cannot tell: rebuild
-        patch.setattr(catalog, "changes_since", lambda then, now: None)
+        patch.setattr(catalog, "changes_since", lambda then, now, limit=None: None)
         catalog.delete([1001])
         updates = loaded_engine.updates
         assert 1001 not in loaded_engine.index().catalog_ids and loaded_engine.updates == updates
@@ -110,7 +120,7 @@ def test_a_rebuild_reads_every_vector_in_one_scan_and_embeds_the_products_withou
     products, vectors = catalog.embeddings(model, missing)
     assert missing == [1002] and len(products) == len(vectors) == 23
     monkeypatch.setattr(catalog, "ids_without_embedding", lambda model: pytest.fail("a second scan"))
-    monkeypatch.setattr(catalog, "changes_since", lambda then, now: None)  # force a full rebuild
+    monkeypatch.setattr(catalog, "changes_since", lambda then, now, limit=None: None)  # force a full rebuild
     catalog._bump_revision()
     catalog._bump_revision()
     index = loaded_engine.index()
