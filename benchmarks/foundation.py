@@ -55,20 +55,13 @@ def main() -> int:
 
 
 def run(engine, args) -> dict:
-    from tqdm import tqdm
+    from core.__main__ import ProgressBar
 
     images, styles = args.catalog / "images", args.catalog / "styles.csv"
-    bar = tqdm(desc="import", unit="item")
-
-    def progress(done, total, message):
-        bar.total, bar.n = total, done
-        bar.set_description(message[:30])
-        bar.refresh()
-
     started = time.perf_counter()
-    report = engine.import_catalog(images, styles, progress=progress)
+    with ProgressBar() as bar:
+        report = engine.import_catalog(images, styles, progress=bar)
     import_s = time.perf_counter() - started
-    bar.close()
     started = time.perf_counter()
     again = engine.import_catalog(images, styles)
     reimport_s = time.perf_counter() - started

@@ -84,7 +84,8 @@ Feedback benchmark (`data/benchmarks/feedback.jsonl`, served method, constraints
 
 {table(report['feedback'])}
 
-Image queries (held-out products' photos; relevant = same article type and colour group):
+Image queries (held-out products' catalog packshots, not people's photos; relevant = same article type and
+colour group):
 
 {table(report['image'])}
 

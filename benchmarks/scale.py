@@ -154,19 +154,12 @@ def perturbed(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def import_real(engine, catalog: Path) -> dict:
-    from tqdm import tqdm
-
-    bar = tqdm(desc="Importing the real catalog", unit="step")
-
-    def progress(done, total, message):
-        bar.total, bar.n = total, done
-        bar.set_description(message[:40])
-        bar.refresh()
+    from core.__main__ import ProgressBar
 
     started = time.perf_counter()
-    report = engine.import_catalog(catalog / "images", catalog / "styles.csv", progress)
+    with ProgressBar() as bar:
+        report = engine.import_catalog(catalog / "images", catalog / "styles.csv", bar)
     seconds = time.perf_counter() - started
-    bar.close()
     return {"products": report.added + report.updated, "seconds": round(seconds, 1),
             "products_per_s": round((report.added + report.updated) / seconds, 1), "index_refreshes": engine.rebuilds,
             "skipped": len(report.skipped)}

@@ -137,7 +137,7 @@ def _engine():
 
 def _ingest(args) -> int:
     engine = _engine()
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         report = engine.import_catalog(args.images, args.styles, progress=bar)
     if args.json:
         print(json.dumps({"rows": report.rows, "added": report.added, "updated": report.updated,
@@ -201,11 +201,11 @@ def _status(args) -> int:
 
 def _reindex(args) -> int:
     engine = _engine()
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         updated = engine.update_features(progress=bar)
     if updated:
         print(f"garment features: {updated} products read again (sleeves, length, colour)")
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         index = engine.rebuild_index(progress=bar, full=True)
     print(f"index: {len(index)} products, {index.manifest.index_type}, encoder {index.manifest.model_key}")
     return 0
@@ -218,20 +218,20 @@ def _prepare(args) -> int:
     products = engine.catalog.count()
     if products == 0 and settings.catalog_dir:
         print(f"» The catalog is empty: importing {settings.catalog_dir}")
-        with _ProgressBar() as bar:
+        with ProgressBar() as bar:
             report = engine.import_catalog(settings.catalog_dir / "images", settings.catalog_dir / "styles.csv", bar)
         print(f"  {report.summary()}")
     elif products == 0:
         print("» The catalog is empty. Import one on the Catalog page, or set CATALOG_DIR to a folder "
               "holding images/ and styles.csv and run again.")
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         updated = engine.update_features(progress=bar)  # stale after a new extractor or attribute model
     if updated:
         print(f"» Garment features read again for {updated:,} products (sleeves, length, colour)")
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         index = engine.index(progress=bar)
     print(f"» Index: {len(index):,} products ({index.manifest.index_type}), encoder {index.manifest.model_key}")
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         due = engine.update_features(progress=bar)
     if due:
         print(f"» Garment features read for {due:,} products")
@@ -244,7 +244,7 @@ def _evaluate(args) -> int:
     queries, skipped = read_queries(args.queries)
     engine = _engine()
     method = args.method or engine.best_method()
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         report = evaluate(engine, queries, args.k, method=method, skipped=skipped, progress=bar,
                           constraints=args.constraints, rerank=args.rerank == "on")
     if args.json:
@@ -317,7 +317,7 @@ def _categories(args) -> int:
     if not files:
         raise ValueError(f"No images in {args.folder}.")
     reader = attribute_reader(load_settings())
-    with _ProgressBar() as bar:
+    with ProgressBar() as bar:
         report = categorize(reader, [(str(p.relative_to(args.folder)), p) for p in files], bar)
     if args.json:
         print(json.dumps(report.to_json(args.top)))
@@ -372,8 +372,9 @@ def _db(args) -> int:
     return 0
 
 
-class _ProgressBar:
-    """A tqdm bar driven by core's progress(done, total, message) callbacks; silent without a terminal."""
+class ProgressBar:
+    """A tqdm bar driven by core's progress(done, total, message) callbacks; silent without a terminal.
+    The CLI's commands and the benchmarks show long work with it."""
 
     def __enter__(self):
         from tqdm import tqdm

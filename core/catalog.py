@@ -371,12 +371,6 @@ class Catalog:
         return self.collection.count_documents({_vector_field(model): {"$exists": True}})
 
     @_db_errors
-    def ids_without_embedding(self, model: str) -> list[int]:
-        with pymongo.timeout(LONG_READ_S):
-            cursor = self.collection.find({_vector_field(model): {"$exists": False}}, {"_id": 1})
-            return [doc["_id"] for doc in cursor]
-
-    @_db_errors
     def embeddings(self, model: str, missing: list[int] | None = None) -> tuple[list[Product], np.ndarray]:
         """Products embedded by `model` with their vectors (float32 [n, D]), in id order. `missing`: a list
         that receives the ids of products without one, read in the same scan (an index rebuild embeds them).
@@ -384,32 +378,21 @@ class Catalog:
         Read whole rather than yielded in batches, so a connection lost half-way raises
         DatabaseUnavailable like every other call instead of escaping as a driver error.
         """
-        field, slot = _vector_field(model), _model_slot(model)
-        products, vectors = [], []
+        field = _vector_field(model)
         with pymongo.timeout(LONG_READ_S):
             query = {} if missing is not None else {field: {"$exists": True}}
             cursor = self.collection.find(query, {field: 1, **_PRODUCT_FIELDS})
-            for doc in cursor.sort("_id", ASCENDING).batch_size(2000):
-                vector = doc.get("embeddings", {}).get(slot)
-                if vector is None:
-                    missing.append(doc["_id"])
-                    continue
-                products.append(Product.from_doc(doc))
-                vectors.append(np.frombuffer(vector, dtype=np.float32))
-        return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+            return _with_vectors(cursor.sort("_id", ASCENDING).batch_size(2000), model, missing)
 
     @_db_errors
     def embeddings_of(self, ids: Iterable[int], model: str) -> tuple[list[Product], np.ndarray]:
         """embeddings() of just these products (those with a vector from `model`), in id order."""
-        field, slot = _vector_field(model), _model_slot(model)
+        field = _vector_field(model)
         wanted = sorted({int(i) for i in ids})
-        products, vectors = [], []
-        for start in range(0, len(wanted), 1000):
-            query = {"_id": {"$in": wanted[start:start + 1000]}, field: {"$exists": True}}
-            for doc in self.collection.find(query, {field: 1, **_PRODUCT_FIELDS}).sort("_id", ASCENDING):
-                products.append(Product.from_doc(doc))
-                vectors.append(np.frombuffer(doc["embeddings"][slot], dtype=np.float32))
-        return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+        docs = [doc for start in range(0, len(wanted), 1000)
+                for doc in self.collection.find({"_id": {"$in": wanted[start:start + 1000]}, field: {"$exists": True}},
+                                                {field: 1, **_PRODUCT_FIELDS}).sort("_id", ASCENDING)]
+        return _with_vectors(docs, model)
 
     # ---- writing -------------------------------------------------------------------------
     @_db_errors
@@ -533,6 +516,23 @@ class Lease:
                 self._renew()
             except DatabaseUnavailable:
                 pass  # renewed at the next beat, or lapses if the database stays away
+
+
+def _with_vectors(docs: Iterable[dict], model: str, missing: list[int] | None = None
+                  ) -> tuple[list[Product], np.ndarray]:
+    """(products, float32 [n, D] vectors of `model`) from product documents; the ids of those without a
+    vector go to `missing`."""
+    slot = _model_slot(model)
+    products, vectors = [], []
+    for doc in docs:
+        vector = doc.get("embeddings", {}).get(slot)
+        if vector is None:
+            if missing is not None:
+                missing.append(doc["_id"])
+            continue
+        products.append(Product.from_doc(doc))
+        vectors.append(np.frombuffer(vector, dtype=np.float32))
+    return products, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
 
 
 def _parse_state(state: str) -> tuple[int, str] | None:

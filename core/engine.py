@@ -272,10 +272,10 @@ class StyleLens:
                 vectors = np.concatenate([vectors.reshape(len(vectors), -1), extra]) if len(vectors) else extra
         return products, vectors
 
-    def embed_missing(self, progress: Progress = _no_progress, ids: Sequence[int] | None = None) -> int:
-        """Give every product (or these) without a vector from the current encoder one (e.g. after switching
-        encoders)."""
-        ids = self.catalog.ids_without_embedding(self.encoder.model_key) if ids is None else list(ids)
+    def embed_missing(self, progress: Progress, ids: Sequence[int]) -> int:
+        """Give these products (ones found without a vector from the current encoder, e.g. after switching
+        encoders) one; returns how many were asked for."""
+        ids = list(ids)
         for start in range(0, len(ids), EMBED_BATCH):
             products = [p for p in self.catalog.get(ids[start:start + EMBED_BATCH]) if p]
             usable, images = [], []

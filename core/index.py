@@ -250,23 +250,17 @@ class VectorIndex:
             else np.zeros((0, self.manifest.dim), dtype=np.float32)
         if vectors.shape[1] != self.manifest.dim:
             raise ValueError(f"vectors have {vectors.shape[1]} dimensions, the index {self.manifest.dim}")
-        live = np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
-        live &= ~np.isin(self.ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
         if not changed and not len(products):  # nothing to change: the same vectors under the new state
             return type(self)(self.index, self.ids, self.codes, self.vocab,
                               replace(self.manifest, catalog_state=catalog_state), self.live)
+        live = np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
+        live &= ~np.isin(self.ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
         index = faiss.clone_index(self.index)  # a copy: searches under way keep the one they have
         if len(products):
             index.add(vectors)
-        vocab = {a: list(names) for a, names in self.vocab.items()}
-        codes = {}
-        for attribute in FILTER_ATTRIBUTES:
-            values = [getattr(p, attribute) or "" for p in products]
-            vocab[attribute] += sorted(set(values) - set(vocab[attribute]))  # old codes keep their meaning
-            position = {value: i for i, value in enumerate(vocab[attribute])}
-            fresh = np.array([position[v] for v in values], dtype=np.int32)
-            codes[attribute] = np.concatenate([self.codes[attribute], fresh])
-        ids = np.concatenate([self.ids, np.array([p.id for p in products], dtype=np.int64)])
+        new_ids, new_codes, vocab = filter_codes(products, known=self.vocab)
+        codes = {a: np.concatenate([self.codes[a], new_codes[a]]) for a in FILTER_ATTRIBUTES}
+        ids = np.concatenate([self.ids, new_ids])
         live = np.concatenate([live, np.ones(len(products), dtype=bool)])
         manifest = replace(self.manifest, count=int(live.sum()), catalog_state=catalog_state,
                            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -372,13 +366,16 @@ def _tune_probes(index: faiss.IndexIVF, vectors: np.ndarray, rng: np.random.Gene
     return index.nlist, 1.0
 
 
-def filter_codes(products: Sequence[Product]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list[str]]]:
-    """(ids int64 [N], attribute -> int32 codes [N], attribute -> vocabulary) of the products, row by row."""
+def filter_codes(products: Sequence[Product], known: dict[str, list[str]] | None = None
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list[str]]]:
+    """(ids int64 [N], attribute -> int32 codes [N], attribute -> vocabulary) of the products, row by row.
+    `known`: an index's vocabulary to extend (new values appended, so its codes keep their meaning)."""
     ids = np.array([p.id for p in products], dtype=np.int64)
     vocab, codes = {}, {}
     for attribute in FILTER_ATTRIBUTES:
         values = [getattr(p, attribute) or "" for p in products]
-        vocab[attribute] = sorted(set(values))
+        before = list((known or {}).get(attribute, []))
+        vocab[attribute] = before + sorted(set(values) - set(before))
         position = {value: i for i, value in enumerate(vocab[attribute])}
         codes[attribute] = np.array([position[v] for v in values], dtype=np.int32)
     return ids, codes, vocab
