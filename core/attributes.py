@@ -162,6 +162,19 @@ class AttributeModel:
         return self.read_tokens(self.tokens(images), article_types)
 
     @torch.inference_mode()
+    def read_and_embed(self, images: Sequence[Image.Image],
+                       article_types: Sequence[str | None]) -> tuple[list[Attributes], np.ndarray | None]:
+        """`read`, and the encoder's image embeddings of the photos from the same backbone pass where the
+        encoder offers one (else None: embed them apart)."""
+        if not images or not hasattr(self.encoder, "image_grid_and_embeddings"):
+            return self.read(images, article_types), None
+        images = [image.convert("RGB") for image in images]
+        both = images + [ImageOps.mirror(image) for image in images]
+        grid, embeddings = self.encoder.image_grid_and_embeddings(both, self.head.layer, len(images))
+        tokens = torch.stack([grid[:len(images)], grid[len(images):]], dim=1)
+        return self.read_tokens(tokens, article_types), embeddings
+
+    @torch.inference_mode()
     def read_tokens(self, tokens: torch.Tensor, article_types: Sequence[str | None]) -> list[Attributes]:
         """tokens: [N, views, 16, C] (a photo and its mirror) -> Attributes, probabilities averaged over views."""
         views = tokens.shape[1]

@@ -396,8 +396,10 @@ class Catalog:
 
     # ---- writing -------------------------------------------------------------------------
     @_db_errors
-    def upsert(self, products: list[Product], vectors: np.ndarray | None = None, model: str = "") -> None:
-        """Insert or replace products (each write is one document, so none is ever half-written)."""
+    def upsert(self, products: list[Product], vectors: np.ndarray | None = None, model: str = "",
+               features: list[dict] | None = None) -> None:
+        """Insert or replace products (each write is one document, so none is ever half-written), with their
+        vectors and garment features when given."""
         now = datetime.now(timezone.utc)
         operations = []
         for row, product in enumerate(products):
@@ -405,8 +407,12 @@ class Catalog:
             doc["updated_at"] = now
             # Replacing the whole sub-document drops other models' vectors of the old version.
             doc["embeddings"] = {_model_slot(model): _vector_bytes(vectors[row])} if vectors is not None else {}
-            # A new version of a product drops the features read from its old photo (recomputed later).
-            operations.append(UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}}, upsert=True))
+            if features is not None:
+                doc["features"] = features[row]
+                operations.append(UpdateOne({"_id": product.id}, {"$set": doc}, upsert=True))
+            else:  # a new version of a product drops the features read from its old photo (recomputed later)
+                operations.append(UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}},
+                                            upsert=True))
         if operations:
             with self._changing(ids=[p.id for p in products]):
                 self.collection.bulk_write(operations, ordered=False)

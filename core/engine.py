@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -317,14 +318,34 @@ class StyleLens:
         """GarmentFeatures of garment photos of the given article types: colours, lightness, silhouette and
         pattern from pixels; sleeves and length from the attribute model (without it, the geometric sleeve
         estimate, reading pose landmarks on a model)."""
+        return self._features_and_embeddings(images, article_types)[0]
+
+    def _features_and_embeddings(self, images: Sequence[Image.Image],
+                                 article_types: Sequence[str | None]) -> tuple[list, np.ndarray | None]:
+        """`garment_features`, and the images' embeddings when the attribute model's backbone pass made them."""
         from core.garment_features import extract
 
         model = self.attribute_model()
         if model is None:
-            return [self._geometric_features(image, kind) for image, kind in zip(images, article_types)]
+            return [self._geometric_features(image, kind) for image, kind in zip(images, article_types)], None
         version = self.features_version()
-        return [extract(image).with_attributes(read, version)
-                for image, read in zip(images, model.read(images, article_types))]
+        with ThreadPoolExecutor(1) as pool:  # pixels read on one thread while the network runs on the others
+            pixels = pool.map(extract, images)
+            if model.encoder is self.encoder:  # its backbone pass is ours: keep the embeddings it makes
+                attributes, embeddings = model.read_and_embed(images, article_types)
+            else:  # it reads the bundled encoder's tokens, not this engine's vectors
+                attributes, embeddings = model.read(images, article_types), None
+            return [f.with_attributes(read, version) for f, read in zip(pixels, attributes)], embeddings
+
+    def catalog_vectors_and_features(self, images: Sequence[Image.Image],
+                                     products: Sequence[Product]) -> tuple[np.ndarray, list]:
+        """What an import stores of each product photo: its catalog vector (image and caption) and its garment
+        features, reading each photo through the image backbone once where the encoder allows."""
+        features, image_part = self._features_and_embeddings(images, [p.article_type for p in products])
+        captions = [p.caption for p in products]
+        if image_part is None:
+            return self.encoder.embed_catalog(images, captions), features
+        return self.encoder.blend_captions(image_part, captions), features
 
     def _geometric_features(self, image: Image.Image, article_type: str | None):
         from core.attributes import has_sleeves
@@ -387,15 +408,16 @@ class StyleLens:
                 continue
             try:
                 store_image(image_bytes, self.settings.images_dir / row.product.image)
-                images.append(load_image(self.settings.images_dir / row.product.image))
+                images.append(load_image(self.settings.images_dir / row.product.image))  # as a re-embed reads it
             except ImageError as exc:
                 report.skipped.append((str(row.product.id), str(exc)))
                 continue
             fresh.append(Product(**{**asdict(row.product), "content_hash": digest}))
         if not fresh:
             return
-        vectors = self.encoder.embed_catalog(images, [p.caption for p in fresh])
-        self.catalog.upsert(fresh, vectors, self.encoder.model_key)  # product and vector in one write
+        vectors, features = self.catalog_vectors_and_features(images, fresh)
+        # product, vector and features in one write
+        self.catalog.upsert(fresh, vectors, self.encoder.model_key, [f.to_doc() for f in features])
         for product in fresh:
             if product.id in known:
                 report.updated += 1

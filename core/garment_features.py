@@ -102,11 +102,16 @@ def dominant_colours(pixels: np.ndarray, k: int = COLOURS, rounds: int = 12) -> 
     k = min(k, len(pixels))
     order = np.argsort(pixels[:, 0])
     centres = pixels[order[np.linspace(0, len(pixels) - 1, k).astype(int)]].astype(np.float64)
+    points = pixels.astype(np.float64)
+    nearest = None
     for _ in range(rounds):
-        nearest = np.argmin(((pixels[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-        for j in range(k):
-            if (nearest == j).any():
-                centres[j] = pixels[nearest == j].mean(axis=0)
+        distances = sum((points[:, None, c] - centres[None, :, c]) ** 2 for c in range(3))  # [N, k]
+        previous, nearest = nearest, np.argmin(distances, axis=1)
+        if previous is not None and np.array_equal(previous, nearest):
+            break  # converged: the same assignment gives the same centres in every later round
+        counts = np.bincount(nearest, minlength=k)
+        sums = np.stack([np.bincount(nearest, weights=points[:, c], minlength=k) for c in range(3)], axis=1)
+        centres[counts > 0] = sums[counts > 0] / counts[counts > 0, None]
     shares = np.bincount(nearest, minlength=k) / len(pixels)
     rgb = (lab_to_rgb(centres) * 255).round().astype(int)
     ranked = sorted(range(k), key=lambda j: -shares[j])

@@ -211,3 +211,45 @@ def test_an_uploaded_reference_keeps_the_type_read_from_it_when_a_cut_is_asked(l
     assert result.hits and {h.product.article_type for h in result.hits} <= {"Tshirts", "Tops"}
     plain = loaded_engine.search_composed("in red", image=photo, k=20)  # no cut asked: no type kept
     assert {h.product.article_type for h in plain.hits} - {"Tshirts", "Tops"}
+
+
+def test_an_import_reads_each_photo_through_the_backbone_once_for_its_vector_and_features(
+        settings, catalog_dir, tmp_path, monkeypatch):
+    """With an encoder that offers the shared pass (the bundled kind), an import's vectors and features are
+    those of the separate paths (embed_catalog; extract + read), stored in one write per product."""
+    import numpy as np
+
+    from core.catalog import Catalog
+    from core.encoders.stylelens import Labels, StyleLensEncoder, StyleLensModel, TowerConfig, save_checkpoint
+    from core.engine import StyleLens
+    from core.garment_features import extract
+    from core.images import load_image
+    from core.attributes import AttributeEnsemble
+
+    torch.manual_seed(0)
+    labels = Labels(article_types=("Tshirts", "Dresses"), colours=("Red", "Blue"), genders=("Men", "Women"))
+    config = TowerConfig(image_size=32, widths=(8, 8, 16, 16), embed_dim=16, text_hidden=32, caption_weight=1.0)
+    save_checkpoint(StyleLensModel(config, labels).eval(), tmp_path / "tiny.pt", {"version": "1"})
+    encoder = StyleLensEncoder(tmp_path / "tiny.pt", "tiny")
+    head = AttributeEnsemble(members=1, layer=3, channels=16, cells=4, reduce=4, hidden=16).eval()
+    model = AttributeModel(head, encoder, {"encoder": encoder.model_key, "version": "t"})
+    engine = StyleLens(settings, Catalog.open(settings), encoder)
+    engine._attributes = model
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("the import embedded a photo apart from reading its attributes")
+
+    monkeypatch.setattr(encoder, "embed_images", no_second_pass)
+    report = engine.import_catalog(catalog_dir / "images", catalog_dir / "styles.csv")
+    assert report.added == 24 and report.skipped == []
+    monkeypatch.undo()
+
+    products, vectors = engine.catalog.embeddings(encoder.model_key)
+    images = [load_image(engine.image_path(p)) for p in products]
+    expected = encoder.embed_catalog(images, [p.caption for p in products])
+    assert np.allclose(vectors, expected, atol=1e-5)
+    stored = engine.catalog.features([p.id for p in products])
+    read = model.read(images, [p.article_type for p in products])
+    for product, image, attributes in zip(products, images, read):
+        assert stored[product.id] == extract(image).with_attributes(attributes, engine.features_version()).to_doc()
+    assert engine.catalog.ids_without_features(engine.features_version()) == []

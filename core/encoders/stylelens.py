@@ -93,6 +93,14 @@ class ImageTower(nn.Module):
         x = net.layer3(x)
         return x if layer == 3 else net.layer4(x)
 
+    def grid_and_embedding(self, pixels: torch.Tensor, layer: int, embedded: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stage-`layer` grid of every image and the embedding [embedded, D] of the first `embedded`,
+        sharing the backbone's pass (import reads attributes and embeds each photo at once)."""
+        grid = self.feature_map(pixels, 3)
+        last = self.backbone.layer4(grid[:embedded] if layer == 3 else grid)
+        embedding = F.normalize(self.project(last[:embedded].mean(dim=(2, 3))), dim=1)
+        return (grid if layer == 3 else last), embedding
+
     def tokens_and_embedding(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Spatial tokens [B, (S/32)^2, C] (for composers) and the embedding [B, D], in one pass."""
         grid = self.feature_map(pixels)
@@ -196,7 +204,10 @@ class StyleLensEncoder:
         return self.model.labels
 
     def embed_catalog(self, images: Sequence[Image.Image], captions: Sequence[str]) -> np.ndarray:
-        image_part = self.embed_images(images)
+        return self.blend_captions(self.embed_images(images), captions)
+
+    def blend_captions(self, image_part: np.ndarray, captions: Sequence[str]) -> np.ndarray:
+        """Catalog vectors from the images' embeddings [N, D] and the products' captions."""
         if self.caption_weight <= 0 or not len(image_part):
             return image_part
         return l2_normalize(image_part + self.caption_weight * self.embed_texts(captions))
@@ -224,6 +235,15 @@ class StyleLensEncoder:
         """The feature grid of residual stage `layer` as tokens [N, cells, C] (layer 3: 8x8 at 128 px)."""
         pixels = preprocess(images, self.model.config.image_size)
         return self.model.image.feature_map(pixels, layer).flatten(2).transpose(1, 2)
+
+    @torch.inference_mode()
+    def image_grid_and_embeddings(self, images: Sequence[Image.Image], layer: int,
+                                  embedded: int) -> tuple[torch.Tensor, np.ndarray]:
+        """`image_grid` of every image and the unit embeddings [embedded, D] of the first `embedded` (as
+        `embed_images` makes them), from one backbone pass."""
+        pixels = preprocess(images, self.model.config.image_size)
+        grid, embedding = self.model.image.grid_and_embedding(pixels, layer, embedded)
+        return grid.flatten(2).transpose(1, 2), l2_normalize(embedding.numpy())
 
     def text_tokens(self, texts: Sequence[str], max_tokens: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
         return self.text_encoder.tokens(texts, max_tokens)
