@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -329,13 +328,11 @@ class StyleLens:
         if model is None:
             return [self._geometric_features(image, kind) for image, kind in zip(images, article_types)], None
         version = self.features_version()
-        with ThreadPoolExecutor(1) as pool:  # pixels read on one thread while the network runs on the others
-            pixels = pool.map(extract, images)
-            if model.encoder is self.encoder:  # its backbone pass is ours: keep the embeddings it makes
-                attributes, embeddings = model.read_and_embed(images, article_types)
-            else:  # it reads the bundled encoder's tokens, not this engine's vectors
-                attributes, embeddings = model.read(images, article_types), None
-            return [f.with_attributes(read, version) for f, read in zip(pixels, attributes)], embeddings
+        if model.encoder is self.encoder:  # its backbone pass is ours: keep the embeddings it makes
+            attributes, embeddings = model.read_and_embed(images, article_types)
+        else:  # it reads the bundled encoder's tokens, not this engine's vectors
+            attributes, embeddings = model.read(images, article_types), None
+        return [extract(image).with_attributes(read, version) for image, read in zip(images, attributes)], embeddings
 
     def catalog_vectors_and_features(self, images: Sequence[Image.Image],
                                      products: Sequence[Product]) -> tuple[np.ndarray, list]:
