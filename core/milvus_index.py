@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,6 +27,8 @@ from core.index import (FILTER_ATTRIBUTES, FORMAT_VERSION, HNSW_NEIGHBOURS, Inde
                         SearchFilter, VectorIndex, filter_codes, tallies)
 
 INSERT_BATCH = 2_000
+EXPRESSION_IDS = 4_096  # most ids one filter expression carries; a longer id filter is searched otherwise
+MAX_LIMIT = 16_384  # Milvus' largest top-k
 _CLIENTS: dict[str, object] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -116,15 +118,38 @@ class MilvusIndex(VectorIndex):
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.manifest.dim:
             raise ValueError(f"query has {query.shape[0]} dimensions, the index {self.manifest.dim}")
-        expression = ""
-        if not where.is_empty:
-            rows = np.flatnonzero(self.allowed_rows(where))
-            if len(rows) == 0:
-                return []
-            k = min(k, len(rows))
-            expression = milvus_filter(where)
-        params = {"metric_type": "IP", "params": {"ef": max(128, 2 * k)} if "hnsw" in self.manifest.index_type else {}}
-        found = self.client.search(collection_name=self.collection, data=[query.tolist()], limit=min(k, len(self)),
+        if where.is_empty:
+            return self._query(query, min(k, len(self)), "")
+        allowed = int(self.allowed_rows(where).sum())
+        if allowed == 0:
+            return []
+        k = min(k, allowed)
+        if where.ids is None or len(where.ids) <= EXPRESSION_IDS:
+            return self._query(query, k, milvus_filter(where))
+        return self._search_many_ids(query, k, where, allowed)
+
+    def _search_many_ids(self, query: np.ndarray, k: int, where: SearchFilter, allowed: int) -> list[Neighbour]:
+        """A filter naming more ids than one expression should carry (a sleeve or length choice over a large
+        catalog): the other filters' nearest, over-fetched by the ids' share and kept when among the ids; else
+        the ids in slices of EXPRESSION_IDS, their best merged."""
+        others = replace(where, ids=None)
+        candidates = int(self.allowed_rows(others).sum())
+        wanted = set(int(i) for i in where.ids)
+        limit = min(candidates, int(np.ceil(4 * k * candidates / allowed)))
+        if limit <= MAX_LIMIT:
+            hits = [hit for hit in self._query(query, limit, milvus_filter(others)) if hit.id in wanted]
+            if len(hits) >= k or limit == candidates:
+                return hits[:k]
+        ids = sorted(wanted)
+        slices = [replace(where, ids=tuple(ids[start:start + EXPRESSION_IDS]))
+                  for start in range(0, len(ids), EXPRESSION_IDS)]
+        merged = [hit for part in slices for hit in self._query(query, k, milvus_filter(part))]
+        return sorted(merged, key=lambda hit: -hit.score)[:k]
+
+    def _query(self, query: np.ndarray, limit: int, expression: str) -> list[Neighbour]:
+        params = {"metric_type": "IP",
+                  "params": {"ef": max(128, 2 * limit)} if "hnsw" in self.manifest.index_type else {}}
+        found = self.client.search(collection_name=self.collection, data=[query.tolist()], limit=limit,
                                    filter=expression, search_params=params, output_fields=["id"])
         return [Neighbour(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 

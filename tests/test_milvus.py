@@ -40,6 +40,28 @@ def test_milvus_and_faiss_return_the_same_results_for_the_same_queries(milvus_en
             assert ours == theirs, (row, where)
 
 
+@pytest.mark.parametrize("largest_limit", [16_384, 3])  # over-fetch by the ids' share; ids in slices
+def test_an_id_filter_too_long_for_one_expression_gives_the_same_results(milvus_engine, monkeypatch,
+                                                                         largest_limit):
+    import core.milvus_index
+
+    monkeypatch.setattr(core.milvus_index, "EXPRESSION_IDS", 4)
+    monkeypatch.setattr(core.milvus_index, "MAX_LIMIT", largest_limit)
+    products, vectors = milvus_engine.catalog.embeddings(milvus_engine.encoder.model_key)
+    faiss_index = VectorIndex.build(products, vectors, milvus_engine.encoder.model_key, "s")
+    milvus_index = milvus_engine.index()
+    expressions = []
+    query = milvus_index.client.search
+    monkeypatch.setattr(milvus_index.client, "search", lambda **kw: expressions.append(kw["filter"]) or query(**kw))
+    some = tuple(p.id for p in products[::3])  # 8 of 24
+    for where in [SearchFilter(ids=some), SearchFilter(genders=("Women",), ids=some), SearchFilter(ids=some[:3])]:
+        for row in range(0, len(vectors), 5):
+            ours = [(n.id, round(n.score, 4)) for n in milvus_index.search(vectors[row], 5, where)]
+            theirs = [(n.id, round(n.score, 4)) for n in faiss_index.search(vectors[row], 5, where)]
+            assert ours == theirs, (row, where)
+    assert all(expression.count(",") < 4 for expression in expressions)  # never more than 4 ids in one
+
+
 def test_filters_become_milvus_expressions_with_values_quoted():
     where = SearchFilter(genders=("Men", 'x" or 1==1 or "'), categories=("Topwear",), ids=(3, 5))
     expression = milvus_filter(where)
