@@ -39,11 +39,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.catalog import DatabaseUnavailable  # noqa: E402
 from core.config import PROJECT_ROOT, load_settings  # noqa: E402
 from core.dbserver import STATE_FILE, local_server_uri, running_server, stop_local_server  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
 from core.images import load_image  # noqa: E402
+from core.errors import DatabaseUnavailable  # noqa: E402
 
 TEXTS = ["red floral summer dress", "navy blue men's polo", "black leather boots", "white sneakers", "denim jeans",
          "striped cotton shirt", "green kurta for women", "grey hoodie", "pink top", "formal brown shoes",

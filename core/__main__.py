@@ -22,10 +22,8 @@ import json
 import sys
 from pathlib import Path
 
-from core.catalog import DatabaseUnavailable
 from core.config import load_settings
-from core.errors import StyleLensError
-from core.images import ImageError
+from core.errors import DatabaseUnavailable, ImageError, QueryError, StyleLensError, exit_code
 from core.index import SearchFilter
 
 
@@ -33,12 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except DatabaseUnavailable as exc:
+    except StyleLensError as exc:  # expected: bad input, a model or the database unavailable; bugs show a traceback
         print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (StyleLensError, ValueError) as exc:  # bad input or data; ValueError: an unknown encoder name
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code(exc)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -283,7 +278,7 @@ def _look(args) -> int:
 
     photos = [p for path in args.image for p in (image_files(path) if path.is_dir() else [path])]
     if not photos:
-        raise ValueError("No photos found.")
+        raise QueryError("No photos found.")
     detector = GarmentDetector(DETECTOR_WEIGHTS)
     engine, pose = _engine(), PoseModel()
     gender = load_gender_model(load_attribute_model(engine.settings.encoder_name))
@@ -315,7 +310,7 @@ def _categories(args) -> int:
 
     files = image_files(args.folder)
     if not files:
-        raise ValueError(f"No images in {args.folder}.")
+        raise QueryError(f"No images in {args.folder}.")
     reader = attribute_reader(load_settings())
     with ProgressBar() as bar:
         report = categorize(reader, [(str(p.relative_to(args.folder)), p) for p in files], bar)
@@ -339,7 +334,7 @@ def _describe(args) -> int:
     else:
         paths = [f for p in args.image for f in (image_files(p) if p.is_dir() else [p])]
         if not paths:
-            raise ValueError("No images in " + ", ".join(str(p) for p in args.image) + ".")
+            raise QueryError("No images in " + ", ".join(str(p) for p in args.image) + ".")
         items = [("image", str(p), lambda p=p: lens.describe_photo(load_image(p))) for p in paths]
     failures = 0
     for key, name, read in items:

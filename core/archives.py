@@ -17,14 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
-from core.errors import StorageError, StyleLensError
+from core.errors import ArchiveError, StorageError
 
 MAX_MEMBERS = 100_000
 CHUNK = 1 << 20
-
-
-class ArchiveError(StyleLensError, ValueError):
-    """A zip that cannot be used, with the reason."""
 
 
 @dataclass(frozen=True)

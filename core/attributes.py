@@ -24,7 +24,7 @@ from torch import nn
 
 from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
-from core.errors import StyleLensError
+from core.errors import AttributeModelUnavailable, ModelUnavailable
 
 FORMAT = "stylelens-attributes/1"
 BUNDLED_ATTRIBUTE_MODEL = PROJECT_ROOT / "assets" / "garment-attributes.pt"
@@ -46,10 +46,6 @@ FAMILY_OF_TYPE = {  # catalog article type -> length family (types not here have
 }
 SLEEVED_DRESSES = ("Dresses", "Jumpsuit", "Nightdress", "Rompers")  # besides tops, the types whose sleeves are read
 UNSURE = 0.5  # below this probability an attribute is reported as unknown (None)
-
-
-class AttributeModelUnavailable(StyleLensError, ValueError):
-    """The attribute model is missing, damaged, or was trained on another encoder's features."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +218,7 @@ def load_attribute_head(path: Path | None = None) -> tuple[AttributeEnsemble, di
         payload = load_payload(path, FORMAT, "garment-attribute")
         head = AttributeEnsemble(**payload["config"])
         head.load_state_dict(payload["state_dict"])
-    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+    except (ModelUnavailable, KeyError, RuntimeError, TypeError) as exc:  # unreadable, or a damaged config
         raise AttributeModelUnavailable(str(exc)) from exc
     from core.encoders.stylelens import file_digest
 

@@ -33,7 +33,7 @@ from pymongo.uri_parser import parse_uri
 
 from core.config import Settings
 from core.dbserver import ServerStartError, local_server_uri
-from core.errors import StyleLensError
+from core.errors import DatabaseUnavailable, InvalidId, QueryError
 
 # A stopped or stalled server fails a call within ~5 s instead of hanging a page: `timeoutMS` bounds each
 # operation whole (finding the server, connecting, the driver's one retry). A URI that sets its own timeouts
@@ -55,14 +55,6 @@ REFUSALS = {
     91: "the database server is shutting down",
     14031: "the database server's disk is full",
 }
-
-
-class DatabaseUnavailable(StyleLensError, RuntimeError):
-    """The catalog database cannot be reached or refuses us; the message says where and what to do."""
-
-
-class InvalidId(StyleLensError, ValueError):
-    """A catalog id that is not a whole number from 0 to 2^63-1."""
 
 
 def parse_id(value) -> int:
@@ -276,7 +268,7 @@ class Catalog:
     @_db_errors
     def counts_by(self, field: str, **filters) -> dict[str, int]:
         if field not in FILTER_FIELDS:
-            raise ValueError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
+            raise QueryError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
         pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${FIELD_PATHS.get(field, field)}", "n": {"$sum": 1}}}]
         rows = self.collection.aggregate(pipeline)  # the usual timeout: status and pages call it
         return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
@@ -558,7 +550,7 @@ def _query(filters: dict, text: str = "") -> dict:
         if value in (None, "", [], ()):
             continue
         if field not in FILTER_FIELDS:
-            raise ValueError(f"Unknown filter {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
+            raise QueryError(f"Unknown filter {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
         values = [value] if isinstance(value, str) else list(value)
         query[FIELD_PATHS.get(field, field)] = {"$in": [str(v) for v in values]}
     return query

@@ -14,8 +14,9 @@ from PIL import Image
 from core.archives import open_zip, read_member, safe_members
 from core.encoders.stylelens import Prediction
 from core.photo_query import PhotoReader
-from core.images import ImageError, load_image
+from core.images import load_image
 from core.ingest import Progress
+from core.errors import ImageError, QueryError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 BATCH = 64
@@ -55,7 +56,7 @@ class CategoryReport:
 def image_files(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder.")
+        raise QueryError(f"{folder} is not a folder.")
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from core.errors import ModelUnavailable
 
 
 def save_payload(path: Path, fmt: str, model: nn.Module, record: dict, **fields) -> None:
@@ -20,11 +21,11 @@ def save_payload(path: Path, fmt: str, model: nn.Module, record: dict, **fields)
 
 
 def load_payload(path: Path, fmt: str, what: str) -> dict:
-    """The payload of a `fmt` checkpoint; ValueError (saying `what` was expected) for anything else."""
+    """The payload of a `fmt` checkpoint; ModelUnavailable (saying `what` was expected) for anything else."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{path} is not a readable StyleLens {what} checkpoint: {exc}") from exc
+        raise ModelUnavailable(f"{path} is not a readable StyleLens {what} checkpoint: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != fmt:
-        raise ValueError(f"{path} is not a StyleLens {what} checkpoint.")
+        raise ModelUnavailable(f"{path} is not a StyleLens {what} checkpoint.")
     return payload

@@ -27,6 +27,7 @@ from torch import nn
 from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
 from core.encoders.base import l2_normalize
+from core.errors import ModelUnavailable, QueryError
 
 Compose = Callable[[Sequence[Image.Image], Sequence[str]], np.ndarray]
 METHODS = ("image", "text", "sum", "composer")
@@ -110,7 +111,7 @@ class LearnedComposer:
 
     def __init__(self, encoder, model: Composer, record: dict):
         if record.get("encoder") and record["encoder"] != encoder.model_key:
-            raise ValueError(f"The composer was trained on {record['encoder']}, not on {encoder.model_key}.")
+            raise ModelUnavailable(f"The composer was trained on {record['encoder']}, not on {encoder.model_key}.")
         self.encoder, self.model, self.record = encoder, model, record
 
     @torch.inference_mode()
@@ -134,10 +135,10 @@ def composition(method: str, encoder, checkpoint: Path = BUNDLED_COMPOSER) -> Co
         return summed(encoder)
     if method == "composer":
         if not hasattr(encoder, "image_tokens"):
-            raise ValueError(f"The learned composer needs the StyleLens encoder, not {encoder.model_key}; "
+            raise ModelUnavailable(f"The learned composer needs the StyleLens encoder, not {encoder.model_key}; "
                              "use --method sum.")
         if not Path(checkpoint).is_file():
-            raise ValueError(f"The composer checkpoint {checkpoint} is missing (python -m training.train_composer).")
+            raise ModelUnavailable(f"The composer checkpoint {checkpoint} is missing (python -m training.train_composer).")
         return LearnedComposer(encoder, *load_composer(Path(checkpoint)))
-    raise ValueError(f"Unknown method {method!r}. Known methods: {', '.join(METHODS)}.")
+    raise QueryError(f"Unknown method {method!r}. Known methods: {', '.join(METHODS)}.")
 

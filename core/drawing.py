@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from core.pose import VISIBLE, Landmark
@@ -34,9 +36,8 @@ def draw_pose(image: Image.Image, landmarks: Sequence[Landmark]) -> Image.Image:
     return out
 
 
-def draw_masks(image: Image.Image, masks: Sequence[tuple[str, "np.ndarray"]], opacity: float = 0.45) -> Image.Image:
+def draw_masks(image: Image.Image, masks: Sequence[tuple[str, np.ndarray]], opacity: float = 0.45) -> Image.Image:
     """A copy of the photo with each (label, bool [H, W] mask) tinted in its label's colour."""
-    import numpy as np
 
     out = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
     for label, mask in masks:

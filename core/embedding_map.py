@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from core.catalog import Product
+from core.errors import QueryError
 
 MAX_GROUPS = 12  # more colours than this cannot be told apart; the rest are "Other"
 
@@ -27,7 +28,7 @@ def embedding_map(products: Sequence[Product], vectors: np.ndarray, sample: int 
     from sklearn.manifold import TSNE
 
     if len(products) < 5:
-        raise ValueError("The map needs at least 5 embedded products.")
+        raise QueryError("The map needs at least 5 embedded products.")
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(products), size=min(sample, len(products)), replace=False))
     chosen = [products[i] for i in rows]

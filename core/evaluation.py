@@ -20,12 +20,12 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.archives import ArchiveError, unpack
+from core.archives import unpack
 from core.catalog import parse_id
 from core.composer import Compose
 from core.engine import StyleLens, constrain, read_feedback, rerank_depth, wish_for, with_wish
-from core.errors import StyleLensError
-from core.images import FileLimitError, ImageError, load_image, read_file_limited
+from core.errors import ArchiveError, FileLimitError, ImageError, QueryError, QueryFileError
+from core.images import load_image, read_file_limited
 from core.index import SearchFilter
 from core.ingest import Progress
 from core.photo_query import PhotoQuery
@@ -37,10 +37,6 @@ MAX_ZIP_BYTES = 2 * 1024 ** 3
 MAX_QUERY_FILE_BYTES = 64 * 1024 ** 2  # ~200k queries
 MAX_LINE_CHARS = 1_000_000  # one query's line; a longer one is skipped unread
 MAX_RELEVANT = 100_000  # relevant ids of one query
-
-
-class QueryFileError(StyleLensError, ValueError):
-    """The query file cannot be used at all (missing, empty, no valid line)."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +108,17 @@ def read_queries(path: Path, confine: bool = False) -> tuple[list[EvalQuery], li
             skipped.append((number, f"the line is longer than {MAX_LINE_CHARS:,} characters"))
             continue
         try:
-            queries.append(_parse_query(json.loads(line), number, path.parent, confine))
-        except (json.JSONDecodeError, TypeError, ValueError) as exc:  # InvalidId is a ValueError
+            record = json.loads(line)
+        except ValueError as exc:  # not JSON, or a number too long to convert
             skipped.append((number, str(exc)[:200]))
+            continue
         except RecursionError:
             skipped.append((number, "the JSON is nested too deeply"))
+            continue
+        try:
+            queries.append(_parse_query(record, number, path.parent, confine))
+        except QueryError as exc:  # a line that is JSON but not a query (InvalidId is a QueryError)
+            skipped.append((number, str(exc)[:200]))
     if not queries:
         detail = f" (first problem, line {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise QueryFileError(f"{path.name} holds no usable query{detail}.")
@@ -143,27 +145,27 @@ def unpack_query_zip(data: bytes, into: Path) -> Path:
 
 def _parse_query(record: dict, line: int, folder: Path, confine: bool = False) -> EvalQuery:
     if not isinstance(record, dict):
-        raise ValueError("a line must be a JSON object")
+        raise QueryFileError("a line must be a JSON object")
     relevant = record.get("relevant_ids")
     if not isinstance(relevant, list) or not relevant:
-        raise ValueError("relevant_ids must be a non-empty list of catalog ids")
+        raise QueryFileError("relevant_ids must be a non-empty list of catalog ids")
     if len(relevant) > MAX_RELEVANT:
-        raise ValueError(f"relevant_ids holds more than {MAX_RELEVANT:,} ids")
+        raise QueryFileError(f"relevant_ids holds more than {MAX_RELEVANT:,} ids")
     text = str(record["text"]).strip() if record.get("text") is not None else None
     image = _image_path(folder, record["image"], confine) if record.get("image") else None
     ref_id = parse_id(record["ref_id"]) if record.get("ref_id") is not None else None
     if image is None and ref_id is None and not text:
-        raise ValueError("a query needs an image, a ref_id or a text")
+        raise QueryFileError("a query needs an image, a ref_id or a text")
     kind = str(record["kind"])[:100] if record.get("kind") is not None else None
     return EvalQuery(line, frozenset(parse_id(i) for i in relevant), image, ref_id, text or None, kind)
 
 
 def _image_path(folder: Path, value, confine: bool) -> Path:
     if not isinstance(value, str) or "\x00" in value:
-        raise ValueError("image must be a path written as a string")
+        raise QueryFileError("image must be a path written as a string")
     path = folder / value
     if confine and not path.resolve().is_relative_to(folder.resolve()):
-        raise ValueError(f"image {value[:80]!r} is outside the uploaded file's folder")
+        raise QueryFileError(f"image {value[:80]!r} is outside the uploaded file's folder")
     return path
 
 
@@ -175,7 +177,7 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
     also get the filters the app applies (gender and type asked for in the text, else the reference's).
     Sleeve and length requests filter on the stored attributes, as in the app. With `rerank`, the top core.engine.RERANK_DEPTH candidates are re-ordered by the re-ranker (core/rerank.py)."""
     if not MIN_EVAL_K <= k <= MAX_EVAL_K:
-        raise ValueError(f"k must be between {MIN_EVAL_K} and {MAX_EVAL_K}.")
+        raise QueryError(f"k must be between {MIN_EVAL_K} and {MAX_EVAL_K}.")
     compose = engine.composition(method)
     started = time.perf_counter()
     index = engine.index()

@@ -18,6 +18,7 @@ from torch import nn
 
 from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
+from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-gender-probe/1"
 GENDERS = ("Men", "Women")
@@ -56,7 +57,7 @@ class GenderModel:
 
     def __init__(self, layer: nn.Linear, encoder, record: dict):
         if record.get("encoder") != encoder.model_key:
-            raise ValueError(f"The gender model was trained on {record.get('encoder')} embeddings, "
+            raise ModelUnavailable(f"The gender model was trained on {record.get('encoder')} embeddings, "
                              f"not {encoder.model_key}.")
         self.layer, self.encoder, self.record = layer.eval(), encoder, record
 
@@ -78,11 +79,11 @@ def save_gender_model(path: Path, layer: nn.Linear, record: dict) -> None:
 
 def load_gender_model(encoder=None, path: Path | None = None) -> GenderModel:
     """The gender classifier at `path` (default: the bundled one). It reads `encoder`'s embeddings when
-    that is the encoder it was trained with, else loads that one (the bundled encoder). ValueError when
+    that is the encoder it was trained with, else loads that one (the bundled encoder). ModelUnavailable when
     the file is missing or not a gender model."""
     path = Path(path or BUNDLED_GENDER_MODEL)
     if not path.is_file():
-        raise ValueError(f"The gender model {path} is missing (python -m training.train_gender).")
+        raise ModelUnavailable(f"The gender model {path} is missing (python -m training.train_gender).")
     payload = load_payload(path, FORMAT, "gender")
     layer = nn.Linear(payload["config"]["features"], len(GENDERS))
     layer.load_state_dict(payload["state_dict"])

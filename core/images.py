@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.errors import StyleLensError
+from core.errors import FileLimitError, ImageError
 
 # Pillow format names tried when opening: what phones, browsers and catalogs produce (MPO: phone JPEGs
 # with a depth or preview frame). Nothing else is decoded.
@@ -25,10 +25,6 @@ ALLOWED_FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # 40 MB: bigger uploads are refused before decoding
 MAX_PIXELS = 50_000_000  # a 40-megapixel phone photo passes; decompression bombs do not
 WORKING_SIDE = 1024  # images are shrunk to at most this side once decoded
-
-
-class ImageError(StyleLensError, ValueError):
-    """An image that cannot be used, with a reason fit to show the user."""
 
 
 def load_image(source: bytes | str | Path, max_side: int = WORKING_SIDE) -> Image.Image:
@@ -81,10 +77,6 @@ def _read_bytes(source: bytes | str | Path) -> bytes:
         return read_file_limited(Path(source), MAX_FILE_BYTES)
     except FileLimitError as exc:
         raise ImageError(str(exc)) from exc
-
-
-class FileLimitError(StyleLensError):
-    """A path that is not a regular file, or a file over its size limit."""
 
 
 def read_file_limited(path: Path, limit: int, what: str = "image file") -> bytes:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from core.archives import ArchiveError, unpack
-from core.catalog import InvalidId, Product, parse_id
-from core.errors import StorageError, StyleLensError
+from core.archives import unpack
+from core.catalog import Product, parse_id
+from core.errors import ArchiveError, CatalogFormatError, InvalidId, StorageError
 from core.images import load_image
 
 REQUIRED_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour",
@@ -33,10 +33,6 @@ MAX_CSV_BYTES = 256 * 1024**2  # a catalog CSV of a million rows is ~150 MB
 MAX_CSV_FIELD = 64 * 1024  # characters in one cell (the csv module's default is 128k)
 
 Progress = Callable[[int, int, str], None]
-
-
-class CatalogFormatError(StyleLensError, ValueError):
-    """The CSV (or zip) cannot be imported at all; nothing was written."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from core.gender import GenderGuess
 from core.index import SearchFilter
 from core.pose import Box, PoseVerdict
 from core.segment import mask_box
+from core.errors import ModelUnavailable
 
 # detector class -> catalog categories it may be matched with (masterCategory / subCategory / articleType)
 CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -208,13 +209,13 @@ class GarmentDetector:
 
     def __init__(self, weights: Path, confidence: float = 0.25):
         if not Path(weights).is_file():
-            raise ValueError(f"The garment detector {weights} is missing (python -m training.train_detector).")
+            raise ModelUnavailable(f"The garment detector {weights} is missing (python -m training.train_detector).")
         yolo = import_yolo()
         self.model, self.confidence = yolo(str(weights)), confidence
         self._lock = threading.Lock()  # one prediction at a time: the predictor keeps state between calls
         missing = set(CATALOG_CATEGORIES) - set(self.model.names.values())
         if missing:
-            raise ValueError(f"{weights} is not a garment detector: it has no class {', '.join(sorted(missing))}.")
+            raise ModelUnavailable(f"{weights} is not a garment detector: it has no class {', '.join(sorted(missing))}.")
         self.image_size = (getattr(self.model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", 416)
 
     def __call__(self, image: Image.Image) -> list[Detection]:

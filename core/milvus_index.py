@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from core.catalog import Product
-from core.errors import StyleLensError
+from core.errors import MilvusUnavailable
 from core.index import (FILTER_ATTRIBUTES, FORMAT_VERSION, HNSW_NEIGHBOURS, IndexFileError, Manifest, Neighbour,
                         SearchFilter, VectorIndex, filter_codes, tallies)
 
@@ -31,10 +31,6 @@ EXPRESSION_IDS = 4_096  # most ids one filter expression carries; a longer id fi
 MAX_LIMIT = 16_384  # Milvus' largest top-k
 _CLIENTS: dict[str, object] = {}
 _CLIENTS_LOCK = threading.Lock()
-
-
-class MilvusUnavailable(StyleLensError):
-    """Milvus cannot be reached or pymilvus is not installed."""
 
 
 def client_for(uri: str):

@@ -23,6 +23,7 @@ from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
 from core.feedback import Chip, Feedback
 from core.garment_features import SLEEVES, GarmentFeatures, rgb_to_lab
+from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-reranker/1"
 BUNDLED_RERANKER = PROJECT_ROOT / "assets" / "reranker-small.pt"
@@ -191,13 +192,13 @@ def save_reranker(path: Path, model: Reranker, prototypes: dict[str, np.ndarray]
 
 
 def load_reranker(path: Path | None = None) -> tuple[Reranker, dict[str, np.ndarray], dict]:
-    """The re-ranker, its colour prototypes and its record; ValueError when missing or not one."""
+    """The re-ranker, its colour prototypes and its record; ModelUnavailable when missing or not one."""
     path = Path(path or BUNDLED_RERANKER)
     if not path.is_file():
-        raise ValueError(f"The re-ranker {path} is missing (python -m training.train_reranker).")
+        raise ModelUnavailable(f"The re-ranker {path} is missing (python -m training.train_reranker).")
     payload = load_payload(path, FORMAT, "re-ranker")
     if tuple(payload["feature_names"]) != FEATURE_NAMES:
-        raise ValueError(f"{path} was trained on other features than this version of StyleLens computes.")
+        raise ModelUnavailable(f"{path} was trained on other features than this version of StyleLens computes.")
     model = Reranker(**payload["config"])
     model.load_state_dict(payload["state_dict"])
     prototypes = {k: np.array(v, dtype=np.float32) for k, v in payload["prototypes"].items()}

@@ -26,7 +26,7 @@ from torch import nn
 
 from core.checkpoints import load_payload, save_payload
 from core.config import PROJECT_ROOT
-from core.errors import StyleLensError
+from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-segmenter/1"
 BUNDLED_SEGMENTER = PROJECT_ROOT / "assets" / "garment-segmenter.pt"
@@ -37,10 +37,6 @@ STD = (0.229, 0.224, 0.225)
 MIN_COVER, MAX_COVER = 0.03, 0.97
 WHITE = (255, 255, 255)
 CUTOUT_SIDE = 512  # longest side of a cut-out
-
-
-class ModelUnavailable(StyleLensError):
-    """A configured model file that is missing or is not what it claims to be."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +180,8 @@ def _cached(path: Path) -> GarmentSegmenter:
         if key not in _LOADED:
             try:
                 _LOADED[key] = GarmentSegmenter(key)
-            except ValueError as exc:  # not a segmenter checkpoint
-                raise ModelUnavailable(str(exc)) from exc
+            except (KeyError, RuntimeError, TypeError) as exc:  # a segmenter checkpoint with a damaged config
+                raise ModelUnavailable(f"{path} is a damaged segmenter checkpoint ({exc}).") from exc
         return _LOADED[key]
 
 

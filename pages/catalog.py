@@ -9,6 +9,7 @@ from core.config import load_settings
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
 from ui.state import attribute_reader, engine
 from core.attributes import LENGTH_NAMES, SLEEVES
+from core.errors import CatalogFormatError, ModelUnavailable
 from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, page_header, page_resources, product_cards,
                         progress_callback, server_paths_allowed, user_errors)
 
@@ -148,5 +149,5 @@ with index, user_errors():
 with kinds, user_errors():
     try:
         categories_ui(lens)
-    except ValueError as exc:  # a bad zip, or the attribute model missing
+    except (CatalogFormatError, ModelUnavailable) as exc:  # a bad zip, or the attribute model missing
         st.warning(str(exc), icon="⚠️")

@@ -9,8 +9,9 @@ import streamlit as st
 from core.composer import METHODS
 from core.config import PROJECT_ROOT
 from core.embedding_map import embedding_map
-from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, QueryFileError, evaluate, read_queries, unpack_query_zip
+from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, evaluate, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
+from core.errors import QueryError, QueryFileError
 from ui.state import engine
 from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, ensure_index, page_header, page_resources,
                         progress_callback, server_paths_allowed, user_errors)
@@ -137,7 +138,7 @@ def map_ui(lens) -> None:
         with st.spinner("Computing t-SNE (up to a minute for 3,000 products)…"):
             try:
                 points = cached_map(lens.encoder.model_key, lens.catalog.state(), sample, group_by)
-            except ValueError as exc:
+            except QueryError as exc:  # too few embedded products for a map
                 st.warning(str(exc), icon="⚠️")
                 return
         chart = alt.Chart(points).mark_circle(size=22, opacity=0.75).encode(

@@ -8,6 +8,7 @@ from core.config import load_settings
 from core.drawing import draw_boxes, draw_masks, draw_pose
 from core.images import load_image
 from core.look import shop_the_look
+from core.errors import ModelUnavailable
 from ui.state import engine, garment_detector, gender_model, pose_model
 from ui.widgets import (ensure_index, new_upload, page_header, page_resources, picture, product_grid, rerank_toggle,
                         swatch_html, user_errors)
@@ -106,7 +107,7 @@ with page_resources():
     try:
         models = {"detect": garment_detector(), "pose_model": pose_model(),
                   "gender_model": gender_model(lens.settings.encoder_name)}
-    except ValueError as exc:
+    except ModelUnavailable as exc:
         st.error(f"**A Shop the Look model could not be loaded.** {exc}", icon="🛑")
         st.stop()
 

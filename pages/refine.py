@@ -8,7 +8,8 @@ from core.composer import METHODS
 from core.engine import RERANK_DEPTH
 from core.features import garment_colour, lightness
 from core.feedback import match_chips
-from core.images import MAX_FILE_BYTES, ImageError, load_image
+from core.images import MAX_FILE_BYTES, load_image
+from core.errors import ImageError
 from ui.state import engine
 from ui.widgets import (COLUMNS, IMAGE_TYPES, before_after, chips_html, ensure_index, page_header, page_resources, picture,
                         product_card, rerank_toggle, swatch_html, user_errors)

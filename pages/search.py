@@ -5,6 +5,7 @@ from core.attributes import LENGTH_NAMES, SLEEVES, describe_features
 from core.engine import RERANK_DEPTH
 from core.images import load_image
 from core.index import SearchFilter
+from core.errors import ModelUnavailable
 from ui.state import attribute_reader, engine
 from ui.widgets import (before_after, ensure_index, new_upload, page_header, page_resources, product_grid,
                         rerank_toggle, swatch_html, user_errors)
@@ -56,7 +57,7 @@ def looks_like(lens, picture, photo) -> str:
     try:
         guess = photo.prediction if photo is not None and photo.prediction is not None else \
             attribute_reader(lens.settings.encoder_name).read([picture])[0].prediction
-    except ValueError:  # no attribute heads available (bundled weights missing)
+    except ModelUnavailable:  # no attribute heads available (bundled weights missing)
         return ""
     if guess is None:
         return ""

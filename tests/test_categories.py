@@ -10,6 +10,7 @@ from core.categories import categorize, image_files, images_in_zip
 from core.encoders import load_encoder
 from core.photo_query import PhotoReader
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_checkpoint
+from core.errors import ArchiveError
 from tests.conftest import draw_product
 
 
@@ -53,7 +54,7 @@ def test_images_in_zip_reads_only_images():
         archive.writestr("readme.md", "hi")
         archive.writestr("__MACOSX/shots/._x.png", "junk")
     assert [name for name, _ in images_in_zip(buffer.getvalue())] == ["shots/x.png"]
-    with pytest.raises(ValueError, match="not a valid zip"):
+    with pytest.raises(ArchiveError, match="not a valid zip"):
         images_in_zip(b"PK nope")
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from core.__main__ import main
 from core.engine import QueryError
+from core.errors import ModelUnavailable
 from tests.conftest import draw_product
 
 # write_catalog ids: 1000-1005 Men Tshirts, 1006-1011 Women Dresses, 1012-1017 Men Jeans, 1018-1023 Women Heels
@@ -58,7 +59,7 @@ def test_baselines_run_through_the_same_search(loaded_engine):
     for method in ("image", "text", "sum"):
         assert loaded_engine.search_composed("in blue", ref_id=RED_TSHIRT, k=3, method=method).hits
     assert loaded_engine.best_method() == "sum"  # the learned composer needs the StyleLens encoder
-    with pytest.raises(ValueError, match="needs the StyleLens encoder"):
+    with pytest.raises(ModelUnavailable, match="needs the StyleLens encoder"):
         loaded_engine.search_composed("in blue", ref_id=RED_TSHIRT, method="composer")
 
 

@@ -6,6 +6,7 @@ import torch
 from core.composer import Composer, ComposerConfig, LearnedComposer, composition, load_composer, save_composer
 from core.encoders import load_encoder
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_checkpoint
+from core.errors import ModelUnavailable, QueryError
 from tests.conftest import draw_product, write_catalog
 
 SMALL = ComposerConfig(image_dim=16, image_tokens=1, text_dim=384, embed_dim=16, width=32, layers=1, heads=2,
@@ -43,7 +44,7 @@ def test_save_load_round_trip(tmp_path):
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, loaded.state_dict()[name])
     (tmp_path / "bad.pt").write_bytes(b"nope")
-    with pytest.raises(ValueError, match="not a readable StyleLens composer"):
+    with pytest.raises(ModelUnavailable, match="not a readable StyleLens composer"):
         load_composer(tmp_path / "bad.pt")
 
 
@@ -53,9 +54,9 @@ def test_learned_composer_checks_its_encoder_and_composes(tiny_encoder, tmp_path
     vectors = compose([draw_product("tshirt", (200, 0, 0)), draw_product("shoe", (0, 0, 200))], ["in blue", "darker"])
     assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     save_composer(Composer(SMALL).eval(), tmp_path / "other.pt", {"encoder": "someone-else@3"})
-    with pytest.raises(ValueError, match="trained on someone-else@3"):
+    with pytest.raises(ModelUnavailable, match="trained on someone-else@3"):
         composition("composer", tiny_encoder, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="Unknown method"):
+    with pytest.raises(QueryError, match="Unknown method"):
         composition("magic", tiny_encoder)
     assert isinstance(compose, LearnedComposer)
 

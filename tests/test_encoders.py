@@ -9,6 +9,7 @@ from core.encoders import available_encoders, load_attribute_model, load_encoder
 from core.encoders.minilm import bundled_minilm_path
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, load_checkpoint, save_checkpoint
 from core.engine import StyleLens
+from core.errors import ModelUnavailable
 from tests.conftest import draw_product
 
 PICTURES = [draw_product("tshirt", (200, 30, 30)), draw_product("shoe", (30, 60, 200))]
@@ -62,12 +63,12 @@ def test_a_clip_folder_loads_by_path_and_by_hf_name(tiny_clip_dir, prefix):
 
 
 def test_an_unknown_or_unreachable_name_fails_clearly(tmp_path):
-    with pytest.raises(ValueError, match="Known encoders: baseline, stylelens-small"):
+    with pytest.raises(ModelUnavailable, match="Known encoders: baseline, stylelens-small"):
         load_encoder("resnet-9000")
-    with pytest.raises(ValueError, match="Could not load the CLIP-style checkpoint"):
+    with pytest.raises(ModelUnavailable, match="Could not load the CLIP-style checkpoint"):
         load_encoder("hf:nobody/not-a-model-xyz")  # offline: not cached, no network
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="Could not load"):
+    with pytest.raises(ModelUnavailable, match="Could not load"):
         load_encoder(str(tmp_path / "empty"))
     assert "stylelens-small" in available_encoders()
 
@@ -111,10 +112,10 @@ def test_stylelens_checkpoint_round_trip_and_heads(tiny_stylelens):
 def test_a_damaged_checkpoint_is_refused(tmp_path):
     path = tmp_path / "bad.pt"
     torch.save({"format": "something-else"}, path)
-    with pytest.raises(ValueError, match="not a StyleLens encoder checkpoint"):
+    with pytest.raises(ModelUnavailable, match="not a StyleLens encoder checkpoint"):
         load_encoder(str(path))
     path.write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(ValueError, match="not a readable StyleLens encoder checkpoint"):
+    with pytest.raises(ModelUnavailable, match="not a readable StyleLens encoder checkpoint"):
         load_encoder(str(path))
 
 

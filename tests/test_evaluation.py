@@ -7,6 +7,7 @@ import pytest
 from core.__main__ import main
 from core.composer import image_only, summed, text_only
 from core.evaluation import QueryFileError, evaluate, read_queries
+from core.errors import QueryError
 from tests.conftest import draw_product
 
 TSHIRTS = list(range(1000, 1006))  # write_catalog: 6 colours of each kind, ids from 1000
@@ -74,7 +75,7 @@ def test_a_file_whose_queries_all_fail_still_reports_every_metric(loaded_engine,
     report = evaluate(loaded_engine, queries, skipped=skipped).to_json()
     assert report["n"] == 0 and report["recall@10"] == 0.0 and report["ndcg@10"] == 0.0
     assert report["skipped"] == [{"line": 1, "reason": "ref_id 424242 is not in the catalog"}]
-    with pytest.raises(ValueError, match="between 50 and 200"):
+    with pytest.raises(QueryError, match="between 50 and 200"):
         evaluate(loaded_engine, queries, k=10)
 
 

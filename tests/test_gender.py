@@ -4,6 +4,7 @@ import torch
 from PIL import Image
 
 from core.gender import FACE_SIDE, GenderModel, face_crop, load_gender_model, person_views, save_gender_model
+from core.errors import ModelUnavailable
 
 
 class Encoder:
@@ -60,13 +61,13 @@ def test_the_classifier_reads_the_face_and_says_where_its_answer_came_from(tmp_p
 
 
 def test_a_gender_model_refuses_embeddings_of_another_encoder():
-    with pytest.raises(ValueError, match="trained on other@2 embeddings"):
+    with pytest.raises(ModelUnavailable, match="trained on other@2 embeddings"):
         GenderModel(bluish_is_men(), Encoder(), {"encoder": "other@2"})
 
 
 def test_missing_or_foreign_gender_checkpoints_are_refused_clearly(tmp_path):
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ModelUnavailable, match="missing"):
         load_gender_model(Encoder(), tmp_path / "none.pt")
     torch.save({"format": "something-else"}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a StyleLens gender checkpoint"):
+    with pytest.raises(ModelUnavailable, match="not a StyleLens gender checkpoint"):
         load_gender_model(Encoder(), tmp_path / "other.pt")

@@ -8,6 +8,7 @@ from PIL import Image
 from core.gender import GenderGuess
 from core.look import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
 from core.pose import PoseVerdict
+from core.errors import ModelUnavailable
 from tests.conftest import draw_product
 
 
@@ -94,7 +95,7 @@ def test_cli_look_says_when_the_detector_is_not_trained_yet(settings, tmp_path, 
 
     monkeypatch.setattr(core.look, "DETECTOR_WEIGHTS", tmp_path / "missing.pt")
     draw_product("dress", (0, 0, 0)).save(tmp_path / "photo.png")
-    assert main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 1
+    assert main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 4  # a model unavailable (core.errors.EXIT_CODES)
     assert "garment detector" in capsys.readouterr().err
 
 
@@ -173,7 +174,7 @@ def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, t
     other = torch.load(tiny_detector, weights_only=False)
     other["model"].names = {i: str(i) for i in range(4)}
     torch.save(other, tmp_path / "coco.pt")
-    with pytest.raises(ValueError, match="not a garment detector"):
+    with pytest.raises(ModelUnavailable, match="not a garment detector"):
         GarmentDetector(tmp_path / "coco.pt")
 
 

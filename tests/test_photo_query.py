@@ -156,7 +156,7 @@ def test_the_likeliest_types_join_the_candidates(loaded_engine, monkeypatch):
     """A photo whose nearest products are all of another type still finds the type its head names."""
     from core.photo_query import PhotoQuery, likely_types
 
-    monkeypatch.setattr("core.engine.PRIOR_DEPTH", 1)  # the first stage alone holds only the jeans
+    monkeypatch.setattr("core.engine.search.PRIOR_DEPTH", 1)  # the first stage alone holds only the jeans
 
     index = loaded_engine.index()
     jeans = next(i for i in index.ids if index.values_of("article_type", [i])[0] == "Jeans")

@@ -6,6 +6,7 @@ import torch
 from core.attributes import resolve_wish
 from core.feedback import parse_feedback
 from core.garment_features import GarmentFeatures
+from core.errors import ModelUnavailable
 from core.rerank import (FEATURE_NAMES, Query, Reranker, load_reranker, pair_features, pairwise_loss,
                          save_reranker)
 
@@ -89,7 +90,7 @@ def test_reranker_checkpoints_describe_themselves(tmp_path):
     model, prototypes, record = load_reranker(tmp_path / "r.pt")
     assert model.net[0].out_features == 8 and np.allclose(prototypes["Navy Blue"], NAVY_LAB)
     assert record == {"data": "toy"}
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ModelUnavailable, match="missing"):
         load_reranker(tmp_path / "none.pt")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import ImageOps
 from tqdm import tqdm
 
 from core.attributes import LENGTHS, SLEEVES, AttributeHead, family_of, has_sleeves, save_attribute_model

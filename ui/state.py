@@ -51,7 +51,7 @@ def pose_model():
 
 @st.cache_resource(show_spinner="Loading the garment detector…")
 def garment_detector():
-    """Raises ValueError (not cached) while the detector's weights are missing."""
+    """Raises ModelUnavailable (not cached) while the detector's weights are missing."""
     from core.look import DETECTOR_WEIGHTS, GarmentDetector
 
     return GarmentDetector(DETECTOR_WEIGHTS)
@@ -59,7 +59,7 @@ def garment_detector():
 
 @st.cache_resource(show_spinner="Loading the gender check…")
 def gender_model(encoder_name: str):
-    """Raises ValueError (not cached) while the face classifier's weights are missing."""
+    """Raises ModelUnavailable (not cached) while the face classifier's weights are missing."""
     from core.gender import load_gender_model
 
     return load_gender_model(attribute_model(encoder_name))  # reuses the bundled encoder when it is the one

@@ -12,11 +12,11 @@ from typing import Iterator, Sequence
 import streamlit as st
 
 from core.attributes import describe_features
-from core.catalog import DatabaseUnavailable, Product
+from core.catalog import Product
 from core.config import load_settings
 from core.engine import Hit, StyleLens
-from core.errors import StyleLensError
-from core.images import MAX_FILE_BYTES, ImageError, load_image
+from core.errors import DatabaseUnavailable, ImageError, ModelUnavailable, StyleLensError
+from core.images import MAX_FILE_BYTES, load_image
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 COLUMNS = 5
@@ -83,7 +83,7 @@ def page_resources() -> Iterator[None]:
     except DatabaseUnavailable as exc:
         st.error(f"**The catalog database is unavailable.** {exc}", icon="🛑")
         st.stop()
-    except ValueError as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
+    except ModelUnavailable as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
         st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
         st.stop()
 

@@ -13,6 +13,7 @@ from typing import Callable
 
 from core.config import PROJECT_ROOT
 from core.encoders.base import Encoder, l2_normalize
+from core.errors import ModelUnavailable
 
 BUNDLED_CHECKPOINT = PROJECT_ROOT / "assets" / "stylelens-small.pt"
 BUNDLED_ENCODER = "stylelens-small"
@@ -37,7 +38,7 @@ def _stylelens_file(path: Path, name: str, caption_weight: float | None = None) 
     from core.encoders.stylelens import StyleLensEncoder
 
     if not path.is_file():
-        raise ValueError(f"The encoder checkpoint {path} is missing (train it with python -m training.train_encoder).")
+        raise ModelUnavailable(f"The encoder checkpoint {path} is missing (train it with python -m training.train_encoder).")
     return StyleLensEncoder(path, name, caption_weight=caption_weight)
 
 
@@ -70,7 +71,7 @@ def load_encoder(name: str) -> Encoder:
         return _clip(str(path), f"clip:{path.resolve().name}")
     if path.is_file() and path.suffix == ".pt":
         return _stylelens_file(path, f"stylelens:{path.stem}")
-    raise ValueError(f"Unknown encoder {name!r}. Known encoders: {', '.join(available_encoders())}; "
+    raise ModelUnavailable(f"Unknown encoder {name!r}. Known encoders: {', '.join(available_encoders())}; "
                      "or hf:<Hugging Face id>, or the path of a saved model folder or StyleLens .pt file.")
 
 

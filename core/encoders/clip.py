@@ -15,10 +15,7 @@ import torch
 from PIL import Image
 
 from core.encoders.base import SharedTokenizer, l2_normalize
-
-
-class ClipLoadError(ValueError):
-    """The checkpoint could not be loaded; the message says why and what to do."""
+from core.errors import ModelUnavailable
 
 
 class ClipEncoder:
@@ -33,12 +30,12 @@ class ClipEncoder:
             self.tokenizer = SharedTokenizer(_from_pretrained(AutoTokenizer, source))
             self.image_processor = _from_pretrained(AutoImageProcessor, source)
         except (OSError, ValueError, KeyError) as exc:
-            raise ClipLoadError(
+            raise ModelUnavailable(
                 f"Could not load the CLIP-style checkpoint {source!r}: {exc}. A Hugging Face id needs internet "
                 "the first time (or the model in the local cache); a folder needs config.json, the weights, "
                 "the tokenizer and preprocessor_config.json.") from exc
         if not (hasattr(self.model, "get_image_features") and hasattr(self.model, "get_text_features")):
-            raise ClipLoadError(f"{source!r} is not an image-text model (no get_image_features/get_text_features).")
+            raise ModelUnavailable(f"{source!r} is not an image-text model (no get_image_features/get_text_features).")
         self.dim = int(self.embed_texts(["a shirt"]).shape[1])
         self.model_key = f"{name}@{_fingerprint(self.model)}"
 
