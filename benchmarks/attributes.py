@@ -31,6 +31,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.artifacts import versus, with_key_figures  # noqa: E402
 from core.attributes import SLEEVES, load_attribute_model  # noqa: E402
 from core.garment_features import extract  # noqa: E402
 from core.images import load_image  # noqa: E402
@@ -141,6 +142,17 @@ def street_lengths(model, folder: Path) -> dict:
     return length_report([{"truth": t, "read": a.length} for (_, _, t), a in zip(items, read)])
 
 
+def key_figures_of(report: dict) -> dict[str, str]:
+    people, catalog = report["people"]["sleeves"], report["catalog_sleeves"]
+    length = report["catalog_length"]["by_article_type"]
+    return {"sleeves, people's photos of held-out senders, 4-class accuracy":
+            versus(people["model"]["accuracy"], "geometric baseline", people["geometric_baseline"]["accuracy"]),
+            "sleeves, catalog photos labelled by eye, 4-class accuracy":
+            versus(catalog["model"]["accuracy"], "geometric baseline", catalog["geometric_baseline"]["accuracy"]),
+            "length, held-out catalog, accuracy": versus(length["accuracy"], "majority baseline",
+                                                         length["baseline_majority"])}
+
+
 def render_card(report: dict, record: dict, command: str, flagship: dict | None) -> str:
     """The model card of the bundled attribute model from a benchmark report (and the sleeve-feedback one)."""
     cat, ppl = report["catalog_sleeves"], report["people"]["sleeves"]
@@ -230,7 +242,8 @@ def main() -> None:
         report = json.loads(args.report.read_text())
         model = load_attribute_model(path=args.model)
         flagship = json.loads(args.feedback.read_text()) if args.feedback else None
-        args.card.write_text(render_card(report, model.record, report.get("command", ""), flagship))
+        card = render_card(report, model.record, report.get("command", ""), flagship)
+        args.card.write_text(with_key_figures(card, key_figures_of(report)))
         return
     started = time.perf_counter()
     model = load_attribute_model(path=args.model)
@@ -251,7 +264,8 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     if args.card:
         flagship = json.loads(args.feedback.read_text()) if args.feedback else None
-        args.card.write_text(render_card(report, model.record, report["command"], flagship))
+        card = render_card(report, model.record, report["command"], flagship)
+        args.card.write_text(with_key_figures(card, key_figures_of(report)))
 
 
 if __name__ == "__main__":

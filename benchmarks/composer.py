@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.artifacts import versus, with_key_figures  # noqa: E402
 from core.composer import METHODS  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
@@ -51,6 +52,13 @@ def table(results: dict) -> str:
     lines += ["", "composed query end to end: " + ", ".join(
         f"{m} p50 {v['p50_ms']:.1f} ms / p95 {v['p95_ms']:.1f} ms" for m, v in results["latency"].items())]
     return "\n".join(lines)
+
+
+def key_figures_of(results: dict) -> dict[str, str]:
+    composer, summed = results["runs"]["composer/on"], results["runs"]["sum/on"]
+    return {"feedback queries, held-out references, hit@10 (composer, constraints on)":
+            versus(composer["recall@10"], "sum baseline", summed["recall@10"]),
+            "feedback queries, ndcg@10": versus(composer["ndcg@10"], "sum baseline", summed["ndcg@10"])}
 
 
 def render_card(checkpoint: Path, results: dict, command: str) -> str:
@@ -139,7 +147,8 @@ def main() -> None:
     if args.card:
         from core.composer import BUNDLED_COMPOSER
 
-        args.card.write_text(render_card(BUNDLED_COMPOSER, results, "python benchmarks/composer.py " + " ".join(sys.argv[1:])))
+        card = render_card(BUNDLED_COMPOSER, results, "python benchmarks/composer.py " + " ".join(sys.argv[1:]))
+        args.card.write_text(with_key_figures(card, key_figures_of(results)))
         print(f"Model card written to {args.card}")
 
 

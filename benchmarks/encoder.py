@@ -28,6 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.artifacts import with_key_figures  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.encoders import load_encoder  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
@@ -173,6 +174,21 @@ Garments cut from held-out street photos by their ground-truth masks, by street 
 """
 
 
+def key_figures_of(results: list[dict], real: list[dict] | None) -> dict[str, str]:
+    """Real photos first (the served variant, the last run), then the catalog figures of the bundled encoder."""
+    bundled = next((r for r in results if r["encoder"].startswith("stylelens-small")), results[-1])
+    figures = {}
+    if real:
+        figures["real phone photos, held-out senders, same kind in top 10 (p@10)"] = \
+            f"{real[-1]['clothing-photos']['precision@10']:.3f} (target 0.75)"
+        figures["garments cut from held-out street photos, p@10"] = \
+            f"{real[-1]['street-crops']['precision@10']:.3f} (target 0.70)"
+    figures["held-out catalog photos, image→image p@10 same article type"] = \
+        f"{bundled['heldout-image']['precision@10']:.3f}"
+    figures["text→image recall@10 (productDisplayName)"] = f"{bundled['heldout-text']['recall@10']:.3f}"
+    return figures
+
+
 def render_card(checkpoint: Path, results: list[dict], command: str, real: list[dict] | None = None,
                 real_command: str | None = None) -> str:
     """The model card: real-photo figures first, then what the model is, the data, split and command that made
@@ -289,7 +305,8 @@ def main() -> None:
                 argv = argv[:at] + argv[at + 2:]
         command = "python benchmarks/encoder.py " + " ".join(argv)
         real = json.loads(args.real_photos.read_text()) if args.real_photos else None
-        args.card.write_text(render_card(BUNDLED_CHECKPOINT, results, command, real, args.real_photos_command))
+        card = render_card(BUNDLED_CHECKPOINT, results, command, real, args.real_photos_command)
+        args.card.write_text(with_key_figures(card, key_figures_of(results, real)))
         print(f"Model card written to {args.card}")
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.artifacts import versus, with_key_figures  # noqa: E402
 from core.gender import load_gender_model  # noqa: E402
 from core.images import load_image  # noqa: E402
 from core.pose_model import PoseModel  # noqa: E402
@@ -71,6 +72,13 @@ def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole
     faces = sum(r["source"] == "face and clothes" for r in rows) / len(rows)
     return {"head": score(rows, "head"), "served": score(rows, "served"), "face_found": round(faces, 4),
             "no_person_found": skipped}
+
+
+def key_figures_of(report: dict) -> dict[str, str]:
+    return {f"{where} photos, balanced accuracy (served)": versus(report[where]["served"]["balanced_accuracy"],
+                                                                  "encoder head baseline",
+                                                                  report[where]["head"]["balanced_accuracy"])
+            for where in report if isinstance(report[where], dict) and "served" in report[where]}
 
 
 def render_card(model, report: dict, command: str) -> str:
@@ -141,7 +149,8 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     if args.card:
-        args.card.write_text(render_card(model, report, "python benchmarks/gender.py " + " ".join(sys.argv[1:])))
+        card = render_card(model, report, "python benchmarks/gender.py " + " ".join(sys.argv[1:]))
+        args.card.write_text(with_key_figures(card, key_figures_of(report)))
         print(f"Model card written to {args.card}")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.artifacts import versus, with_key_figures  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
 from core.evaluation import EvalQuery, evaluate, read_queries  # noqa: E402
@@ -48,6 +49,16 @@ def latency(engine: StyleLens, queries, count: int = 200) -> dict:
     steps = [engine.search_composed(q.text, ref_id=q.ref_id, k=10, rerank=True).timings_ms["rerank"] for q in chosen]
     return {"queries": len(steps), "rerank_ms_p50": round(statistics.median(steps), 1),
             "rerank_ms_p95": round(sorted(steps)[int(0.95 * (len(steps) - 1))], 1)}
+
+
+def key_figures_of(report: dict) -> dict[str, str]:
+    feedback, image = report["feedback"], report["image"]
+    return {"feedback queries, recall@10 re-ranked": versus(feedback["on"]["recall@10"], "first stage",
+                                                            feedback["off"]["recall@10"]),
+            "feedback queries, ndcg@10 re-ranked": versus(feedback["on"]["ndcg@10"], "first stage",
+                                                          feedback["off"]["ndcg@10"]),
+            "held-out catalog packshots as image queries, recall@10": versus(image["on"]["recall@10"], "first stage",
+                                                                              image["off"]["recall@10"])}
 
 
 def render_card(report: dict, record: dict, command: str) -> str:
@@ -120,7 +131,8 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     if args.card:
         record = load_reranker()[2]
-        args.card.write_text(render_card(report, record, "python benchmarks/rerank.py " + " ".join(sys.argv[1:])))
+        card = render_card(report, record, "python benchmarks/rerank.py " + " ".join(sys.argv[1:]))
+        args.card.write_text(with_key_figures(card, key_figures_of(report)))
         print(f"Model card written to {args.card}")
 
 

@@ -7,7 +7,7 @@ real-photo search (with and without it), and its speed.
 
 IoU is measured again here on the held-out sets the training script validates on (street photos
 0641-0804, each garment group cut out with a margin; held-out packshots composited onto backgrounds with a
-fixed seed). Baselines: "everything is garment" and "not white" (core/features.py's rule for packshots).
+fixed seed). Baselines: "everything is garment" and "not white" (core/garment_features.py's rule for packshots).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.artifacts import versus, with_key_figures  # noqa: E402
 from core.segment import BUNDLED_SEGMENTER, GarmentSegmenter  # noqa: E402
 from training import street  # noqa: E402
 from training.train_segmenter import composited, packshot_samples, street_samples, validate  # noqa: E402
@@ -48,6 +49,12 @@ def latency(segmenter: GarmentSegmenter, street_dir: Path, count: int = 50) -> d
         segmenter.masks([photo])
         times.append((time.perf_counter() - started) * 1000)
     return {"mask_ms_p50": round(statistics.median(times), 1), "photos": len(times)}
+
+
+def key_figures_of(report: dict) -> dict[str, str]:
+    figures = {f"mask IoU, {name}": versus(v["iou"], "baseline", v["iou_baseline_not_white"])
+               for name, v in report["iou"].items()}
+    return {**figures, "mask time p50 on 2 CPU cores": f"{report['latency']['mask_ms_p50']} ms"}
 
 
 def render_card(segmenter: GarmentSegmenter, report: dict, real: list[dict] | None, command: str) -> str:
@@ -124,7 +131,8 @@ def main() -> None:
         if "--real-photos" in argv:
             at = argv.index("--real-photos")
             argv = argv[:at] + argv[at + 2:]
-        args.card.write_text(render_card(segmenter, report, real, "python benchmarks/segmenter.py " + " ".join(argv)))
+        card = render_card(segmenter, report, real, "python benchmarks/segmenter.py " + " ".join(argv))
+        args.card.write_text(with_key_figures(card, key_figures_of(report)))
         print(f"Model card written to {args.card}")
 
 

@@ -10,10 +10,13 @@
                             [--rerank on|off] --json
     python -m core compose (--image PATH | --ref-id ID) --text TEXT [--method M] [--k 10] [--rerank on|off] --json
     python -m core categories DIR [--top 5] --json
-    python -m core look --image PATH [--image PATH ...] [--k 5] [--gender G] --json
+    python -m core look --image PATH [--image PATH ...] [--k 5] [--gender G] [--rerank on|off] --json
     python -m core describe (--image PATH ... | --image DIR | --ref-id ID ...) [--json]
+    python -m core models [--json]
 
-Exit codes: 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database unreachable.
+Re-ranking is on by default, as in the app (its sidebar switch); `--rerank off` gives the first stage.
+Exit codes (core/errors.py): 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database (or
+Milvus) unreachable, 4 a model missing or unusable, 5 the app's own files could not be written.
 """
 from __future__ import annotations
 
@@ -54,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--strict-gender", action="store_true", help="do not add Unisex items to a gender filter")
     search.add_argument("--category", action="append", help="masterCategory, subCategory or articleType (repeatable)")
     search.add_argument("--k", type=int, default=10, help="number of results (default 10)")
-    search.add_argument("--rerank", choices=["on", "off"], default="off",
-                        help="re-rank the top 100 with the garment-feature re-ranker (default off)")
+    search.add_argument("--rerank", choices=["on", "off"], default="on",
+                        help="re-rank the top 100 with the garment-feature re-ranker (default on, as in the app)")
     search.add_argument("--json", action="store_true", help="print {\"hits\": [...]} as JSON")
     search.set_defaults(run=_search)
 
@@ -79,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--constraints", action="store_true",
                           help="apply the app's filters to image + text queries (gender / type asked for, else the "
                                "reference's)")
-    evaluate.add_argument("--rerank", choices=["on", "off"], default="off",
-                          help="re-rank each query's top 100 with the garment-feature re-ranker (default off)")
+    evaluate.add_argument("--rerank", choices=["on", "off"], default="on",
+                          help="re-rank each query's top 100 with the garment-feature re-ranker (default on, as in the app)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=_evaluate)
 
@@ -92,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--method", choices=["image", "text", "sum", "composer"],
                          help="how reference and text are combined (default: the best available)")
     compose.add_argument("--k", type=int, default=10)
-    compose.add_argument("--rerank", choices=["on", "off"], default="off",
-                         help="re-rank the top 100 with the garment-feature re-ranker (default off)")
+    compose.add_argument("--rerank", choices=["on", "off"], default="on",
+                         help="re-rank the top 100 with the garment-feature re-ranker (default on, as in the app)")
     compose.add_argument("--json", action="store_true")
     compose.set_defaults(run=_compose)
 
@@ -102,8 +105,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="a photo of a person, or a folder of them (repeatable)")
     look.add_argument("--k", type=int, default=5, help="products per garment (default 5)")
     look.add_argument("--gender", choices=["Men", "Women"], help="override the gender check")
+    look.add_argument("--rerank", choices=["on", "off"], default="on",
+                      help="re-rank each garment's top 100 with the garment-feature re-ranker (default on, as in the app)")
     look.add_argument("--json", action="store_true", help="one JSON object per photo and line")
     look.set_defaults(run=_look)
+
+    models = commands.add_parser("models", help="the shipped models: file, loader, card and key figures")
+    models.add_argument("--json", action="store_true", help="print {\"models\": [...]} as JSON")
+    models.set_defaults(run=_models)
 
     categories = commands.add_parser("categories", help="the most common article types in a folder of images")
     categories.add_argument("folder", type=Path)
@@ -268,6 +277,21 @@ def _compose(args) -> int:
     return 0
 
 
+def _models(args) -> int:
+    from core.artifacts import ARTIFACTS, describe
+
+    models = [describe(artifact) for artifact in ARTIFACTS.values()]
+    if args.json:
+        print(json.dumps({"models": models}))
+        return 0
+    for model in models:
+        size = f"{model['megabytes']} MB" if model["present"] else "MISSING"
+        print(f"{model['name']} ({size}): {model['family']}")
+        for what, value in model["key_figures"].items():
+            print(f"  {what}: {value}")
+    return 0 if all(m["present"] for m in models) else 4
+
+
 def _look(args) -> int:
     from core.categories import image_files
     from core.encoders import load_attribute_model
@@ -286,7 +310,8 @@ def _look(args) -> int:
     for photo in photos:
         try:
             picture = load_image(photo)
-            result = shop_the_look(engine, picture, detector, pose, gender, args.k, args.gender)
+            result = shop_the_look(engine, picture, detector, pose, gender, args.k, args.gender,
+                                   rerank=args.rerank == "on")
         except ImageError as exc:
             failures += 1
             print(json.dumps({"image": str(photo), "error": str(exc)}) if args.json else f"{photo}: {exc}")

@@ -22,12 +22,12 @@ import torch
 from PIL import Image, ImageOps
 from torch import nn
 
+from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.config import PROJECT_ROOT
 from core.errors import AttributeModelUnavailable, ModelUnavailable
 
 FORMAT = "stylelens-attributes/1"
-BUNDLED_ATTRIBUTE_MODEL = PROJECT_ROOT / "assets" / "garment-attributes.pt"
+BUNDLED_ATTRIBUTE_MODEL = path_of("garment-attributes")
 SLEEVES = ("none", "short", "elbow", "long")
 LENGTHS = {
     "top": ("cropped", "regular", "long"),

@@ -24,15 +24,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.config import PROJECT_ROOT
 from core.encoders.base import l2_normalize
 from core.errors import ModelUnavailable, QueryError
 
 Compose = Callable[[Sequence[Image.Image], Sequence[str]], np.ndarray]
 METHODS = ("image", "text", "sum", "composer")
 FORMAT = "stylelens-composer/1"
-BUNDLED_COMPOSER = PROJECT_ROOT / "assets" / "composer-small.pt"
+BUNDLED_COMPOSER = path_of("composer-small")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from PIL import Image
 from core.archives import unpack
 from core.catalog import parse_id
 from core.composer import Compose
-from core.engine import StyleLens, constrain, read_feedback, rerank_depth, wish_for, with_wish
-from core.errors import ArchiveError, FileLimitError, ImageError, QueryError, QueryFileError
+from core.engine import StyleLens, constrain, read_feedback, wish_for, with_wish
+from core.errors import ArchiveError, FileLimitError, ImageError, ModelUnavailable, QueryError, QueryFileError
 from core.images import load_image, read_file_limited
 from core.index import SearchFilter
 from core.ingest import Progress
@@ -195,19 +195,13 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
             if not relevant:
                 report.skipped.append((query.line, "no relevant id other than the query's own reference"))
                 continue
-            depth = rerank_depth(k, rerank)
-            where = engine.attribute_filter(index, where, depth, [])[0]  # sleeves / length asked -> stored ids
-            if isinstance(vector, PhotoQuery):  # the app's photo path: segmentation, type prior
-                neighbours = engine.photo_neighbours(vector, depth, where, exclude=query.ref_id, index=index)
-            else:
-                extra = 1 if query.ref_id is not None else 0
-                neighbours = [n for n in index.search(vector, depth + extra, where) if n.id != query.ref_id][:depth]
-            if rerank:
-                photo = vector if isinstance(vector, PhotoQuery) else None
-                order, _ = engine.rerank_order(rerank_query(engine, query, photo), [n.id for n in neighbours],
-                                               [n.score for n in neighbours])
-                neighbours = [neighbours[i] for i in order]
-            ranked = tuple(n.id for n in neighbours)[:k]
+            where = engine.attribute_filter(index, where, k, [])[0]  # sleeves / length asked -> stored ids
+            photo = vector if isinstance(vector, PhotoQuery) else None  # the app's photo path: cut-out, type prior
+            question = (lambda query=query, photo=photo: rerank_query(engine, query, photo)) if rerank else None
+            ranking = engine.rank(vector, k, where, question, exclude=query.ref_id, index=index)  # as searches do
+            if ranking.unavailable:  # a report must not call first-stage figures re-ranked ones
+                raise ModelUnavailable(f"Re-ranking is unavailable: {ranking.unavailable}")
+            ranked = tuple(n.id for n in ranking.final)
             report.outcomes.append(QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant),
                                                 query_metrics(ranked, relevant)))
         if progress:

@@ -15,7 +15,6 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.features import foreground
 from core.pose import VISIBLE, Landmark
 
 EXTRACTOR_VERSION = 2
@@ -56,6 +55,20 @@ class GarmentFeatures:
         return replace(self, sleeves=attributes.sleeves, sleeve_confidence=round(attributes.sleeve_confidence, 4),
                        length=attributes.length, length_confidence=round(attributes.length_confidence, 4),
                        version=version)
+
+
+def foreground(rgb: np.ndarray) -> np.ndarray:
+    """Pixels that are not the white studio background ([H, W, 3] floats in 0..1 -> [H, W] bool);
+    the whole image when that leaves too little (a photo without a white background)."""
+    mask = (1.0 - rgb.min(axis=2)) > 0.08
+    return mask if mask.mean() > 0.03 else np.ones(mask.shape, dtype=bool)
+
+
+def lightness(image: Image.Image) -> float:
+    """How light a garment photo is: the mean CIE L* of its garment pixels, 0 (black) .. 1 (white). The one
+    definition of lightness: stored features, re-ranking, chips and training's "lighter" / "darker" use it."""
+    rgb = np.asarray(image.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float32) / 255
+    return float(rgb_to_lab(rgb)[..., 0][foreground(rgb)].mean() / 100)
 
 
 def extract(image: Image.Image, landmarks: Sequence[Landmark] | None = None) -> GarmentFeatures:

@@ -16,15 +16,15 @@ import torch
 from PIL import Image
 from torch import nn
 
+from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.config import PROJECT_ROOT
 from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-gender-probe/1"
 GENDERS = ("Men", "Women")
 FACE_SIDE = 128  # face crops are resized to this many pixels a side (the encoder's input size)
 FACE_CONTEXT = 2.2  # the crop is this many times the face box: hair and neckline help
-BUNDLED_GENDER_MODEL = PROJECT_ROOT / "assets" / "gender-probe.pt"
+BUNDLED_GENDER_MODEL = path_of("gender-probe")
 
 Box = tuple[int, int, int, int]
 

@@ -14,7 +14,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 from PIL import Image
 
-from core.config import PROJECT_ROOT
+from core.artifacts import path_of
 from core.engine import Hit, SearchResult, StyleLens
 from core.gender import GenderGuess
 from core.index import SearchFilter
@@ -33,7 +33,7 @@ MIN_BOX = 4  # pixels a side: smaller boxes (possible on tiny photos) are droppe
 SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning and no garment detection
 NO_PERSON_MIN_SCORE = 0.5  # detector confidence a garment needs when no person is found
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
-DETECTOR_WEIGHTS = PROJECT_ROOT / "assets" / "garment-detector.pt"
+DETECTOR_WEIGHTS = path_of("garment-detector")
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.artifacts import path_of
 from core.attributes import Wish
 from core.checkpoints import load_payload, save_payload
-from core.config import PROJECT_ROOT
 from core.feedback import Chip, Feedback
 from core.garment_features import SLEEVES, GarmentFeatures, rgb_to_lab
 from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-reranker/1"
-BUNDLED_RERANKER = PROJECT_ROOT / "assets" / "reranker-small.pt"
+BUNDLED_RERANKER = path_of("reranker-small")
 FEATURE_NAMES = (
     "score", "score_gap", "rank",
     "colour_asked", "colour_match", "reference_colour_match",

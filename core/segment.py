@@ -24,12 +24,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 from torch import nn
 
+from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.config import PROJECT_ROOT
 from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-segmenter/1"
-BUNDLED_SEGMENTER = PROJECT_ROOT / "assets" / "garment-segmenter.pt"
+BUNDLED_SEGMENTER = path_of("garment-segmenter")
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 # a mask covering less than MIN_COVER or more than MAX_COVER of the picture is not trusted: the picture is

@@ -34,12 +34,12 @@ def browse_ui(lens) -> None:
     text = right.text_input("Name contains", max_chars=200)
     filters = {"gender": gender, "sub_category": category, "sleeves": sleeves, "length": length}
     filters = {field: None if value == "Any" else value for field, value in filters.items()}
-    total = lens.catalog.count(text, **filters)
+    total = lens.count(text, **filters)
     pages = max(1, -(-total // PAGE_SIZE))
     # Keyed by the filters, so a new filter starts again at page 1 (and never past its last page).
     page = st.number_input("Page", 1, pages, 1, key=f"page-{gender}-{category}-{sleeves}-{length}-{text}") \
         if pages > 1 else 1
-    products = lens.catalog.browse(text=text, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters)
+    products = lens.browse(text=text, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters)
     st.caption(f"{total:,} products · page {page} of {pages}")
     if not products:
         st.info("No products match." if any(filters.values()) or text else "The catalog is empty.")
@@ -133,7 +133,7 @@ def index_ui(lens) -> None:
 
 with page_resources():
     lens = engine()
-    empty = lens.catalog.count() == 0
+    empty = lens.count() == 0
 
 
 browse, add, index, kinds = st.tabs(["Browse", "Import", "Index", "Top categories"])

@@ -120,7 +120,7 @@ def results_ui(result: dict) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def cached_map(model_key: str, state: str, sample: int, group_by: str) -> pd.DataFrame:
-    products, vectors = engine().catalog.embeddings(model_key)
+    products, vectors = engine().catalog_vectors()  # model_key: the cache's key
     points = embedding_map(products, vectors, sample=sample, group_by=group_by)
     return pd.DataFrame([p.__dict__ for p in points])
 
@@ -137,7 +137,7 @@ def map_ui(lens) -> None:
         ensure_index(lens)  # vectors of this encoder exist for every product
         with st.spinner("Computing t-SNE (up to a minute for 3,000 products)…"):
             try:
-                points = cached_map(lens.encoder.model_key, lens.catalog.state(), sample, group_by)
+                points = cached_map(lens.encoder.model_key, lens.catalog_state(), sample, group_by)
             except QueryError as exc:  # too few embedded products for a map
                 st.warning(str(exc), icon="⚠️")
                 return
@@ -149,7 +149,7 @@ def map_ui(lens) -> None:
 
 with page_resources():
     lens = engine()
-    products = lens.catalog.count()
+    products = lens.count()
 
 
 if products == 0:

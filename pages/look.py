@@ -51,7 +51,7 @@ def photo_ui(lens) -> None:
         else:
             st.caption("Set `SAMPLE_PHOTOS_DIR` to a folder of photos of people to offer them here.")
         if st.button("🎲 A random catalog product photo", help="Packshots and on-model catalog shots"):
-            products = lens.catalog.browse(limit=200)
+            products = lens.browse(limit=200)
             if products:
                 _use("path", str(lens.image_path(random.choice(products))))
 
@@ -114,7 +114,7 @@ with page_resources():
 def look(lens, photo, kind: str, value, k: int, gender: str | None, rerank: bool):
     """The pipeline's result, kept for the photo and settings: other clicks (Refine, a tab) do not rerun it."""
     key = (kind, value if kind == "path" else hashlib.sha256(value).hexdigest(), k, gender, rerank,
-           lens.catalog.state())
+           lens.catalog_state())
     kept = st.session_state.get("look_result")
     if kept is None or kept[0] != key:
         kept = (key, shop_the_look(lens, photo, **models, k=k, gender=gender, rerank=rerank))

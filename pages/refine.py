@@ -5,9 +5,6 @@ import streamlit as st
 
 from core.attributes import describe_features
 from core.composer import METHODS
-from core.engine import RERANK_DEPTH
-from core.features import garment_colour, lightness
-from core.feedback import match_chips
 from core.images import MAX_FILE_BYTES, load_image
 from core.errors import ImageError
 from ui.state import engine
@@ -43,7 +40,7 @@ def reference_ui(lens) -> None:
         words = left.text_input("Find a product by name", placeholder="e.g. red t-shirt", max_chars=200)
         product_id = right.number_input("…or its id", min_value=0, max_value=2**53 - 1, step=1, value=0)
         if words.strip():
-            matches = lens.catalog.browse(text=words.strip(), limit=30)
+            matches = lens.browse(text=words.strip(), limit=30)
             if not matches:
                 st.caption("No product name contains that.")
             else:
@@ -52,7 +49,7 @@ def reference_ui(lens) -> None:
                     start_with(("product", choice.id))
                     st.rerun()
         if product_id and st.button("Use this id", key="pick-id"):
-            if lens.catalog.get([int(product_id)])[0] is None:
+            if lens.product(int(product_id)) is None:
                 st.warning(f"There is no product with id {int(product_id)}.", icon="⚠️")
             else:
                 start_with(("product", int(product_id)))
@@ -70,7 +67,7 @@ def reference_picture(lens, ref: tuple):
     """(image, product or None) of a turn's reference."""
     if ref[0] == "upload":
         return load_image(ref[1]), None
-    product = lens.catalog.get([ref[1]])[0]
+    product = lens.product(ref[1])
     if product is None:
         raise ImageError("That reference product is no longer in the catalog.")
     return load_image(lens.image_path(product)), product
@@ -95,28 +92,23 @@ def history_ui(lens, turns: list[dict]) -> None:
         st.rerun()
 
 
-def results_ui(lens, result, reference_image) -> int | None:
-    """The grid, each card with why it matched; returns the id clicked to become the next reference.
-    `reference_image`: the reference garment (an upload's cut-out), whose colour and lightness chips compare to."""
-    reference_light = lightness(reference_image)
-    st.markdown(f"Reference colour {swatch_html(garment_colour(reference_image))}", unsafe_allow_html=True)
+def results_ui(lens, result) -> int | None:
+    """The grid, each card with why it matched (the result's explanations: swatch, chips from the catalog's
+    labels and, after 📷, from its photo); returns the id clicked to become the next reference."""
+    reference = result.reference
+    if reference is not None and reference.colours:
+        st.markdown(f"Reference colour {swatch_html(reference.colours[0][0])}", unsafe_allow_html=True)
     clicked = None
-    features = lens.stored_features([h.product.id for h in result.hits])
     for start in range(0, len(result.hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), result.hits[start:start + COLUMNS]):
+            why = result.explanations.get(hit.product.id)
             with column:
                 product_card(lens, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}",
-                             features=features.get(hit.product.id))
-                try:
-                    thumbnail = load_image(lens.image_path(hit.product), max_side=128)
-                    swatch, light = swatch_html(garment_colour(thumbnail)), lightness(thumbnail)
-                except ImageError:  # its image is gone: no swatch, the chips that need no pixels
-                    swatch, light = "", None
-                chips = match_chips(result.feedback, hit.product, light, reference_light)
-                shown = {c.label.lower() for c in chips}
-                from_photo = [c for c in result.chips.get(hit.product.id, []) if c.label.lower() not in shown]
-                st.markdown(swatch + " " + chips_html(chips) + (" 📷 " + chips_html(from_photo) if from_photo else ""),
-                            unsafe_allow_html=True)
+                             features=why.features if why else None)
+                if why is not None:
+                    swatch = swatch_html(why.swatch) if why.swatch else ""
+                    photo = " 📷 " + chips_html(why.photo_chips) if why.photo_chips else ""
+                    st.markdown(swatch + " " + chips_html(why.chips) + photo, unsafe_allow_html=True)
                 if st.button("Use as reference", key=f"next-{hit.product.id}", width="stretch"):
                     clicked = hit.product.id
     return clicked
@@ -135,7 +127,7 @@ def feedback_ui(turn: dict, step: int, method_default: str) -> tuple[str, str]:
 
 with page_resources():
     lens = engine()
-    empty = lens.catalog.count() == 0
+    empty = lens.count() == 0
 rerank = rerank_toggle()
 
 if empty:
@@ -175,11 +167,8 @@ with user_errors():
     if result.feedback is not None and result.feedback.understood:
         st.markdown(f"**Understood:** {result.feedback.describe()}")
     st.caption(f"Method {method} · " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
-    if result.reranked:
-        before_after(lens, lens.search_composed(text, **query, k=RERANK_DEPTH, method=method).hits, result.hits)
-    # an uploaded reference is read from the garment's own pixels (cut out of its background), as it was searched
-    garment = result.photo.cutout if result.photo is not None and result.photo.segmented else reference_image
-    chosen = results_ui(lens, result, garment)
+    before_after(lens, result)
+    chosen = results_ui(lens, result)  # an uploaded reference was read from its garment's own pixels
     if chosen is not None:
         turns.append({"ref": ("product", chosen), "text": ""})
         st.rerun()

@@ -2,7 +2,6 @@
 import streamlit as st
 
 from core.attributes import LENGTH_NAMES, SLEEVES, describe_features
-from core.engine import RERANK_DEPTH
 from core.images import load_image
 from core.index import SearchFilter
 from core.errors import ModelUnavailable
@@ -82,23 +81,23 @@ def photo_panel(lens, picture, photo) -> None:
 
 
 def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):
-    """The results (and the first stage's, when re-ranked) for the current query."""
+    """The results for the current query (None when its product is gone)."""
     uploaded = kind == "image"
     if kind == "text":
         query = value
     elif kind == "image":
         query = load_image(value)  # a bad upload stops here with a clear message
     else:
-        product = lens.catalog.get([value])[0]
+        product = lens.product(value)
         if product is None:
             st.warning("That product is no longer in the catalog.")
-            return None, None
+            return None
         st.info(f"Products like **{product.name}**", icon="🔁")
         kind, query = "image", load_image(lens.image_path(product))
     result = search(lens, kind, query, k, where, rerank)
     if uploaded:
         photo_panel(lens, query, result.photo)
-    return result, (search(lens, kind, query, RERANK_DEPTH, where, False) if result.reranked else None)
+    return result
 
 
 with page_resources():
@@ -115,15 +114,14 @@ if not kind:
 with user_errors():
     if kind:
         ensure_index(lens)
-    result, before = run_query(lens, kind, value, k, where, rerank) if kind else (None, None)
+    result = run_query(lens, kind, value, k, where, rerank) if kind else None
     if result is not None:
         for note in result.notes:
             st.info(note)
         st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
-        if before is not None:
-            before_after(lens, before.hits, result.hits)
+        before_after(lens, result)
         clicked = product_grid(lens, result.hits, key="hits", actions=("More like this", "✨ Refine"),
-                               chips=result.chips)
+                               explanations=result.explanations)
         if clicked and clicked[0] == "More like this":
             _set_query("similar", clicked[1])
             st.rerun()

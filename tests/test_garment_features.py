@@ -93,3 +93,16 @@ def test_sleeve_length_on_a_person_from_where_skin_begins():
 def test_features_survive_a_round_trip_through_a_document():
     features = extract(top(0.9))
     assert GarmentFeatures.from_doc(features.to_doc()) == features
+
+
+def test_one_lightness_reads_the_garment_not_the_white_background_and_matches_stored_features():
+    from PIL import Image
+
+    from core.garment_features import extract, lightness
+
+    navy = Image.new("RGB", (120, 160), "white")
+    navy.paste((20, 30, 90), (30, 20, 90, 140))  # a navy garment on studio white
+    sky = Image.new("RGB", (120, 160), "white")
+    sky.paste((150, 190, 235), (30, 20, 90, 140))
+    assert 0.1 < lightness(navy) < 0.3 < 0.7 < lightness(sky) < 0.85  # L* of the garment, the white left out
+    assert lightness(navy) == extract(navy).lightness and lightness(sky) == extract(sky).lightness

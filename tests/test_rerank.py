@@ -137,3 +137,39 @@ def test_cli_search_compose_and_evaluate_take_rerank_on_off(loaded_engine, tmp_p
     for flag in ("on", "off"):
         assert main(["evaluate", "--queries", str(queries), "--rerank", flag, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["rerank"] is (flag == "on")
+
+
+def test_a_re_ranked_result_carries_its_first_stage_and_an_explanation_per_hit_from_one_search(
+        loaded_engine, tmp_path, monkeypatch):
+    """Pages draw before / after and the cards' chips from the result: the query runs once, and evaluation
+    orders candidates with the same `rank` as the searches."""
+    import core.rerank
+    from core.index import SearchFilter
+
+    save_reranker(tmp_path / "r.pt", Reranker(), {"Blue": np.array([40.0, 20.0, -60.0], dtype=np.float32)}, {})
+    monkeypatch.setattr(core.rerank, "BUNDLED_RERANKER", tmp_path / "r.pt")
+    loaded_engine._reranker = None
+    reference = loaded_engine.browse(text="Red Tshirts")[0]
+    plain = loaded_engine.search_composed("in blue", ref_id=reference.id, k=5)
+    index = loaded_engine.index()
+    searches = []
+    search = index.search
+    monkeypatch.setattr(index, "search", lambda *a, **kw: searches.append(a) or search(*a, **kw))
+    result = loaded_engine.search_composed("in blue", ref_id=reference.id, k=5, rerank=True)
+    assert len(searches) == 1 and result.reranked  # one first stage, not one more for the before / after view
+    assert [h.product.id for h in result.first_stage] == [h.product.id for h in plain.hits]
+    assert reference.id not in result.first_ranks and len(result.first_ranks) == 5  # its men's T-shirts
+    assert all(result.first_ranks[h.product.id] >= 1 for h in result.hits)
+    stored = loaded_engine.stored_features([h.product.id for h in result.hits])
+    for hit in result.hits:
+        why = result.explanations[hit.product.id]
+        assert why.features == stored[hit.product.id] and why.lightness == stored[hit.product.id].lightness
+        assert why.swatch == tuple(stored[hit.product.id].colours[0][0])
+        labels = [c.label for c in why.chips]
+        assert labels == [hit.product.colour_group]  # "in blue": the catalog's colour label, met or not
+        assert all(c.label.lower() not in {x.lower() for x in labels} for c in why.photo_chips)
+    assert result.explanations[result.hits[0].product.id].chips[0].ok == (result.hits[0].product.colour_group == "Blue")
+
+    ranking = loaded_engine.rank(loaded_engine.encoder.embed_texts(["blue t-shirt"])[0], 5, SearchFilter(),
+                                 lambda: loaded_engine.rerank_query("blue t-shirt"))
+    assert ranking.reranked and len(ranking.final) == 5 and len(ranking.first_stage) == len(index)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from core.composer import Composer, ComposerConfig, save_composer
 from core.encoders import load_encoder
-from core.features import lightness
+from core.garment_features import lightness
 from core.images import load_image
 from core.ingest import read_catalog
 from core.split import is_held_out

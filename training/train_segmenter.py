@@ -141,7 +141,7 @@ def validate(model: UNet, sets: dict[str, tuple[torch.Tensor, torch.Tensor]], de
         predicted = torch.cat([torch.sigmoid(model(normalize(pixels[i:i + 64].to(device)))).cpu() > 0.5
                                for i in range(0, len(pixels), 64)])
         target = masks > 0.5
-        not_white = (1 - pixels.min(dim=1, keepdim=True).values) > 0.08  # core.features.foreground's rule
+        not_white = (1 - pixels.min(dim=1, keepdim=True).values) > 0.08  # core.garment_features.foreground's rule
         scores[name] = {"iou": round(mean_iou(predicted, target), 4),
                         "iou_baseline_everything": round(mean_iou(torch.ones_like(target), target), 4),
                         "iou_baseline_not_white": round(mean_iou(not_white, target), 4), "n": len(pixels)}

@@ -20,7 +20,10 @@ import numpy as np
 from core.attributes import LENGTHS, family_of, has_sleeves, resolve_wish
 from core.feedback import ARTICLE_WORDS, COLOUR_WORDS, PATTERN_WORDS
 
-LIGHTNESS_STEP = 0.12  # "lighter" means at least this much lighter (0..1 lightness of the garment pixels)
+# "lighter" means at least this much lighter on core.garment_features.lightness (mean L* / 100 of the garment's
+# pixels). The shipped composer and re-ranker were mined with mean luminance (Rec. 601), the same order for nearly
+# every pair; retraining now mines on L*, the definition stored features, re-ranking and chips use.
+LIGHTNESS_STEP = 0.12
 PATTERNS = ("solid", "striped", "printed", "checked")
 FAMILY = {"Shoes": "footwear", "Sandal": "footwear", "Flip Flops": "footwear", "Topwear": "topwear",
           "Bottomwear": "bottomwear", "Bags": "bags"}
@@ -146,7 +149,7 @@ def catalog_items(catalog, attributes: dict | None = None) -> list[Item]:
     `attributes` (read_attributes) gives sleeves and length."""
     from tqdm import tqdm
 
-    from core.features import lightness
+    from core.garment_features import lightness
     from core.images import load_image
     from core.ingest import read_catalog
     from core.split import is_held_out

@@ -14,7 +14,7 @@ import streamlit as st
 from core.attributes import describe_features
 from core.catalog import Product
 from core.config import load_settings
-from core.engine import Hit, StyleLens
+from core.engine import Hit, SearchResult, StyleLens
 from core.errors import DatabaseUnavailable, ImageError, ModelUnavailable, StyleLensError
 from core.images import MAX_FILE_BYTES, load_image
 
@@ -99,12 +99,16 @@ def user_errors() -> Iterator[None]:
         st.warning(str(exc), icon="⚠️")
 
 
-def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str,
-                 actions: Sequence[str] = (), chips: dict | None = None) -> tuple[str, int] | None:
-    """Cards for search hits, each with one button per action and, after re-ranking, the chips that drove
-    its place; returns (action, product id) clicked."""
+def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str, actions: Sequence[str] = (),
+                 chips: dict | None = None, explanations: dict | None = None) -> tuple[str, int] | None:
+    """Cards for search hits, each with one button per action and the chips that drove its place (`chips`,
+    or each hit's Explanation from the search result); returns (action, product id) clicked."""
     clicked = None
-    features = engine.stored_features([h.product.id for h in hits])
+    if explanations is not None:
+        features = {i: e.features for i, e in explanations.items()}
+        chips = {i: e.chips + e.photo_chips for i, e in explanations.items()}
+    else:
+        features = engine.stored_features([h.product.id for h in hits])
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start:start + COLUMNS]):
             with column:
@@ -148,12 +152,13 @@ def rerank_toggle() -> bool:
                               "set against what you asked for; chips under each result say what drove it.")
 
 
-def before_after(engine: StyleLens, before: Sequence[Hit], after: Sequence[Hit], count: int = 10) -> None:
-    """The first stage's top results next to the re-ranked ones, with where each came from (`before`: the
-    first stage's whole candidate list)."""
+def before_after(engine: StyleLens, result: SearchResult, count: int = 10) -> None:
+    """A re-ranked result's first-stage top next to its re-ranked one, with where each came from."""
+    if not result.reranked:
+        return
     with st.expander("Before / after re-ranking"):
-        was = {h.product.id: h.rank for h in before}
-        for title, hits in (("First stage", before[:count]), ("Re-ranked", after[:count])):
+        was = result.first_ranks
+        for title, hits in (("First stage", result.first_stage[:count]), ("Re-ranked", result.hits[:count])):
             st.caption(title)
             for column, hit in zip(st.columns(count), hits):
                 with column:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from core.config import PROJECT_ROOT
+from core.artifacts import path_of
 from core.encoders.base import Encoder, l2_normalize
 from core.errors import ModelUnavailable
 
-BUNDLED_CHECKPOINT = PROJECT_ROOT / "assets" / "stylelens-small.pt"
+BUNDLED_CHECKPOINT = path_of("stylelens-small")
 BUNDLED_ENCODER = "stylelens-small"
 # stylelens-small's catalog vector = image + CAPTION_WEIGHT * caption embedding (renormalised). Measured on
 # the held-out products at epoch 16 for weights 0 / 0.5 / 1: text->image recall@10 0.16 / 0.84 / 0.96,

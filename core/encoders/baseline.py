@@ -19,7 +19,7 @@ from PIL import Image
 
 from core.encoders.base import l2_normalize
 from core.encoders.minilm import MiniLM
-from core.features import foreground
+from core.garment_features import foreground
 
 VERSION = "1"
 SIDE = 64  # images are reduced to SIDE x SIDE before describing them

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 
 from core.attributes import Wish
 from core.catalog import Product
-from core.feedback import Feedback
+from core.feedback import Chip, Feedback, match_chips
 from core.photo_query import PhotoQuery
 
 
@@ -31,6 +31,9 @@ class SearchResult:
     photo: PhotoQuery | None = None  # what was read from the query photo (mask, colour, type prior)
     wish: Wish = Wish()  # sleeve and length lengths the request allows (composed and text searches)
     reference: object | None = None  # the reference's GarmentFeatures (composed searches): what was read from it
+    first_stage: list[Hit] = field(default_factory=list)  # the first stage's top k (before / after re-ranking)
+    first_ranks: dict[int, int] = field(default_factory=dict)  # product id -> its rank in the first stage
+    explanations: dict[int, "Explanation"] = field(default_factory=dict)  # product id -> why it is shown
 
     def to_json(self) -> dict:
         hits = [{**h.to_json(), **({"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
@@ -73,3 +76,24 @@ class Status:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a result card draws of why it is shown, from the product's stored garment features."""
+    swatch: tuple[int, int, int] | None  # its main colour
+    lightness: float | None  # 0 black .. 1 white (core.garment_features: mean L* of the garment's pixels)
+    features: object | None  # its GarmentFeatures (sleeves, length), None when not read yet
+    chips: list[Chip]  # what was asked, met or not, by the catalog's labels
+    photo_chips: list[Chip]  # what was asked, met or not, as read from its photo (not already in `chips`)
+
+
+def explain_hit(product: Product, features, read: list[Chip], feedback: Feedback | None = None,
+                reference=None) -> Explanation:
+    """A hit's Explanation: `features` its stored GarmentFeatures, `read` the chips read from its photo,
+    `feedback` what was asked, `reference` the reference's GarmentFeatures (lighter / darker compare to it)."""
+    lightness = features.lightness if features is not None else None
+    chips = match_chips(feedback, product, lightness, reference.lightness if reference is not None else None)
+    shown = {chip.label.lower() for chip in chips}
+    swatch = tuple(features.colours[0][0]) if features is not None and features.colours else None
+    return Explanation(swatch, lightness, features, chips, [c for c in read if c.label.lower() not in shown])

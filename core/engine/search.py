@@ -7,9 +7,9 @@ index returns the first stage's candidates, and the re-ranker (core/rerank.py) o
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,17 +19,30 @@ from core.catalog import CutTable, Product, parse_id
 from core.composer import Compose, composition
 from core.engine.requests import (CUT_SIBLINGS, clean_query_text, constrain, read_feedback, rerank_depth, wish_for,
                                   with_wish)
-from core.engine.results import Hit, SearchResult
+from core.engine.results import Hit, SearchResult, explain_hit
 from core.errors import InvalidId, ModelUnavailable, QueryError
-from core.feedback import Chip, parse_feedback
+from core.feedback import Chip, Feedback, parse_feedback
 from core.images import load_image
 from core.index import Neighbour, SearchFilter, VectorIndex
 from core.photo_query import PRIOR_DEPTH, PhotoQuery, PhotoReader, likely_types, rescore
 from core.rerank import Query as RerankQuery
+from core.rerank import wish_chips
 from core.segment import configured_segmenter
 
 MAX_K = 200
 SURE_TYPE = 0.5  # an uploaded reference's type, read this surely, is kept when feedback asks for another cut
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A query's candidates as the first stage found them and in their final order (ids and scores)."""
+    first_stage: list[Neighbour]  # best first; RERANK_DEPTH of them when re-ranking
+    final: list[Neighbour]  # the k shown: re-ranked when asked and available, else the first stage's top k
+    reranked: bool = False
+    unavailable: str = ""  # why re-ranking was asked for and not done
+    question: RerankQuery | None = None  # what the re-ranker was asked (re-ranked rankings)
+    features: dict | None = None  # the candidates' stored GarmentFeatures, when re-ranking read them
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 class Search:
@@ -51,11 +64,10 @@ class Search:
         picture = image if isinstance(image, Image.Image) else load_image(image)
         decoded = time.perf_counter()
         photo = self.read_photos([picture])[0]
-        result = self._search(photo.vector, rerank_depth(k, rerank), where, [], {
-            "decode": decoded - started, "encode": time.perf_counter() - decoded}, photo=photo)
-        result = self._rerank(result, lambda: RerankQuery(None, self.photo_features(picture, photo),
-                                                          type_prior=photo.type_prior), k, rerank)
-        return replace(result, photo=photo)
+        timings = {"decode": decoded - started, "encode": time.perf_counter() - decoded}
+        question = (lambda: RerankQuery(None, self.photo_features(picture, photo), type_prior=photo.type_prior)) \
+            if rerank else None
+        return replace(self._run(photo, k, where, [], timings, question), photo=photo)
 
     def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
                     rerank: bool = False) -> SearchResult:
@@ -65,9 +77,9 @@ class Search:
         described = parse_feedback(text)
         wish = wish_for(described, described.article_type, None)
         query = self.encoder.embed_texts([text])[0]  # [D]
-        result = self._search(query, rerank_depth(k, rerank), with_wish(where, wish), [*notes, *wish.notes],
-                              {"encode": time.perf_counter() - started}, shown=k)
-        result = self._rerank(result, lambda: RerankQuery(described, None, wish), k, rerank, wish)
+        question = (lambda: RerankQuery(described, None, wish)) if rerank else None
+        result = self._run(query, k, with_wish(where, wish), [*notes, *wish.notes],
+                           {"encode": time.perf_counter() - started}, question, wish=wish)
         return replace(result, wish=wish)
 
     def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
@@ -96,21 +108,20 @@ class Search:
                 and photo.type_prior.get(kind, 0.0) >= SURE_TYPE:  # "longer sleeves" on a T-shirt photo: T-shirts
             where = replace(where, categories=CUT_SIBLINGS.get(kind, (kind,)))
         if feedback is None:
-            query = photo.vector
-        else:
+            query = photo  # the photo alone: its own path, type prior included
+        else:  # the photo's type prior applies to the photo alone: feedback may ask for another type
             query = self.composition(method or self.best_method())([garment], [feedback.text])[0]
         composed = time.perf_counter()
-        depth = rerank_depth(k, rerank)
-        # the photo's type prior applies to the photo alone: feedback may ask for another type
-        result = self._search(query, min(MAX_K, depth + (reference is not None)), with_wish(where, wish),
-                              [*notes, *wish.notes], {"decode": decoded - started, "compose": composed - decoded},
-                              photo=photo if feedback is None else None, shown=k)
-        hits = [h for h in result.hits if reference is None or h.product.id != reference.id][:depth]
-        hits = [Hit(h.product, h.score, rank) for rank, h in enumerate(hits, start=1)]
-        result = SearchResult(hits, result.notes, result.timings_ms, feedback)
         prior = photo.type_prior if photo is not None and not (feedback and feedback.article_type) else {}
-        result = self._rerank(result, lambda: RerankQuery(feedback, features, wish, prior), k, rerank, wish)
+        question = (lambda: RerankQuery(feedback, features, wish, prior)) if rerank else None
+        result = self._run(query, k, with_wish(where, wish), [*notes, *wish.notes],
+                           {"decode": decoded - started, "compose": composed - decoded}, question, wish=wish,
+                           exclude=reference.id if reference is not None else None, feedback=feedback,
+                           reference=features)
         return replace(result, photo=photo if reference is None else None, wish=wish, reference=features)
+
+
+
 
     # ---- photos as queries ---------------------------------------------------------------------
     def photo_reader(self) -> PhotoReader:
@@ -181,38 +192,7 @@ class Search:
                            features.sleeve_confidence, features.length, features.length_confidence)
 
     # ---- re-ranking ----------------------------------------------------------------------------
-    def _rerank(self, result: SearchResult, query_side, k: int, rerank: bool, wish: Wish = Wish()) -> SearchResult:
-        """The first stage's top candidates re-ordered by the re-ranker (when asked for), cut to k. Every
-        result carries chips for the sleeves and length asked for, read from its stored features."""
-        if not rerank:
-            hits = result.hits[:k]
-            return SearchResult(hits, result.notes, result.timings_ms, result.feedback, self._wish_chips(hits, wish))
-        started = time.perf_counter()
-        try:
-            table = self.stored_features([h.product.id for h in result.hits])
-            query = query_side()
-            order, scores = self.rerank_order(query, [h.product.id for h in result.hits],
-                                              [h.score for h in result.hits], table,
-                                              [h.product.article_type for h in result.hits])
-        except ModelUnavailable as exc:
-            hits = result.hits[:k]
-            return SearchResult(hits, [*result.notes, f"Re-ranking is unavailable: {exc}"], result.timings_ms,
-                                result.feedback, self._wish_chips(hits, wish, table))
-        from core.rerank import explain
 
-        hits = [Hit(result.hits[i].product, float(scores[i]), rank) for rank, i in enumerate(order[:k], start=1)]
-        prototypes = self.reranker()[1]
-        chips = {h.product.id: explain(query, table.get(h.product.id), prototypes) for h in hits}
-        timings = {**result.timings_ms, "rerank": (time.perf_counter() - started) * 1000}
-        return SearchResult(hits, result.notes, timings, result.feedback, chips, reranked=True)
-
-    def _wish_chips(self, hits: Sequence[Hit], wish: Wish, table: dict | None = None) -> dict[int, list[Chip]]:
-        if wish.is_empty:
-            return {}
-        from core.rerank import wish_chips
-
-        table = self.stored_features([h.product.id for h in hits]) if table is None else table
-        return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}
 
     def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None,
                      kinds: Sequence[str] | None = None):
@@ -253,7 +233,7 @@ class Search:
                 self._reranker = (model, prototypes)
             return self._reranker
 
-    # ---- the first stage -----------------------------------------------------------------------
+    # ---- composition, references and filters -------------------------------------------------
     def _cut_ids(self, sleeves: tuple[str, ...], lengths: tuple[str, ...]) -> tuple[int, ...]:
         """Catalog ids whose stored sleeves and length are among those asked for (empty: any). Read from a
         compact table of every product's cut, loaded once per features revision; each answer is kept too,
@@ -298,26 +278,6 @@ class Search:
             raise QueryError(f"There is no product with id {ref_id} in the catalog.")
         return load_image(self.image_path(product)), product
 
-    def _search(self, query: np.ndarray, k: int, where: SearchFilter, notes: list[str],
-                timings: dict[str, float], photo: PhotoQuery | None = None, shown: int | None = None) -> SearchResult:
-        """The first stage's k candidates; `shown`: how many the user will see (notes speak of those)."""
-        if not 1 <= int(k) <= MAX_K:
-            raise QueryError(f"k must be between 1 and {MAX_K}.")
-        started = time.perf_counter()
-        index, before_import = self._current_index()
-        if before_import:
-            notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
-        where, notes = self.attribute_filter(index, where, int(shown or k), notes)
-        neighbours = (self.photo_neighbours(photo, int(k), where, index=index) if photo is not None
-                      else index.search(query, int(k), where))
-        searched = time.perf_counter()
-        products = self.catalog.get([n.id for n in neighbours])
-        hits = [Hit(p, n.score, rank) for rank, (n, p) in enumerate(
-            ((n, p) for n, p in zip(neighbours, products) if p is not None), start=1)]
-        if not hits:
-            notes = [*notes, "No product matches these filters." if not where.is_empty else "The catalog is empty."]
-        timings = {**timings, "search": searched - started, "fetch": time.perf_counter() - searched}
-        return SearchResult(hits, notes, {name: seconds * 1000 for name, seconds in timings.items()})
 
     def attribute_filter(self, index: VectorIndex, where: SearchFilter, k: int,
                           notes: list[str]) -> tuple[SearchFilter, list[str]]:
@@ -336,3 +296,85 @@ class Search:
             notes = [*notes, f"Only {found} product{'s are' if found > 1 else ' is'} here recorded with {asked}: "
                              f"{'all of them are' if found > 1 else 'it is'} shown."]
         return narrowed, notes
+
+    # ---- the first stage and the re-ranking --------------------------------------------------
+    def first_stage(self, query: np.ndarray | PhotoQuery, depth: int, where: SearchFilter = SearchFilter(),
+                    exclude: int | None = None, index: VectorIndex | None = None) -> list[Neighbour]:
+        """The index's `depth` nearest products to a query vector, or to a photo by its own path (type prior
+        included); `exclude` (a reference id) is never among them."""
+        index = self.index() if index is None else index
+        if isinstance(query, PhotoQuery):
+            return self.photo_neighbours(query, depth, where, exclude, index)
+        found = index.search(query, min(MAX_K + 1, depth + (exclude is not None)), where)
+        return [n for n in found if n.id != exclude][:depth]
+
+    def rank(self, query: np.ndarray | PhotoQuery, k: int, where: SearchFilter = SearchFilter(),
+             question: Callable[[], RerankQuery] | None = None, exclude: int | None = None,
+             index: VectorIndex | None = None) -> Ranking:
+        """How every search and the evaluation order the catalog: the first stage (RERANK_DEPTH candidates
+        when re-ranking), then the re-ranker's order for the query `question` builds (None: no re-ranking);
+        cut to k. The reference `exclude` is never among them."""
+        started = time.perf_counter()
+        first = self.first_stage(query, rerank_depth(k, question is not None), where, exclude, index)
+        searched = time.perf_counter()
+        timings = {"search": (searched - started) * 1000}
+        if question is None:
+            return Ranking(first, first[:k], timings_ms=timings)
+        table = self.stored_features([n.id for n in first])
+        try:
+            asked = question()
+            order, scores = self.rerank_order(asked, [n.id for n in first], [n.score for n in first], table)
+        except ModelUnavailable as exc:
+            return Ranking(first, first[:k], unavailable=str(exc), features=table, timings_ms=timings)
+        final = [Neighbour(first[i].id, float(scores[i])) for i in order[:k]]
+        return Ranking(first, final, reranked=True, question=asked, features=table,
+                       timings_ms={**timings, "rerank": (time.perf_counter() - searched) * 1000})
+
+    def _run(self, query: np.ndarray | PhotoQuery, k: int, where: SearchFilter, notes: list[str],
+             timings: dict[str, float], question: Callable[[], RerankQuery] | None = None, wish: Wish = Wish(),
+             exclude: int | None = None, feedback: Feedback | None = None, reference=None) -> SearchResult:
+        """A search's result: filters read, `rank`, products fetched, each hit explained. `question`: the
+        re-ranker's query, built only when re-ranking (None: the first stage's order)."""
+        if not 1 <= int(k) <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}.")
+        k = int(k)
+        index, before_import = self._current_index()
+        if before_import:
+            notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
+        where, notes = self.attribute_filter(index, where, k, notes)
+        ranking = self.rank(query, k, where, question, exclude, index)
+        fetched = time.perf_counter()
+        hits = self._hits(ranking.final)
+        first = self._hits(ranking.first_stage[:k]) if ranking.reranked else hits
+        timings = {**{name: seconds * 1000 for name, seconds in timings.items()}, **ranking.timings_ms,
+                   "fetch": (time.perf_counter() - fetched) * 1000}
+        if ranking.unavailable:
+            notes = [*notes, f"Re-ranking is unavailable: {ranking.unavailable}"]
+        if not hits:
+            notes = [*notes, "No product matches these filters." if not where.is_empty else "The catalog is empty."]
+        table = ranking.features if ranking.features is not None else self.stored_features([h.product.id for h in hits])
+        read = self._read_chips(hits, table, ranking.question, wish)
+        explanations = {h.product.id: explain_hit(h.product, table.get(h.product.id), read.get(h.product.id, []),
+                                                  feedback, reference) for h in hits}
+        return SearchResult(hits, notes, timings, feedback, read, reranked=ranking.reranked, first_stage=first,
+                            first_ranks={n.id: rank for rank, n in enumerate(ranking.first_stage, start=1)},
+                            explanations=explanations)
+
+    def _hits(self, neighbours: Sequence[Neighbour]) -> list[Hit]:
+        """Hits for neighbours, ranked from 1; a product deleted since the index was built is left out."""
+        products = self.catalog.get([n.id for n in neighbours])
+        kept = [(n, p) for n, p in zip(neighbours, products) if p is not None]
+        return [Hit(p, n.score, rank) for rank, (n, p) in enumerate(kept, start=1)]
+
+    def _read_chips(self, hits: Sequence[Hit], table: dict, question: RerankQuery | None,
+                    wish: Wish) -> dict[int, list[Chip]]:
+        """The chips read from each hit's photo: the re-ranker's for a re-ranked search, else the sleeves and
+        length asked for (none asked: no chips)."""
+        from core.rerank import explain
+
+        if question is not None:
+            prototypes = self.reranker()[1]
+            return {h.product.id: explain(question, table.get(h.product.id), prototypes) for h in hits}
+        if wish.is_empty:
+            return {}
+        return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.catalog import Catalog, Product
+from core.catalog import Catalog, Product, parse_id
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
 from core.engine.results import Status
@@ -351,6 +351,26 @@ class CatalogSync:
     # ---- state ---------------------------------------------------------------------------------
     def image_path(self, product: Product) -> Path:
         return self.settings.images_dir / (product.image or f"{product.id}.jpg")
+
+    def product(self, product_id: int) -> Product | None:
+        """The catalog product with this id, None when there is none."""
+        return self.catalog.get([parse_id(product_id)])[0]
+
+    def browse(self, text: str = "", skip: int = 0, limit: int = 24, **filters) -> list[Product]:
+        """Catalog products in id order whose name holds `text`, with gender / category filters (the Catalog page)."""
+        return self.catalog.browse(text=text, skip=skip, limit=limit, **filters)
+
+    def count(self, text: str = "", **filters) -> int:
+        """How many products `browse` would page through (without filters: from the catalog's metadata)."""
+        return self.catalog.count(text, **filters)
+
+    def catalog_state(self) -> str:
+        """A fingerprint of the catalog's contents (changes with every write): a cache key for pages."""
+        return self.catalog.state()
+
+    def catalog_vectors(self) -> tuple[list[Product], np.ndarray]:
+        """Every product with its vector from this engine's encoder (the embedding map)."""
+        return self.catalog.embeddings(self.encoder.model_key)
 
     def status(self) -> Status:
         """The catalog and index at a glance. In step, the counts come from the index's manifest (no scan of
