@@ -81,7 +81,7 @@ def read_all(model, items: list[tuple[object, str, str]], desc: str) -> list:
 
 
 def catalog_sleeves(model, catalog: Path, styles: pd.DataFrame) -> dict:
-    from core.pose_model import PoseModel
+    from core.look.pose_model import PoseModel
 
     labels = json.loads((Path(__file__).with_name("sleeve-labels.json")).read_text())["labels"]
     types = dict(zip(styles["id"].astype(str), styles["articleType"]))

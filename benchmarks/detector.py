@@ -22,8 +22,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.artifacts import with_key_figures  # noqa: E402
-from core.garments import DETECTOR_CLASSES, garment_boxes  # noqa: E402
-from core.look import DETECTOR_WEIGHTS, GarmentDetector, best_per_class, padded  # noqa: E402
+from core.look.garments import DETECTOR_CLASSES, garment_boxes  # noqa: E402
+from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, best_per_class, padded  # noqa: E402
 from core.metrics import average_precision, box_iou  # noqa: E402
 from core.photo_query import PhotoReader  # noqa: E402
 from core.segment import load_segmenter, mask_box  # noqa: E402
@@ -59,7 +59,7 @@ def mean_boxes(truths: dict[str, dict[str, tuple]], sizes: dict[str, tuple[int, 
 
 
 def ultralytics_val(weights: Path, yaml: Path) -> dict:
-    from core.look import import_yolo
+    from core.look.shop import import_yolo
 
     model = import_yolo()(str(weights))
     imgsz = (model.ckpt or {}).get("train_args", {}).get("imgsz", 416)
@@ -184,7 +184,7 @@ config: no pretrained weights. {trained['megabytes']} MB.
 
 ## Data
 - Street photos with pixel masks (`street-photos`, photos 0001-0640 train, 0641-0804 held out), 550 px wide.
-- Boxes come from the masks (core/garments.py): one box per group, the union of its labels' pixels, specks
+- Boxes come from the masks (core/look/garments.py): one box per group, the union of its labels' pixels, specks
   under 0.1% of the photo ignored. Groups: topwear (blazer, blouse, bodysuit, cape, cardigan, coat, hoodie,
   jacket, jumper, shirt, sweater, sweatshirt, t-shirt, top, vest), bottomwear (jeans, leggings, pants,
   shorts, skirt), footwear (boots, clogs, flats, heels, loafers, pumps, sandals, shoes, sneakers, wedges),

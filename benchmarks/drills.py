@@ -133,16 +133,16 @@ class LookModels:
 
     def __init__(self, engine: StyleLens):
         from core.encoders import load_attribute_model
-        from core.gender import load_gender_model
-        from core.look import DETECTOR_WEIGHTS, GarmentDetector
-        from core.pose_model import PoseModel
+        from core.look.gender import load_gender_model
+        from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector
+        from core.look.pose_model import PoseModel
 
         self.engine = engine
         self.detect, self.pose = GarmentDetector(DETECTOR_WEIGHTS), PoseModel()
         self.gender = load_gender_model(load_attribute_model(engine.settings.encoder_name))
 
     def __call__(self, picture):
-        from core.look import shop_the_look
+        from core.look.shop import shop_the_look
 
         return shop_the_look(self.engine, picture, self.detect, self.pose, self.gender, k=5, rerank=True)
 

@@ -1,4 +1,4 @@
-"""Gender check accuracy: the gender classifier (core/gender.py, as served) beside the encoder's gender head.
+"""Gender check accuracy: the gender classifier (core/look/gender.py, as served) beside the encoder's gender head.
 
     python benchmarks/gender.py --catalog ../shared/datasets/fashion-products \
         --street ../shared/datasets/street-photos --street-labels benchmarks/street-gender-labels.json \
@@ -8,7 +8,7 @@ Two sets: held-out catalog Apparel photos of Men/Women products in which the pos
 (flat packshots left out and counted) and held-out street photos whose
 person was labelled by eye (benchmarks/street-gender-labels.json, "eval": never trained on). Methods:
 "head" = the encoder's gender head on the photo (catalog) or the person crop (street), the baseline;
-"served" = what Shop the Look does (core/gender.py: a linear layer over the embeddings of the person
+"served" = what Shop the Look does (core/look/gender.py: a linear layer over the embeddings of the person
 crop and the face crop). Prints accuracy, balanced accuracy, confusion matrices and how often a face
 was found.
 """
@@ -25,9 +25,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.artifacts import versus, with_key_figures  # noqa: E402
-from core.gender import load_gender_model  # noqa: E402
+from core.look.gender import load_gender_model  # noqa: E402
 from core.images import load_image  # noqa: E402
-from core.pose_model import PoseModel  # noqa: E402
+from core.look.pose_model import PoseModel  # noqa: E402
 from core.split import is_held_out  # noqa: E402
 
 

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.config import load_settings  # noqa: E402
 from core.encoders import load_attribute_model  # noqa: E402
 from core.engine import StyleLens  # noqa: E402
-from core.gender import load_gender_model  # noqa: E402
+from core.look.gender import load_gender_model  # noqa: E402
 from core.images import load_image  # noqa: E402
 from core.ingest import read_catalog  # noqa: E402
-from core.look import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look  # noqa: E402
-from core.pose_model import PoseModel  # noqa: E402
+from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look  # noqa: E402
+from core.look.pose_model import PoseModel  # noqa: E402
 from core.errors import ImageError  # noqa: E402
 from training import street  # noqa: E402
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.pose_model import PoseModel  # noqa: E402
+from core.look.pose_model import PoseModel  # noqa: E402
 
 
 def sample(street: Path, catalog: Path, seed: int) -> list[tuple[str, Path, bool]]:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.garment_features import SLEEVES, extract  # noqa: E402
 from core.images import load_image  # noqa: E402
-from core.pose_model import PoseModel  # noqa: E402
+from core.look.pose_model import PoseModel  # noqa: E402
 
 
 def main() -> None:

@@ -42,8 +42,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("garment-attributes", "sleeve and length of a garment photo", "core.attributes:load_attribute_model"),
     Artifact("garment-segmenter", "garment masks: cuts the garment out of a photo", "core.segment:load_segmenter"),
     Artifact("garment-detector", "Shop the Look: finds topwear, bottomwear, footwear, full-body pieces",
-             "core.look:GarmentDetector"),
-    Artifact("gender-probe", "Shop the Look: whose clothing it is, from face and body", "core.gender:load_gender_model"),
+             "core.look.shop:GarmentDetector"),
+    Artifact("gender-probe", "Shop the Look: whose clothing it is, from face and body", "core.look.gender:load_gender_model"),
 )}
 
 

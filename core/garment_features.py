@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from core.pose import VISIBLE, Landmark
+from core.look.pose import VISIBLE, Landmark
 
 EXTRACTOR_VERSION = 2
 SIDE = 96  # features are read from a SIDE x SIDE copy

@@ -69,7 +69,7 @@ def recall_curve(first_ranks: Sequence[int | None], k: int) -> list[float]:
     return [sum(1 for r in first_ranks if r is not None and r <= cut) / len(first_ranks) for cut in range(1, k + 1)]
 
 
-# --- detection: one ground-truth box per class per image (core/garments.py gives one box per group) ---
+# --- detection: one ground-truth box per class per image (core/look/garments.py gives one box per group) ---
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 

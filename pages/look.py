@@ -5,9 +5,9 @@ import random
 import streamlit as st
 
 from core.config import load_settings
-from core.drawing import draw_boxes, draw_masks, draw_pose
+from core.look.drawing import draw_boxes, draw_masks, draw_pose
 from core.images import load_image
-from core.look import shop_the_look
+from core.look.shop import shop_the_look
 from core.errors import ModelUnavailable
 from ui.state import engine, garment_detector, gender_model, pose_model
 from ui.widgets import (ensure_index, new_upload, page_header, page_resources, picture, product_grid, rerank_toggle,

@@ -1,8 +1,8 @@
 """Keypoints and garment boxes drawn on a photo: drawn where they belong, the original left untouched."""
 from PIL import Image
 
-from core.drawing import BOX_COLOURS, draw_boxes, draw_pose
-from core.pose import Landmark
+from core.look.drawing import BOX_COLOURS, draw_boxes, draw_pose
+from core.look.pose import Landmark
 
 
 def test_boxes_are_drawn_in_their_class_colour_on_a_copy():

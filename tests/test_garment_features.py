@@ -2,7 +2,7 @@
 from PIL import Image, ImageDraw
 
 from core.garment_features import GarmentFeatures, extract, sleeves_on_model
-from core.pose import Landmark
+from core.look.pose import Landmark
 
 SKIN = (224, 172, 140)
 

@@ -1,7 +1,7 @@
 """Mask -> garment box conversion and the label grouping of "shop the look", on constructed label maps."""
 import numpy as np
 
-from core.garments import DETECTOR_CLASSES, GROUP_OF_LABEL, garment_boxes
+from core.look.garments import DETECTOR_CLASSES, GROUP_OF_LABEL, garment_boxes
 
 NAMES = ["null", "skin", "shoes", "boots", "jacket", "blouse", "jeans", "dress", "bag"]
 

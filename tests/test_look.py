@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.gender import GenderGuess
-from core.look import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
-from core.pose import PoseVerdict
+from core.look.gender import GenderGuess
+from core.look.shop import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
+from core.look.pose import PoseVerdict
 from core.errors import ModelUnavailable
 from tests.conftest import draw_product
 
@@ -90,10 +90,10 @@ def test_a_packshot_goes_straight_to_similar_products(loaded_engine):
 
 
 def test_cli_look_says_when_the_detector_is_not_trained_yet(settings, tmp_path, capsys, monkeypatch):
-    import core.look
+    import core.look.shop
     from core.__main__ import main
 
-    monkeypatch.setattr(core.look, "DETECTOR_WEIGHTS", tmp_path / "missing.pt")
+    monkeypatch.setattr(core.look.shop, "DETECTOR_WEIGHTS", tmp_path / "missing.pt")
     draw_product("dress", (0, 0, 0)).save(tmp_path / "photo.png")
     assert main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 4  # a model unavailable (core.errors.EXIT_CODES)
     assert "garment detector" in capsys.readouterr().err
@@ -106,7 +106,7 @@ def test_importing_the_detector_library_leaves_image_errors_as_they_were():
     import pytest
 
     from core.images import ImageError, load_image
-    from core.look import import_yolo
+    from core.look.shop import import_yolo
 
     import_yolo()
     with pytest.raises(PIL.UnidentifiedImageError):
@@ -149,7 +149,7 @@ def tiny_detector(tmp_path_factory):
     """An untrained YOLO with the four garment classes, built offline from ultralytics' model config."""
     import torch
 
-    from core.look import import_yolo
+    from core.look.shop import import_yolo
 
     import_yolo()
     from ultralytics.nn.tasks import DetectionModel
@@ -164,7 +164,7 @@ def tiny_detector(tmp_path_factory):
 def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, tmp_path):
     import torch
 
-    from core.look import GarmentDetector
+    from core.look.shop import GarmentDetector
 
     detector = GarmentDetector(tiny_detector, confidence=0.0)
     found = detector(Image.new("RGB", (300, 400), "white"))
@@ -182,20 +182,20 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
                                                   monkeypatch):
     import json
 
-    import core.look
+    import core.look.shop
     from core.__main__ import main
 
-    import core.gender
+    import core.look.gender
 
-    monkeypatch.setattr(core.look, "DETECTOR_WEIGHTS", tiny_detector)
+    monkeypatch.setattr(core.look.shop, "DETECTOR_WEIGHTS", tiny_detector)
     import torch
 
     from core.encoders import BUNDLED_ENCODER, load_encoder
 
     bundled = load_encoder(BUNDLED_ENCODER)
-    core.gender.save_gender_model(tmp_path / "gender.pt", torch.nn.Linear(2 * bundled.dim, 2),
+    core.look.gender.save_gender_model(tmp_path / "gender.pt", torch.nn.Linear(2 * bundled.dim, 2),
                                   {"encoder": bundled.model_key})
-    monkeypatch.setattr(core.gender, "BUNDLED_GENDER_MODEL", tmp_path / "gender.pt")
+    monkeypatch.setattr(core.look.gender, "BUNDLED_GENDER_MODEL", tmp_path / "gender.pt")
     folder = tmp_path / "photos"
     folder.mkdir()
     draw_product("shoe", (235, 200, 40), size=300).save(folder / "shoe.png")
@@ -224,7 +224,7 @@ class ColouredSegmenter:
 def test_garments_are_segmented_boxed_by_their_masks_and_drawn(loaded_engine):
     import numpy as np
 
-    from core.drawing import draw_masks
+    from core.look.drawing import draw_masks
     from core.photo_query import PhotoReader
 
     loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, ColouredSegmenter()))

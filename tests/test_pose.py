@@ -1,5 +1,5 @@
 """The pose verdict on constructed landmarks (MediaPipe's 33 points, x/y in 0..1, y downwards)."""
-from core.pose import (LEFT_ANKLE, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, NOSE, RIGHT_ANKLE, RIGHT_HIP, RIGHT_KNEE,
+from core.look.pose import (LEFT_ANKLE, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, NOSE, RIGHT_ANKLE, RIGHT_HIP, RIGHT_KNEE,
                        RIGHT_SHOULDER, Landmark, body_box, judge_pose, largest_person_region, placed)
 
 
@@ -99,7 +99,7 @@ def test_no_person_box_without_visible_landmarks():
 def test_the_bundled_mediapipe_model_loads_offline_and_finds_nobody_in_a_blank_photo():
     from PIL import Image
 
-    from core.pose_model import PoseModel
+    from core.look.pose_model import PoseModel
 
     verdict = PoseModel().verdict(Image.new("RGB", (300, 500), "white"))
     assert not verdict.full_shot and verdict.reasons == ("no person found",)
@@ -108,7 +108,7 @@ def test_the_bundled_mediapipe_model_loads_offline_and_finds_nobody_in_a_blank_p
 def test_wide_photos_are_read_in_overlapping_squares_and_faces_seen_twice_count_once():
     from PIL import Image
 
-    from core.pose_model import _square_tiles, _without_duplicates
+    from core.look.pose_model import _square_tiles, _without_duplicates
 
     tiles = list(_square_tiles(Image.new("RGB", (1500, 600))))
     assert [left for left, _ in tiles] == [0, 300, 600, 900] and all(t.size == (600, 600) for _, t in tiles)

@@ -450,7 +450,7 @@ def _wait_for(port: int) -> None:
 @pytest.mark.parametrize("size", [(1024, 1), (1, 1024), (5000, 300), (40, 40)])
 def test_pose_check_on_slivers_and_panoramas(size):
     """A 100000x1 upload (shrunk to 1024x1) once crashed Shop the Look's face tiling (a step of zero)."""
-    from core.pose_model import MAX_TILES, PoseModel, _square_tiles
+    from core.look.pose_model import MAX_TILES, PoseModel, _square_tiles
 
     image = Image.new("RGB", size, "grey")
     assert "no person found" in PoseModel().verdict(image).reasons

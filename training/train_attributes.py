@@ -165,7 +165,7 @@ def geometric_sleeves(catalog: Path, cache: Path) -> dict[int, str | None]:
     if cache.is_file():
         return {int(k): v for k, v in json.loads(cache.read_text()).items()}
     from core.garment_features import extract
-    from core.pose_model import PoseModel
+    from core.look.pose_model import PoseModel
 
     styles = pd.read_csv(catalog / "styles.csv", on_bad_lines="skip").fillna("")
     tops = styles[styles["articleType"].map(has_sleeves)]

@@ -2,7 +2,7 @@
 
     python -m training.train_detector --street ../shared/datasets/street-photos --out assets/garment-detector.pt
 
-Boxes come from the pixel masks (core/garments.py: one box per group, specks ignored). Photos 0001-0640
+Boxes come from the pixel masks (core/look/garments.py: one box per group, specks ignored). Photos 0001-0640
 train, 0641-0804 are held out for evaluation (training/street.py); ultralytics reports its validation on
 them each epoch, but that is only watched: the last epoch is shipped, not the epoch that scored best there.
 The YOLO dataset under --work links to the photos (no copies) and holds the label files. Resumable: run
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.garments import DETECTOR_CLASSES, garment_boxes
+from core.look.garments import DETECTOR_CLASSES, garment_boxes
 from training import street
 
 

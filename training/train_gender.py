@@ -6,7 +6,7 @@
 Data: the street photos 0001-0640 labelled by eye (benchmarks/street-gender-labels.json, "train"; each
 photo also mirrored) and catalog Apparel photos of people from the training split (core/split.py).
 Each photo becomes two embeddings (core/gender.person_views: the person crop from the pose landmarks
-and the crop around the largest face, both found by core/pose_model.py as the app finds them). Street
+and the crop around the largest face, both found by core/look/pose_model.py as the app finds them). Street
 and catalog count equally, and within each Men and Women count equally. The regularisation strength is
 chosen by 5-fold cross-validation on the street photos (balanced accuracy), mirrored copies kept in the
 fold of their photo. Street photos 0641-0760 ("eval") are never used here: benchmarks/gender.py
@@ -26,7 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from core.encoders import BUNDLED_ENCODER, load_encoder
-from core.gender import GENDERS, save_gender_model
+from core.look.gender import GENDERS, save_gender_model
 from core.images import load_image
 from core.split import is_held_out
 
@@ -53,7 +53,7 @@ def catalog_people(catalog: Path, count: int, held_out: bool = False, seed: int 
 
 def embed(photos: list[tuple[Path, str]], pose, model, mirror: bool, desc: str) -> dict[str, np.ndarray]:
     """{features [N, 2D], label [N], photo [N]} (photo: index of the source photo, shared by its mirror)."""
-    from core.gender import person_views
+    from core.look.gender import person_views
 
     features, labels, sources = [], [], []
     for index, (path, gender) in enumerate(tqdm(photos, desc=desc)):
@@ -113,7 +113,7 @@ def cached(path: Path, make) -> dict[str, np.ndarray]:
 
 
 def train(args: argparse.Namespace) -> None:
-    from core.pose_model import PoseModel
+    from core.look.pose_model import PoseModel
 
     started = time.time()
     encoder, pose, work = load_encoder(BUNDLED_ENCODER), PoseModel(), Path(args.work)

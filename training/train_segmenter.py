@@ -4,7 +4,7 @@
         --street ../shared/datasets/street-photos --out assets/garment-segmenter.pt
 
 Two sources of exact masks:
-    worn garments   street photos 0001-0640: each garment group's box (core/garments.py) cut out with a
+    worn garments   street photos 0001-0640: each garment group's box (core/look/garments.py) cut out with a
                     margin; the target is that group's pixels (skin, hair and the background are not garment)
     single garments catalog packshots (held-out products excluded) whose white background gives the mask;
                     composited onto street backgrounds and made-up textures (floors, beds, walls) with
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from core.garments import GROUP_OF_LABEL
+from core.look.garments import GROUP_OF_LABEL
 from core.segment import SegmenterConfig, UNet, normalize, save_segmenter
 from core.split import is_held_out
 from training import augment, street

@@ -44,7 +44,7 @@ def attribute_reader(name: str):
 
 @st.cache_resource(show_spinner="Loading the pose model…")
 def pose_model():
-    from core.pose_model import PoseModel
+    from core.look.pose_model import PoseModel
 
     return PoseModel()
 
@@ -52,7 +52,7 @@ def pose_model():
 @st.cache_resource(show_spinner="Loading the garment detector…")
 def garment_detector():
     """Raises ModelUnavailable (not cached) while the detector's weights are missing."""
-    from core.look import DETECTOR_WEIGHTS, GarmentDetector
+    from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector
 
     return GarmentDetector(DETECTOR_WEIGHTS)
 
@@ -60,6 +60,6 @@ def garment_detector():
 @st.cache_resource(show_spinner="Loading the gender check…")
 def gender_model(encoder_name: str):
     """Raises ModelUnavailable (not cached) while the face classifier's weights are missing."""
-    from core.gender import load_gender_model
+    from core.look.gender import load_gender_model
 
     return load_gender_model(attribute_model(encoder_name))  # reuses the bundled encoder when it is the one

@@ -264,7 +264,7 @@ class CatalogSync:
 
         if not has_sleeves(article_type):
             return extract(image)
-        from core.pose_model import shared_pose_model  # mediapipe is imported on first need only
+        from core.look.pose_model import shared_pose_model  # mediapipe is imported on first need only
 
         return extract(image, shared_pose_model().landmarks(image))
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from core.pose import Box, Landmark, PoseVerdict, judge_pose, largest_person_region, placed
+from core.look.pose import Box, Landmark, PoseVerdict, judge_pose, largest_person_region, placed
 
 MAX_SIDE = 1024  # the model sees at most this many pixels a side
 MIN_SIDE = 32  # below this many pixels a side there is no person to find (and nothing to tile)

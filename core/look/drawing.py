@@ -7,7 +7,7 @@ import numpy as np
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from core.pose import VISIBLE, Landmark
+from core.look.pose import VISIBLE, Landmark
 
 # MediaPipe Pose points joined into a stick figure (face points are left out: the nose stands for the head)
 SKELETON = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25), (25, 27),

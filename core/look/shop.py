@@ -16,9 +16,9 @@ from PIL import Image
 
 from core.artifacts import path_of
 from core.engine import Hit, SearchResult, StyleLens
-from core.gender import GenderGuess
+from core.look.gender import GenderGuess
 from core.index import SearchFilter
-from core.pose import Box, PoseVerdict
+from core.look.pose import Box, PoseVerdict
 from core.segment import mask_box
 from core.errors import ModelUnavailable
 
@@ -98,11 +98,11 @@ class LookResult:
 Detect = Callable[[Image.Image], Sequence[Detection]]
 
 
-class PoseJudge(Protocol):  # core.pose_model.PoseModel
+class PoseJudge(Protocol):  # core.look.pose_model.PoseModel
     def verdict(self, image: Image.Image) -> PoseVerdict: ...
 
 
-class GenderJudge(Protocol):  # core.gender.GenderModel
+class GenderJudge(Protocol):  # core.look.gender.GenderModel
     def guess(self, image: Image.Image, face: Box | None = None, person: Box | None = None) -> GenderGuess: ...
 
 
@@ -112,7 +112,7 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
     """The whole pipeline on one photo; `gender` overrides the gender check.
 
     `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
-    person)` tells whose clothing it is (core.gender.GenderModel)."""
+    person)` tells whose clothing it is (core.look.gender.GenderModel)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     verdict = pose_model.verdict(image)
