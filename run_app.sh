@@ -3,7 +3,7 @@
 # The app listens on this machine only; STYLELENS_HOST=0.0.0.0 (with APP_PASSWORD) serves the network.
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/bootstrap.sh
+source scripts/bootstrap.sh app
 python -m core prepare   # database up, catalog imported from CATALOG_DIR if empty, index in step
 port="${PORT:-8501}"
 host="$(python -c 'from core.config import load_settings; print(load_settings().host)')"  # env or .env

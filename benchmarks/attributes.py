@@ -29,16 +29,20 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.artifacts import versus, with_key_figures  # noqa: E402
-from core.attributes import SLEEVES, load_attribute_model  # noqa: E402
-from core.garment_features import extract  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.split import is_held_out  # noqa: E402
-from training import clothing_photos, street  # noqa: E402
-from training.train_attributes import (LABELS_FILE, PHOTO_LENGTHS, PHOTO_SLEEVES, TYPE_LENGTHS,  # noqa: E402
-                                       street_hem_length, _with_margin)
+from core.artifacts import versus, with_key_figures
+from core.attributes import SLEEVES, load_attribute_model
+from core.garment_features import extract
+from core.images import load_image
+from core.split import is_held_out
+from training import clothing_photos, street
+from training.train_attributes import (
+    LABELS_FILE,
+    PHOTO_LENGTHS,
+    PHOTO_SLEEVES,
+    TYPE_LENGTHS,
+    _with_margin,
+    street_hem_length,
+)
 
 PHOTO_TYPES = {"T-Shirt": "Tshirts", "Polo": "Tshirts", "Longsleeve": "Tshirts", "Hoodie": "Sweatshirts",
                "Blazer": "Jackets", "Outwear": "Jackets", "Undershirt": "Tops", "Shorts": "Shorts", "Pants": "Trousers"}

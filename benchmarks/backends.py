@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.config import load_settings  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.index import SearchFilter, VectorIndex  # noqa: E402
-from core.milvus_index import MilvusIndex  # noqa: E402
-from core.split import is_held_out  # noqa: E402
+from core.config import load_settings
+from core.engine import StyleLens
+from core.index import SearchFilter, VectorIndex
+from core.milvus_index import MilvusIndex
+from core.split import is_held_out
 
 
 def timed(search, query, where) -> tuple[list[int], float]:

@@ -17,13 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.artifacts import versus, with_key_figures  # noqa: E402
-from core.composer import METHODS  # noqa: E402
-from core.config import load_settings  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.evaluation import evaluate, read_queries  # noqa: E402
+from core.artifacts import versus, with_key_figures
+from core.composer import METHODS
+from core.config import load_settings
+from core.engine import StyleLens
+from core.evaluation import evaluate, read_queries
 
 
 def latency(engine: StyleLens, queries, method: str, count: int = 100) -> dict:

@@ -19,16 +19,14 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.artifacts import with_key_figures  # noqa: E402
-from core.look.garments import DETECTOR_CLASSES, garment_boxes  # noqa: E402
-from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, best_per_class, padded  # noqa: E402
-from core.metrics import average_precision, box_iou  # noqa: E402
-from core.photo_query import PhotoReader  # noqa: E402
-from core.segment import load_segmenter, mask_box  # noqa: E402
-from training import street  # noqa: E402
-from training.train_detector import write_dataset  # noqa: E402
+from core.artifacts import with_key_figures
+from core.look.garments import DETECTOR_CLASSES, garment_boxes
+from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, best_per_class, padded
+from core.metrics import average_precision, box_iou
+from core.photo_query import PhotoReader
+from core.segment import load_segmenter, mask_box
+from training import street
+from training.train_detector import write_dataset
 
 MAIN_CLASSES = ("topwear", "bottomwear", "footwear")  # the target averages these three
 

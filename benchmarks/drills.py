@@ -37,13 +37,11 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.config import PROJECT_ROOT, load_settings  # noqa: E402
-from core.dbserver import STATE_FILE, local_server_uri, running_server, stop_local_server  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.errors import DatabaseUnavailable  # noqa: E402
+from core.config import PROJECT_ROOT, load_settings
+from core.dbserver import STATE_FILE, local_server_uri, running_server, stop_local_server
+from core.engine import StyleLens
+from core.errors import DatabaseUnavailable
+from core.images import load_image
 
 TEXTS = ["red floral summer dress", "navy blue men's polo", "black leather boots", "white sneakers", "denim jeans",
          "striped cotton shirt", "green kurta for women", "grey hoodie", "pink top", "formal brown shoes",
@@ -134,8 +132,8 @@ class LookModels:
     def __init__(self, engine: StyleLens):
         from core.encoders import load_attribute_model
         from core.look.gender import load_gender_model
-        from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector
         from core.look.pose_model import PoseModel
+        from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector
 
         self.engine = engine
         self.detect, self.pose = GarmentDetector(DETECTOR_WEIGHTS), PoseModel()

@@ -26,15 +26,13 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.artifacts import with_key_figures  # noqa: E402
-from core.config import load_settings  # noqa: E402
-from core.encoders import load_encoder  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.evaluation import evaluate, read_queries  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.split import is_held_out  # noqa: E402
+from core.artifacts import with_key_figures
+from core.config import load_settings
+from core.encoders import load_encoder
+from core.engine import StyleLens
+from core.evaluation import evaluate, read_queries
+from core.images import load_image
+from core.split import is_held_out
 
 QUERY_FILES = ("heldout-image", "heldout-text", "phone-like", "street-crops")
 GENDER_OF = {"Men": "Men", "Boys": "Men", "Women": "Women", "Girls": "Women"}

@@ -22,13 +22,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.artifacts import versus, with_key_figures  # noqa: E402
-from core.look.gender import load_gender_model  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.look.pose_model import PoseModel  # noqa: E402
-from core.split import is_held_out  # noqa: E402
+from core.artifacts import versus, with_key_figures
+from core.images import load_image
+from core.look.gender import load_gender_model
+from core.look.pose_model import PoseModel
+from core.split import is_held_out
 
 
 def catalog_people(catalog: Path) -> list[tuple[str, Path]]:

@@ -15,25 +15,22 @@ import argparse
 import io
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.config import load_settings  # noqa: E402
-from core.encoders import load_attribute_model  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.look.gender import load_gender_model  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.ingest import read_catalog  # noqa: E402
-from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look  # noqa: E402
-from core.look.pose_model import PoseModel  # noqa: E402
-from core.errors import ImageError  # noqa: E402
-from training import street  # noqa: E402
+from core.config import load_settings
+from core.encoders import load_attribute_model
+from core.engine import StyleLens
+from core.errors import ImageError
+from core.images import load_image
+from core.ingest import read_catalog
+from core.look.gender import load_gender_model
+from core.look.pose_model import PoseModel
+from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
+from training import street
 
 SIZE = (550, 830)
 

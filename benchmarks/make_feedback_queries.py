@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from training.triplets import TripletMaker, catalog_items, read_attributes  # noqa: E402
+from training.triplets import TripletMaker, catalog_items, read_attributes
 
 
 def main() -> None:

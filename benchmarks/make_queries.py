@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +25,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.split import is_held_out  # noqa: E402
-from training import augment, street  # noqa: E402
+from core.split import is_held_out
+from training import augment, street
 
 SIDE = 224
 

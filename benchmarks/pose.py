@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,9 +19,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.look.pose_model import PoseModel  # noqa: E402
+from core.look.pose_model import PoseModel
 
 
 def sample(street: Path, catalog: Path, seed: int) -> list[tuple[str, Path, bool]]:

@@ -28,14 +28,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.config import load_settings  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.evaluation import EvalQuery, evaluate  # noqa: E402
-from core.photo_query import EMBED, PhotoReader  # noqa: E402
-from core.segment import configured_segmenter, load_segmenter  # noqa: E402
-from training import clothing_photos, street  # noqa: E402
+from core.config import load_settings
+from core.engine import StyleLens
+from core.evaluation import EvalQuery, evaluate
+from core.photo_query import EMBED, PhotoReader
+from core.segment import configured_segmenter, load_segmenter
+from training import clothing_photos, street
 
 
 def catalog_ids_by_type(catalog: Path) -> dict[str, list[int]]:

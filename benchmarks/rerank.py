@@ -18,14 +18,12 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.artifacts import versus, with_key_figures  # noqa: E402
-from core.config import load_settings  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
-from core.evaluation import EvalQuery, evaluate, read_queries  # noqa: E402
-from core.rerank import FEATURE_NAMES, load_reranker  # noqa: E402
-from training.train_reranker import image_queries  # noqa: E402
+from core.artifacts import versus, with_key_figures
+from core.config import load_settings
+from core.engine import StyleLens
+from core.evaluation import EvalQuery, evaluate, read_queries
+from core.rerank import FEATURE_NAMES, load_reranker
+from training.train_reranker import image_queries
 
 METRICS = ("recall@10", "ndcg@10", "precision@10", "recall@50", "mrr")
 

@@ -34,8 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 CLONE_BASE = 10_000_000  # clone ids start here (the real catalog's are below)
 CLONE_BATCH = 5_000
 NOISE = float(os.environ.get("SCALE_NOISE", "0.25"))  # norm of the perturbation added to a clone's vector:

@@ -21,12 +21,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.artifacts import versus, with_key_figures  # noqa: E402
-from core.segment import BUNDLED_SEGMENTER, GarmentSegmenter  # noqa: E402
-from training import street  # noqa: E402
-from training.train_segmenter import composited, packshot_samples, street_samples, validate  # noqa: E402
+from core.artifacts import versus, with_key_figures
+from core.segment import BUNDLED_SEGMENTER, GarmentSegmenter
+from training import street
+from training.train_segmenter import composited, packshot_samples, street_samples, validate
 
 
 def measure(segmenter: GarmentSegmenter, catalog: Path, street_dir: Path) -> dict:

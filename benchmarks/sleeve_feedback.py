@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.attributes import family_of  # noqa: E402
-from core.config import load_settings  # noqa: E402
-from core.engine import StyleLens  # noqa: E402
+from core.attributes import family_of
+from core.config import load_settings
+from core.engine import StyleLens
 
 TOPS = ("Tshirts", "Tops", "Shirts")
 INTENTS = {

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.garment_features import SLEEVES, extract  # noqa: E402
-from core.images import load_image  # noqa: E402
-from core.look.pose_model import PoseModel  # noqa: E402
+from core.garment_features import SLEEVES, extract
+from core.images import load_image
+from core.look.pose_model import PoseModel
 
 
 def main() -> None:

@@ -295,10 +295,10 @@ def _models(args) -> int:
 def _look(args) -> int:
     from core.categories import image_files
     from core.encoders import load_attribute_model
-    from core.look.gender import load_gender_model
     from core.images import load_image, original_size
-    from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
+    from core.look.gender import load_gender_model
     from core.look.pose_model import PoseModel
+    from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
 
     photos = [p for path in args.image for p in (image_files(path) if path.is_dir() else [path])]
     if not photos:

@@ -13,9 +13,9 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 from core.errors import ArchiveError, StorageError
 

@@ -66,7 +66,7 @@ class TrainingRecord:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, record: dict | None) -> "TrainingRecord":
+    def from_dict(cls, record: dict | None) -> TrainingRecord:
         record = dict(record or {})
         known = {name: record.pop(name) for name in ("command", "data", "version", "encoder", "trained_on", "minutes")
                  if name in record}

@@ -13,9 +13,9 @@ or, for an uploaded photo, the type the encoder reads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from torch import nn
 from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
 from core.errors import AttributeModelUnavailable, ModelUnavailable
+from core.garment_features import hex_colour
 
 FORMAT = "stylelens-attributes/1"
 BUNDLED_ATTRIBUTE_MODEL = path_of("garment-attributes")
@@ -84,7 +85,7 @@ class Description:
 
     def to_json(self) -> dict:
         return {"article_type": self.article_type, "article_type_score": round(self.article_type_score, 4),
-                "colour": "#%02x%02x%02x" % tuple(int(c) for c in self.colour),
+                "colour": hex_colour(self.colour),
                 "lightness": round(self.lightness, 3), "sleeves": self.sleeves,
                 "sleeve_confidence": round(self.sleeve_confidence, 4), "length": self.length,
                 "length_confidence": round(self.length_confidence, 4)}

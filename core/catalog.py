@@ -17,18 +17,24 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime
 
 import numpy as np
 import pymongo
 from bson.binary import Binary
 from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import (BulkWriteError, ConfigurationError, ConnectionFailure, ExecutionTimeout,
-                            OperationFailure, ServerSelectionTimeoutError)
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 from pymongo.uri_parser import parse_uri
 
 from core.config import Settings
@@ -109,7 +115,7 @@ class Product:
         return doc
 
     @classmethod
-    def from_doc(cls, doc: dict) -> "Product":
+    def from_doc(cls, doc: dict) -> Product:
         fields = {k: doc.get(k, "") for k in cls.__dataclass_fields__ if k != "id"}
         return cls(id=int(doc["_id"]), **{k: (v if v is not None else "") for k, v in fields.items()})
 
@@ -198,7 +204,7 @@ class Catalog:
         self.restart_server = restart_server  # embedded server only: (re)starts it, returns its URI
 
     @classmethod
-    def open(cls, settings: Settings) -> "Catalog":
+    def open(cls, settings: Settings) -> Catalog:
         """Connect to MONGO_URI, or to the embedded server under the data folder (started if needed)."""
         restart = None
         if settings.mongo_uri:
@@ -354,7 +360,7 @@ class Catalog:
                     return None
         return changed
 
-    def import_lease(self, kind: str = "import") -> "Lease":
+    def import_lease(self, kind: str = "import") -> Lease:
         """A lease held while an import ("import") or a feature update ("features") runs; see Lease."""
         return Lease(self, kind)
 
@@ -392,7 +398,7 @@ class Catalog:
                features: list[dict] | None = None) -> None:
         """Insert or replace products (each write is one document, so none is ever half-written), with their
         vectors and garment features when given."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         operations = []
         for row, product in enumerate(products):
             doc = product.to_doc()
@@ -414,7 +420,7 @@ class Catalog:
                    features: list[dict | None] | None = None) -> None:
         """Bulk-load products known to be new (an id already there stops the load there; nothing is replaced),
         each with its vector and, optionally, stored garment features: one document per product."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         docs = []
         for row, product in enumerate(products):
             doc = {**product.to_doc(), "updated_at": now, "embeddings": {_model_slot(model): _vector_bytes(vectors[row])}}
@@ -489,11 +495,11 @@ class Lease:
     slow batch never lets it lapse, while a crashed process's lease lapses IMPORT_LEASE_S later. Searches
     meanwhile keep the index and feature table they have (see Revision)."""
 
-    def __init__(self, catalog: "Catalog", kind: str = "import"):
+    def __init__(self, catalog: Catalog, kind: str = "import"):
         self.catalog, self.key = catalog, f"imports.{kind}-{uuid.uuid4().hex}"
         self._stop = threading.Event()
 
-    def __enter__(self) -> "Lease":
+    def __enter__(self) -> Lease:
         self._renew()
         threading.Thread(target=self._beat, daemon=True, name="import-lease").start()
         return self

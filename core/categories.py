@@ -5,18 +5,18 @@ Used by the Catalog page (a folder or zip of photos) and by `python -m core cate
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image
 
 from core.archives import open_zip, read_member, safe_members
 from core.encoders.stylelens import Prediction
-from core.photo_query import PhotoReader
+from core.errors import ImageError, QueryError
 from core.images import load_image
 from core.ingest import Progress
-from core.errors import ImageError, QueryError
+from core.photo_query import PhotoReader
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 BATCH = 64

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
 from core.errors import ModelUnavailable
 
 

@@ -14,9 +14,9 @@ batch-based classification loss against frozen catalog vectors (training/train_c
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -28,8 +28,8 @@ from core.errors import ArchiveError, FileLimitError, ImageError, ModelUnavailab
 from core.images import load_image, read_file_limited
 from core.index import SearchFilter
 from core.ingest import Progress
-from core.photo_query import PhotoQuery
 from core.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
+from core.photo_query import PhotoQuery
 
 MIN_EVAL_K, MAX_EVAL_K = 50, 200  # at least 50: recall@50 is part of every report
 BATCH = 64

@@ -92,7 +92,7 @@ FILLER = {"the", "a", "an", "and", "but", "in", "for", "with", "same", "please",
           "quite", "rather", "ones", "sort", "good", "nice", "great", "better", "cool", "cute", "into", "from",
           "your", "mine", "their", "again", "still", "then", "them", "they", "when", "need", "give", "find",
           "made", "wear", "wearing", "size", "bigger", "smaller", "large", "small", "medium", "tall", "wide",
-          "narrow", "version", "option", "options", "thanks", "hmm", "prefer", "switch", "instead", "stuff"}
+          "narrow", "option", "options", "thanks", "hmm", "prefer", "switch", "stuff"}
 VOCABULARY = {**COLOUR_WORDS, **GENDER_WORDS, **ARTICLE_WORDS, **USAGE_WORDS, **SEASON_WORDS, **PATTERN_WORDS,
               **UNSEEN_WORDS, **{w: w for w in LIGHTER_WORDS | DARKER_WORDS | SLEEVE_WORDS | set(LENGTH_WORDS)},
               "quarter": "quarter", "elbow": "elbow", "half": "half"}

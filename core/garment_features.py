@@ -9,8 +9,8 @@ baseline and the fallback without it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -44,13 +44,13 @@ class GarmentFeatures:
         return doc
 
     @classmethod
-    def from_doc(cls, doc: dict) -> "GarmentFeatures":
+    def from_doc(cls, doc: dict) -> GarmentFeatures:
         colours = tuple((tuple(c["rgb"]), c["share"]) for c in doc["colours"])
         return cls(colours, doc["lightness"], tuple(doc["box"]), doc["aspect"], doc["fill"],  # type: ignore[arg-type]
                    doc["sleeves"], doc["pattern"], doc.get("version", 0), doc.get("sleeve_confidence", 0.0),
                    doc.get("length"), doc.get("length_confidence", 0.0))
 
-    def with_attributes(self, attributes, version: str) -> "GarmentFeatures":
+    def with_attributes(self, attributes, version: str) -> GarmentFeatures:
         """These features with sleeves and length read by the attribute model (a core.attributes.Attributes)."""
         return replace(self, sleeves=attributes.sleeves, sleeve_confidence=round(attributes.sleeve_confidence, 4),
                        length=attributes.length, length_confidence=round(attributes.length_confidence, 4),
@@ -62,6 +62,12 @@ def foreground(rgb: np.ndarray) -> np.ndarray:
     the whole image when that leaves too little (a photo without a white background)."""
     mask = (1.0 - rgb.min(axis=2)) > 0.08
     return mask if mask.mean() > 0.03 else np.ones(mask.shape, dtype=bool)
+
+
+def hex_colour(rgb: Sequence[int]) -> str:
+    """(r, g, b) 0..255 -> "#rrggbb", as JSON outputs write colours."""
+    r, g, b = (int(v) for v in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def lightness(image: Image.Image) -> float:

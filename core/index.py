@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 import faiss
 import numpy as np
@@ -47,7 +47,7 @@ class SearchFilter:
     @classmethod
     def make(cls, gender: str | Sequence[str] | None = None, category: str | Sequence[str] | None = None,
              include_unisex: bool = True, sleeves: str | Sequence[str] | None = None,
-             length: str | Sequence[str] | None = None) -> "SearchFilter":
+             length: str | Sequence[str] | None = None) -> SearchFilter:
         """A filter from user choices. Asking for one gender keeps Unisex items unless told otherwise."""
         genders = _as_tuple(gender)
         if genders and include_unisex and "Unisex" not in genders:
@@ -71,7 +71,7 @@ class Manifest:
     count: int
     catalog_state: str  # Catalog.state() when the index was built
     index_type: str  # "flat" (exact) or "ivf" (inverted lists, `nprobe` of `lists` probed per query)
-    built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     format_version: int = FORMAT_VERSION
     backend: str = "faiss"  # "faiss" (this file holds the vectors) or "milvus" (core/milvus_index.py)
     lists: int = 0  # IVF: inverted lists
@@ -117,7 +117,7 @@ class VectorIndex:
     # ---- building ------------------------------------------------------------------------
     @classmethod
     def build(cls, products: Sequence[Product], vectors: np.ndarray, model_key: str, catalog_state: str,
-              exact_limit: int = 100_000) -> "VectorIndex":
+              exact_limit: int = 100_000) -> VectorIndex:
         """Exact (flat) search up to `exact_limit` products, inverted lists (IVF, tuned) above."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # [N, D], L2-normalised
         if len(products) != len(vectors):
@@ -243,7 +243,7 @@ class VectorIndex:
         return [names[self.codes[attribute][r]] if ok else "" for r, ok in zip(rows, found)]
 
     def updated(self, changed: set[int], products: Sequence[Product], vectors: np.ndarray,
-                catalog_state: str) -> "VectorIndex":
+                catalog_state: str) -> VectorIndex:
         """A new index: this one with the rows of the `changed` ids retired and `products` (their current
         versions, if still in the catalog) appended. This one is left as it is, for searches under way."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(products), -1) if len(products) \
@@ -263,7 +263,7 @@ class VectorIndex:
         ids = np.concatenate([self.ids, new_ids])
         live = np.concatenate([live, np.ones(len(products), dtype=bool)])
         manifest = replace(self.manifest, count=int(live.sum()), catalog_state=catalog_state,
-                           built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           built_at=datetime.now(UTC).isoformat(timespec="seconds"),
                            tallies=tallies({a: c[live] for a, c in codes.items()}, vocab))
         return type(self)(index, ids, codes, vocab, manifest, live)
 
@@ -304,7 +304,7 @@ class VectorIndex:
         return manifest if manifest.format_version == FORMAT_VERSION else None
 
     @classmethod
-    def load(cls, path: Path) -> "VectorIndex":
+    def load(cls, path: Path) -> VectorIndex:
         if not path.is_file():
             raise IndexFileError(f"No index file at {path}.")
         try:

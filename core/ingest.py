@@ -13,9 +13,9 @@ import re
 import tempfile
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from core.archives import unpack
 from core.catalog import Product, parse_id

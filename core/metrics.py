@@ -5,7 +5,7 @@ No I/O, no torch: tests check them against hand-computed examples. Relevance is 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 RECALL_KS = (1, 5, 10, 50)
 

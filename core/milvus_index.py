@@ -15,16 +15,26 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from core.catalog import Product
 from core.errors import MilvusUnavailable
-from core.index import (FILTER_ATTRIBUTES, FORMAT_VERSION, HNSW_NEIGHBOURS, IndexFileError, Manifest, Neighbour,
-                        SearchFilter, VectorIndex, filter_codes, tallies)
+from core.index import (
+    FILTER_ATTRIBUTES,
+    FORMAT_VERSION,
+    HNSW_NEIGHBOURS,
+    IndexFileError,
+    Manifest,
+    Neighbour,
+    SearchFilter,
+    VectorIndex,
+    filter_codes,
+    tallies,
+)
 
 INSERT_BATCH = 2_000
 EXPRESSION_IDS = 4_096  # most ids one filter expression carries; a longer id filter is searched otherwise
@@ -83,7 +93,7 @@ class MilvusIndex(VectorIndex):
     @classmethod
     def build_in(cls, uri: str, products: Sequence[Product], vectors: np.ndarray, model_key: str,
                  catalog_state: str, exact_limit: int = 100_000,
-                 progress: Callable[[int, int, str], None] | None = None) -> "MilvusIndex":
+                 progress: Callable[[int, int, str], None] | None = None) -> MilvusIndex:
         """Write the vectors into a new collection and return the index over it (the old one stays until
         the caller saves this index's file)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -165,7 +175,7 @@ class MilvusIndex(VectorIndex):
                  **{f"code_{a}": c for a, c in self.codes.items()})
 
     @classmethod
-    def load_from(cls, uri: str, path: Path) -> "MilvusIndex":
+    def load_from(cls, uri: str, path: Path) -> MilvusIndex:
         if not path.is_file():
             raise IndexFileError(f"No index file at {path}.")
         try:

@@ -12,8 +12,8 @@ Search by photo, Shop the Look (each garment), Refine with an uploaded photo, `c
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps

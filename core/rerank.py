@@ -21,9 +21,9 @@ from torch import nn
 from core.artifacts import path_of
 from core.attributes import Wish
 from core.checkpoints import load_payload, save_payload
+from core.errors import ModelUnavailable
 from core.feedback import Chip, Feedback
 from core.garment_features import SLEEVES, GarmentFeatures, rgb_to_lab
-from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-reranker/1"
 BUNDLED_RERANKER = path_of("reranker-small")
@@ -109,7 +109,7 @@ def _same_sleeves(a: str | None, b: str | None) -> float:
 
 
 @torch.no_grad()
-def rerank_order(model: "Reranker", prototypes: dict[str, np.ndarray], query: Query,
+def rerank_order(model: Reranker, prototypes: dict[str, np.ndarray], query: Query,
                  candidates: list[GarmentFeatures | None], scores: list[float],
                  kinds: list[str] | None = None) -> tuple[list[int], np.ndarray]:
     """Candidate positions best first, and the re-ranked scores (in the candidates' order). `kinds`: the

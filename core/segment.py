@@ -14,9 +14,9 @@ A checkpoint holds the config that built the network, its weights and the record
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

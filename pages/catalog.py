@@ -4,14 +4,22 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.attributes import LENGTH_NAMES, SLEEVES
 from core.categories import categorize, images_in_zip
 from core.config import load_settings
+from core.errors import CatalogFormatError, ModelUnavailable
 from core.ingest import REQUIRED_COLUMNS, extract_zip, temporary_folder
 from ui.state import attribute_reader, engine
-from core.attributes import LENGTH_NAMES, SLEEVES
-from core.errors import CatalogFormatError, ModelUnavailable
-from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, page_header, page_resources, product_cards,
-                        progress_callback, server_paths_allowed, user_errors)
+from ui.widgets import (
+    MAX_ARCHIVE_UPLOAD_MB,
+    SERVER_PATHS_OFF,
+    page_header,
+    page_resources,
+    product_cards,
+    progress_callback,
+    server_paths_allowed,
+    user_errors,
+)
 
 page_header("Catalog", "📦")
 

@@ -9,12 +9,20 @@ import streamlit as st
 from core.composer import METHODS
 from core.config import PROJECT_ROOT
 from core.embedding_map import embedding_map
+from core.errors import QueryError, QueryFileError
 from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, evaluate, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
-from core.errors import QueryError, QueryFileError
 from ui.state import engine
-from ui.widgets import (MAX_ARCHIVE_UPLOAD_MB, SERVER_PATHS_OFF, ensure_index, page_header, page_resources,
-                        progress_callback, server_paths_allowed, user_errors)
+from ui.widgets import (
+    MAX_ARCHIVE_UPLOAD_MB,
+    SERVER_PATHS_OFF,
+    ensure_index,
+    page_header,
+    page_resources,
+    progress_callback,
+    server_paths_allowed,
+    user_errors,
+)
 
 page_header("Evaluate", "📊")
 

@@ -5,13 +5,22 @@ import random
 import streamlit as st
 
 from core.config import load_settings
-from core.look.drawing import draw_boxes, draw_masks, draw_pose
-from core.images import load_image
-from core.look.shop import shop_the_look
 from core.errors import ModelUnavailable
+from core.images import load_image
+from core.look.drawing import draw_boxes, draw_masks, draw_pose
+from core.look.shop import shop_the_look
 from ui.state import engine, garment_detector, gender_model, pose_model
-from ui.widgets import (ensure_index, new_upload, page_header, page_resources, picture, product_grid, rerank_toggle,
-                        swatch_html, user_errors)
+from ui.widgets import (
+    ensure_index,
+    new_upload,
+    page_header,
+    page_resources,
+    picture,
+    product_grid,
+    rerank_toggle,
+    swatch_html,
+    user_errors,
+)
 
 page_header("Shop the Look", "🧍")
 st.caption("Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "

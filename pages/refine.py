@@ -5,11 +5,23 @@ import streamlit as st
 
 from core.attributes import describe_features
 from core.composer import METHODS
-from core.images import MAX_FILE_BYTES, load_image
 from core.errors import ImageError
+from core.images import MAX_FILE_BYTES, load_image
 from ui.state import engine
-from ui.widgets import (COLUMNS, IMAGE_TYPES, before_after, chips_html, ensure_index, page_header, page_resources, picture,
-                        product_card, rerank_toggle, swatch_html, user_errors)
+from ui.widgets import (
+    COLUMNS,
+    IMAGE_TYPES,
+    before_after,
+    chips_html,
+    ensure_index,
+    page_header,
+    page_resources,
+    picture,
+    product_card,
+    rerank_toggle,
+    swatch_html,
+    user_errors,
+)
 
 page_header("Refine with Feedback", "✨")
 

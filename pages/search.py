@@ -2,12 +2,21 @@
 import streamlit as st
 
 from core.attributes import LENGTH_NAMES, SLEEVES, describe_features
+from core.errors import ModelUnavailable
 from core.images import load_image
 from core.index import SearchFilter
-from core.errors import ModelUnavailable
 from ui.state import attribute_reader, engine
-from ui.widgets import (before_after, ensure_index, new_upload, page_header, page_resources, product_grid,
-                        rerank_toggle, swatch_html, user_errors)
+from ui.widgets import (
+    before_after,
+    ensure_index,
+    new_upload,
+    page_header,
+    page_resources,
+    product_grid,
+    rerank_toggle,
+    swatch_html,
+    user_errors,
+)
 
 page_header("Search", "🔎")
 

@@ -12,8 +12,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from core.catalog import Catalog
-from core.config import PROJECT_ROOT  # noqa: F401  (re-exported to the test modules)
-from core.config import load_settings
+from core.config import (
+    PROJECT_ROOT,  # noqa: F401  (re-exported to the test modules)
+    load_settings,
+)
 from core.dbserver import local_server_uri, stop_local_server
 from core.encoders import load_encoder
 from core.engine import StyleLens

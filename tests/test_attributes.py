@@ -4,16 +4,24 @@ import json
 
 import pytest
 import torch
+from conftest import store_garment_features
 from PIL import Image
 
 import core.attributes
 import core.feedback
 from core.__main__ import main as cli
-from core.attributes import (LENGTHS, SLEEVES, AttributeHead, AttributeModel, AttributeModelUnavailable,
-                             load_attribute_model, resolve_wish, save_attribute_model)
+from core.attributes import (
+    LENGTHS,
+    SLEEVES,
+    AttributeHead,
+    AttributeModel,
+    AttributeModelUnavailable,
+    load_attribute_model,
+    resolve_wish,
+    save_attribute_model,
+)
 from core.feedback import parse_feedback
 from core.index import SearchFilter
-from conftest import store_garment_features
 
 
 @pytest.mark.parametrize("text, sleeves, length", [
@@ -219,12 +227,12 @@ def test_an_import_reads_each_photo_through_the_backbone_once_for_its_vector_and
     those of the separate paths (embed_catalog; extract + read), stored in one write per product."""
     import numpy as np
 
+    from core.attributes import AttributeEnsemble
     from core.catalog import Catalog
     from core.encoders.stylelens import Labels, StyleLensEncoder, StyleLensModel, TowerConfig, save_checkpoint
     from core.engine import StyleLens
     from core.garment_features import extract
     from core.images import load_image
-    from core.attributes import AttributeEnsemble
 
     torch.manual_seed(0)
     labels = Labels(article_types=("Tshirts", "Dresses"), colours=("Red", "Blue"), genders=("Men", "Women"))

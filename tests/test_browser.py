@@ -11,7 +11,6 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import PROJECT_ROOT, store_garment_features
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -164,9 +163,8 @@ def test_shop_the_look_on_a_packshot_in_chromium(app_url, tmp_path):
 def dress_on_a_bed(path) -> None:
     """A red dress lying on a pale, folded bedsheet: a phone photo of a garment, not a packshot."""
     import numpy as np
-    from PIL import Image, ImageFilter
-
     from conftest import draw_product
+    from PIL import Image, ImageFilter
 
     rng = np.random.default_rng(3)
     folds = Image.fromarray((rng.random((12, 9)) * 255).astype(np.uint8)).resize((360, 480), Image.Resampling.BICUBIC)

@@ -8,9 +8,9 @@ import pytest
 from core.__main__ import main
 from core.categories import categorize, image_files, images_in_zip
 from core.encoders import load_encoder
-from core.photo_query import PhotoReader
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_checkpoint
 from core.errors import ArchiveError
+from core.photo_query import PhotoReader
 from tests.conftest import draw_product
 
 

@@ -1,8 +1,8 @@
 """Search through the engine: results, filters, bad queries, and the index kept in step."""
 import numpy as np
 import pytest
-
 from conftest import draw_product, write_catalog, write_styles
+
 from core.engine import MAX_QUERY_CHARS, QueryError, StyleLens
 from core.images import ImageError
 from core.index import SearchFilter

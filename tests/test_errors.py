@@ -3,9 +3,23 @@ anything else is a bug and is never turned into a message."""
 import pytest
 
 import core.__main__
-from core.errors import (EXIT_CODES, ArchiveError, AttributeModelUnavailable, CatalogFormatError, DatabaseUnavailable,
-                         FileLimitError, ImageError, InvalidId, MilvusUnavailable, ModelUnavailable, QueryError,
-                         QueryFileError, StorageError, StyleLensError, exit_code)
+from core.errors import (
+    EXIT_CODES,
+    ArchiveError,
+    AttributeModelUnavailable,
+    CatalogFormatError,
+    DatabaseUnavailable,
+    FileLimitError,
+    ImageError,
+    InvalidId,
+    MilvusUnavailable,
+    ModelUnavailable,
+    QueryError,
+    QueryFileError,
+    StorageError,
+    StyleLensError,
+    exit_code,
+)
 
 
 def test_each_family_is_a_styleslens_error_and_none_is_a_value_error():

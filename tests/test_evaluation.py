@@ -6,8 +6,8 @@ import pytest
 
 from core.__main__ import main
 from core.composer import image_only, summed, text_only
-from core.evaluation import QueryFileError, evaluate, read_queries
 from core.errors import QueryError
+from core.evaluation import QueryFileError, evaluate, read_queries
 from tests.conftest import draw_product
 
 TSHIRTS = list(range(1000, 1006))  # write_catalog: 6 colours of each kind, ids from 1000

@@ -69,9 +69,8 @@ def test_unreachable_uri_fails_with_a_message(monkeypatch, tmp_path):
 
 
 def test_page_reports_a_stopped_database_and_recovers(own_server, monkeypatch, tmp_path, encoder, catalog_dir):
-    from streamlit.testing.v1 import AppTest
-
     from conftest import PROJECT_ROOT
+    from streamlit.testing.v1 import AppTest
 
     folder, uri = own_server
     monkeypatch.setenv("MONGO_URI", uri)

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.look.gender import FACE_SIDE, GenderModel, face_crop, load_gender_model, person_views, save_gender_model
 from core.errors import ModelUnavailable
+from core.look.gender import FACE_SIDE, GenderModel, face_crop, load_gender_model, person_views, save_gender_model
 
 
 class Encoder:

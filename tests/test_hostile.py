@@ -16,6 +16,7 @@ def hostile_context(tmp_path_factory, mongo_uri, encoder):
     import uuid
 
     from conftest import write_catalog
+
     from core.catalog import Catalog
     from core.config import load_settings
     from core.engine import StyleLens

@@ -4,8 +4,8 @@ import shutil
 import zipfile
 
 import pytest
-
 from conftest import write_catalog, write_styles
+
 from core.ingest import CatalogFormatError, extract_zip
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.look.gender import GenderGuess
-from core.look.shop import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
-from core.look.pose import PoseVerdict
 from core.errors import ModelUnavailable
+from core.look.gender import GenderGuess
+from core.look.pose import PoseVerdict
+from core.look.shop import CATALOG_CATEGORIES, Detection, best_per_class, padded, shop_the_look
 from tests.conftest import draw_product
 
 
@@ -182,10 +182,9 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
                                                   monkeypatch):
     import json
 
+    import core.look.gender
     import core.look.shop
     from core.__main__ import main
-
-    import core.look.gender
 
     monkeypatch.setattr(core.look.shop, "DETECTOR_WEIGHTS", tiny_detector)
     import torch

@@ -3,8 +3,16 @@ import math
 
 import pytest
 
-from core.metrics import (first_relevant_rank, mean_metrics, ndcg_at, precision_at, query_metrics, recall_at,
-                          recall_curve, reciprocal_rank)
+from core.metrics import (
+    first_relevant_rank,
+    mean_metrics,
+    ndcg_at,
+    precision_at,
+    query_metrics,
+    recall_at,
+    recall_curve,
+    reciprocal_rank,
+)
 
 RANKED = [7, 3, 9, 1, 4, 8, 2, 6, 5, 0]  # ten results, best first
 RELEVANT = {3, 4, 11}  # 11 was never retrieved

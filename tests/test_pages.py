@@ -2,9 +2,8 @@
 import io
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import PROJECT_ROOT, draw_product
+from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120
 

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import draw_product
 from PIL import Image, ImageDraw
 
-from conftest import draw_product
 from core.catalog import Product
 from core.categories import categorize
 from core.evaluation import evaluate, read_queries

@@ -1,6 +1,20 @@
 """The pose verdict on constructed landmarks (MediaPipe's 33 points, x/y in 0..1, y downwards)."""
-from core.look.pose import (LEFT_ANKLE, LEFT_HIP, LEFT_KNEE, LEFT_SHOULDER, NOSE, RIGHT_ANKLE, RIGHT_HIP, RIGHT_KNEE,
-                       RIGHT_SHOULDER, Landmark, body_box, judge_pose, largest_person_region, placed)
+from core.look.pose import (
+    LEFT_ANKLE,
+    LEFT_HIP,
+    LEFT_KNEE,
+    LEFT_SHOULDER,
+    NOSE,
+    RIGHT_ANKLE,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    RIGHT_SHOULDER,
+    Landmark,
+    body_box,
+    judge_pose,
+    largest_person_region,
+    placed,
+)
 
 
 def standing(**changes) -> list[Landmark]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import PROJECT_ROOT, write_catalog, write_styles
 from PIL import Image
 from pymongo import MongoClient
 
-from conftest import PROJECT_ROOT, write_catalog, write_styles
 from core.catalog import Catalog, DatabaseUnavailable, InvalidId, parse_id
 from core.config import load_settings
 from core.dbserver import STATE_FILE, local_server_uri, running_server, stop_local_server

@@ -4,11 +4,10 @@ import pytest
 import torch
 
 from core.attributes import resolve_wish
+from core.errors import ModelUnavailable
 from core.feedback import parse_feedback
 from core.garment_features import GarmentFeatures
-from core.errors import ModelUnavailable
-from core.rerank import (FEATURE_NAMES, Query, Reranker, load_reranker, pair_features, pairwise_loss,
-                         save_reranker)
+from core.rerank import FEATURE_NAMES, Query, Reranker, load_reranker, pair_features, pairwise_loss, save_reranker
 
 NAVY_LAB = np.array([20.0, 10.0, -40.0], dtype=np.float32)
 

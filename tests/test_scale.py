@@ -2,8 +2,8 @@
 index's manifest instead of scans, re-ranking that reads only its candidates' features."""
 import numpy as np
 import pytest
-
 from conftest import store_garment_features, write_catalog, write_styles
+
 from core.engine import StyleLens
 from core.index import SearchFilter, VectorIndex
 

@@ -2,12 +2,23 @@
 import numpy as np
 import pytest
 import torch
+from conftest import draw_product
 from PIL import Image, ImageDraw
 
-from conftest import draw_product
 from core.config import PROJECT_ROOT, load_settings
-from core.segment import (GarmentSegmenter, ModelUnavailable, SegmenterConfig, UNet, configured_segmenter, cut_out,
-                          mask_box, normalize, resize_mask, save_segmenter, trusted)
+from core.segment import (
+    GarmentSegmenter,
+    ModelUnavailable,
+    SegmenterConfig,
+    UNet,
+    configured_segmenter,
+    cut_out,
+    mask_box,
+    normalize,
+    resize_mask,
+    save_segmenter,
+    trusted,
+)
 from training.train_segmenter import mean_iou, segmentation_loss
 
 TINY = SegmenterConfig(image_size=32, widths=(8, 16, 32))

@@ -37,8 +37,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from core.encoders.minilm import MiniLM
-from core.encoders.stylelens import (Labels, StyleLensModel, TowerConfig, load_checkpoint, normalize_pixels,
-                                     save_checkpoint)
+from core.encoders.stylelens import (
+    Labels,
+    StyleLensModel,
+    TowerConfig,
+    load_checkpoint,
+    normalize_pixels,
+    save_checkpoint,
+)
 from core.split import HELD_OUT_PERCENT, is_held_out
 from training import augment, clothing_photos, street
 from training.resume import pick_device, resume_or_start, save_state, trained_on

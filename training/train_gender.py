@@ -26,8 +26,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from core.encoders import BUNDLED_ENCODER, load_encoder
-from core.look.gender import GENDERS, save_gender_model
 from core.images import load_image
+from core.look.gender import GENDERS, save_gender_model
 from core.split import is_held_out
 
 STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # inverse regularisation strengths tried

@@ -12,8 +12,8 @@ References from the held-out split (core/split.py) only ever appear in evaluatio
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

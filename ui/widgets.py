@@ -7,7 +7,7 @@ import functools
 import hmac
 import html
 import io
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import streamlit as st
 

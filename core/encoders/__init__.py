@@ -8,8 +8,8 @@ A name is one of
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core.artifacts import path_of
 from core.encoders.base import Encoder, l2_normalize

@@ -12,7 +12,7 @@ one index. Scores are therefore cosine similarities scaled by 1/sqrt(2) (at most
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image

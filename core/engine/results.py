@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from core.attributes import Wish
 from core.catalog import Product
 from core.feedback import Chip, Feedback, match_chips
+from core.garment_features import hex_colour
 from core.photo_query import PhotoQuery
 
 
@@ -33,7 +34,7 @@ class SearchResult:
     reference: object | None = None  # the reference's GarmentFeatures (composed searches): what was read from it
     first_stage: list[Hit] = field(default_factory=list)  # the first stage's top k (before / after re-ranking)
     first_ranks: dict[int, int] = field(default_factory=dict)  # product id -> its rank in the first stage
-    explanations: dict[int, "Explanation"] = field(default_factory=dict)  # product id -> why it is shown
+    explanations: dict[int, Explanation] = field(default_factory=dict)  # product id -> why it is shown
 
     def to_json(self) -> dict:
         hits = [{**h.to_json(), **({"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
@@ -55,7 +56,7 @@ class SearchResult:
 def photo_json(photo: PhotoQuery) -> dict:
     """What was read from a query photo, for JSON outputs (the mask itself is left out)."""
     top = sorted(photo.type_prior.items(), key=lambda item: -item[1])[:3]
-    return {"segmented": photo.segmented, "colour": "#%02x%02x%02x" % photo.colour,
+    return {"segmented": photo.segmented, "colour": hex_colour(photo.colour),
             "article_types": [{"type": name, "p": round(p, 3)} for name, p in top]}
 
 

@@ -7,9 +7,9 @@ index returns the first stage's candidates, and the re-ranker (core/rerank.py) o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -17,8 +17,15 @@ from PIL import Image
 from core.attributes import Description, Wish, likeliest_type
 from core.catalog import CutTable, Product, parse_id
 from core.composer import Compose, composition
-from core.engine.requests import (CUT_SIBLINGS, clean_query_text, constrain, read_feedback, rerank_depth, wish_for,
-                                  with_wish)
+from core.engine.requests import (
+    CUT_SIBLINGS,
+    clean_query_text,
+    constrain,
+    read_feedback,
+    rerank_depth,
+    wish_for,
+    with_wish,
+)
 from core.engine.results import Hit, SearchResult, explain_hit
 from core.errors import InvalidId, ModelUnavailable, QueryError
 from core.feedback import Chip, Feedback, parse_feedback

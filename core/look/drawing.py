@@ -1,10 +1,9 @@
 """Pictures of what the look pipeline saw: pose keypoints and garment boxes drawn on the photo (Pillow only)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from core.look.pose import VISIBLE, Landmark

@@ -6,8 +6,8 @@ smaller than MIN_SPECK of the image. The detector is trained on exactly these bo
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -8,8 +8,8 @@ width and order for facing the camera. Only the judging lives here; running the 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels
 

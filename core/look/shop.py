@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from core.artifacts import path_of
 from core.engine import Hit, SearchResult, StyleLens
-from core.look.gender import GenderGuess
+from core.errors import ModelUnavailable
+from core.garment_features import hex_colour
 from core.index import SearchFilter
+from core.look.gender import GenderGuess
 from core.look.pose import Box, PoseVerdict
 from core.segment import mask_box
-from core.errors import ModelUnavailable
 
 # detector class -> catalog categories it may be matched with (masterCategory / subCategory / articleType)
 CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -70,7 +72,7 @@ class GarmentMatches:
         if self.mask_box is not None:
             data["mask_box"] = [round(v * scale) for v in self.mask_box]
         if self.colour is not None:
-            data["colour"] = "#%02x%02x%02x" % self.colour
+            data["colour"] = hex_colour(self.colour)
         return data
 
 
