@@ -8,6 +8,7 @@ embeddings of held-out products' captions and held-out products' own image vecto
 (the product's gender; its sub-category). Overlap@10 = |top-10 Milvus ∩ top-10 FAISS| / 10, both exact
 (FLAT) indexes. Milvus here is Milvus Lite (a local file); a Milvus server speaks the same client API.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,13 +46,20 @@ def main() -> None:
     started = time.perf_counter()
     milvus_index = MilvusIndex.build_in(args.milvus_uri, products, vectors, engine.encoder.model_key, state)
     milvus_seconds = time.perf_counter() - started
-    held = [(p, v) for p, v in zip(products, vectors) if is_held_out(p.id)][:args.queries]
+    held = [(p, v) for p, v in zip(products, vectors) if is_held_out(p.id)][: args.queries]
     texts = engine.encoder.embed_texts([p.caption for p, _ in held])
-    report: dict = {"products": len(products), "queries": len(held), "build_seconds": {
-        "faiss": round(faiss_seconds, 2), "milvus": round(milvus_seconds, 2)}, "runs": {}}
+    report: dict = {
+        "products": len(products),
+        "queries": len(held),
+        "build_seconds": {"faiss": round(faiss_seconds, 2), "milvus": round(milvus_seconds, 2)},
+        "runs": {},
+    }
     for kind, queries in (("text", list(texts)), ("image", [v for _, v in held])):
-        for name, make in (("none", lambda p: SearchFilter()), ("gender", lambda p: SearchFilter.make(p.gender)),
-                           ("sub_category", lambda p: SearchFilter.make(category=p.sub_category))):
+        for name, make in (
+            ("none", lambda p: SearchFilter()),
+            ("gender", lambda p: SearchFilter.make(p.gender)),
+            ("sub_category", lambda p: SearchFilter.make(category=p.sub_category)),
+        ):
             overlaps, faiss_ms, milvus_ms = [], [], []
             for (product, _), query in zip(held, queries):
                 where = make(product)
@@ -64,7 +72,8 @@ def main() -> None:
                 "overlap@10": round(statistics.mean(overlaps), 4),
                 "milvus_p50_ms": round(statistics.median(milvus_ms), 2),
                 "milvus_p95_ms": round(sorted(milvus_ms)[int(0.95 * len(milvus_ms)) - 1], 2),
-                "faiss_p50_ms": round(statistics.median(faiss_ms), 2)}
+                "faiss_p50_ms": round(statistics.median(faiss_ms), 2),
+            }
             print(kind, name, report["runs"][f"{kind}/{name}"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

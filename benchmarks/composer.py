@@ -8,6 +8,7 @@ ranking, and with the constraints the app applies (gender / type asked for, else
 hit@10 is recall@10 (any relevant product in the top 10). Then it times `engine.search_composed` end to
 end (decode, compose, search, fetch) on 100 queries. Uses the catalog and encoder of the current settings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,27 +37,47 @@ def latency(engine: StyleLens, queries, method: str, count: int = 100) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| method | constraints | n | hit@10 | ndcg@10 | precision@10 | recall@50 | mrr |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | constraints | n | hit@10 | ndcg@10 | precision@10 | recall@50 | mrr |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for key, report in results["runs"].items():
         method, constrained = key.split("/")
-        lines.append(f"| {method} | {constrained} | {report['n']} | {report['recall@10']:.3f} | {report['ndcg@10']:.3f} | "
-                     f"{report['precision@10']:.3f} | {report['recall@50']:.3f} | {report['mrr']:.3f} |")
+        lines.append(
+            f"| {method} | {constrained} | {report['n']} | {report['recall@10']:.3f} | {report['ndcg@10']:.3f} | "
+            f"{report['precision@10']:.3f} | {report['recall@50']:.3f} | {report['mrr']:.3f} |"
+        )
     kinds = sorted(next(iter(results["runs"].values()))["by_kind"])
-    lines += ["", "hit@10 by intent:", "", "| method | constraints | " + " | ".join(kinds) + " |",
-              "|---|---|" + "---|" * len(kinds)]
+    lines += [
+        "",
+        "hit@10 by intent:",
+        "",
+        "| method | constraints | " + " | ".join(kinds) + " |",
+        "|---|---|" + "---|" * len(kinds),
+    ]
     for key, report in results["runs"].items():
         method, constrained = key.split("/")
-        lines.append(f"| {method} | {constrained} | " + " | ".join(f"{report['by_kind'][k]['recall@10']:.3f}" for k in kinds) + " |")
-    lines += ["", "composed query end to end: " + ", ".join(
-        f"{m} p50 {v['p50_ms']:.1f} ms / p95 {v['p95_ms']:.1f} ms" for m, v in results["latency"].items())]
+        lines.append(
+            f"| {method} | {constrained} | "
+            + " | ".join(f"{report['by_kind'][k]['recall@10']:.3f}" for k in kinds)
+            + " |"
+        )
+    lines += [
+        "",
+        "composed query end to end: "
+        + ", ".join(f"{m} p50 {v['p50_ms']:.1f} ms / p95 {v['p95_ms']:.1f} ms" for m, v in results["latency"].items()),
+    ]
     return "\n".join(lines)
 
 
 def key_figures_of(results: dict) -> dict[str, str]:
     composer, summed = results["runs"]["composer/on"], results["runs"]["sum/on"]
-    return {"feedback queries, held-out references, hit@10 (composer, constraints on)":
-            versus(composer["recall@10"], "sum baseline", summed["recall@10"]),
-            "feedback queries, ndcg@10": versus(composer["ndcg@10"], "sum baseline", summed["ndcg@10"])}
+    return {
+        "feedback queries, held-out references, hit@10 (composer, constraints on)": versus(
+            composer["recall@10"], "sum baseline", summed["recall@10"]
+        ),
+        "feedback queries, ndcg@10": versus(composer["ndcg@10"], "sum baseline", summed["ndcg@10"]),
+    }
 
 
 def render_card(checkpoint: Path, results: dict, command: str) -> str:
@@ -119,8 +140,11 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--card", type=Path, help="write the composer's model card here (markdown)")
-    parser.add_argument("--without-cut", action="store_true",
-                        help="leave out queries asking for sleeves or length (the figures from before they were read)")
+    parser.add_argument(
+        "--without-cut",
+        action="store_true",
+        help="leave out queries asking for sleeves or length (the figures from before they were read)",
+    )
     args = parser.parse_args()
     engine = StyleLens.open(load_settings())
     engine.index(progress=lambda done, total, message: print(f"\r{message}: {done}/{total}", end="", file=sys.stderr))
@@ -128,7 +152,9 @@ def main() -> None:
     if args.without_cut:
         from core.feedback import parse_feedback
 
-        queries = [q for q in queries if not (q.text and (parse_feedback(q.text).sleeves or parse_feedback(q.text).length))]
+        queries = [
+            q for q in queries if not (q.text and (parse_feedback(q.text).sleeves or parse_feedback(q.text).length))
+        ]
     results = {"encoder": engine.encoder.model_key, "queries": str(args.queries), "runs": {}, "latency": {}}
     for method in args.methods:
         for constrained in (False, True):
@@ -136,8 +162,10 @@ def main() -> None:
             data = report.to_json()
             data.pop("skipped")
             results["runs"][f"{method}/{'on' if constrained else 'off'}"] = data
-            print(f"{method} constraints={constrained}: hit@10 {data['recall@10']:.3f} ndcg@10 {data['ndcg@10']:.3f}",
-                  file=sys.stderr)
+            print(
+                f"{method} constraints={constrained}: hit@10 {data['recall@10']:.3f} ndcg@10 {data['ndcg@10']:.3f}",
+                file=sys.stderr,
+            )
         results["latency"][method] = latency(engine, queries, method)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

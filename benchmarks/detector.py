@@ -7,6 +7,7 @@ Reports ultralytics' own validation (mAP50 and mAP50-95 per class), AP50 per cla
 the detector and for the baseline (every class's mean training box, in every photo), and how the served
 setting (the most confident box per class, confidence >= 0.25) finds and places the garments.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def mean_boxes(truths: dict[str, dict[str, tuple]], sizes: dict[str, tuple[int, 
     """Every class's average box, as fractions of the photo."""
     means = {}
     for label, boxes in truths.items():
-        fractions = [(b[0] / sizes[s][0], b[1] / sizes[s][1], b[2] / sizes[s][0], b[3] / sizes[s][1])
-                     for s, b in boxes.items()]
+        fractions = [
+            (b[0] / sizes[s][0], b[1] / sizes[s][1], b[2] / sizes[s][0], b[3] / sizes[s][1]) for s, b in boxes.items()
+        ]
         means[label] = tuple(statistics.fmean(f[i] for f in fractions) for i in range(4)) if fractions else None
     return means
 
@@ -61,17 +63,24 @@ def ultralytics_val(weights: Path, yaml: Path) -> dict:
 
     model = import_yolo()(str(weights))
     imgsz = (model.ckpt or {}).get("train_args", {}).get("imgsz", 416)
-    metrics = model.val(data=str(yaml), split="val", imgsz=imgsz, batch=16, device="cpu", plots=False,
-                        verbose=False, workers=0)
+    metrics = model.val(
+        data=str(yaml), split="val", imgsz=imgsz, batch=16, device="cpu", plots=False, verbose=False, workers=0
+    )
     per_class = {}
     for i, label in enumerate(DETECTOR_CLASSES):
         if i in metrics.box.ap_class_index:
             j = list(metrics.box.ap_class_index).index(i)
-            per_class[label] = {"map50": round(float(metrics.box.ap50[j]), 4),
-                                "map50_95": round(float(metrics.box.ap[j]), 4)}
-    return {"imgsz": imgsz, "map50": round(float(metrics.box.map50), 4),
-            "map50_95": round(float(metrics.box.map), 4), "per_class": per_class,
-            "map50_top_bottom_foot": round(statistics.fmean(per_class[c]["map50"] for c in MAIN_CLASSES), 4)}
+            per_class[label] = {
+                "map50": round(float(metrics.box.ap50[j]), 4),
+                "map50_95": round(float(metrics.box.ap[j]), 4),
+            }
+    return {
+        "imgsz": imgsz,
+        "map50": round(float(metrics.box.map50), 4),
+        "map50_95": round(float(metrics.box.map), 4),
+        "per_class": per_class,
+        "map50_top_bottom_foot": round(statistics.fmean(per_class[c]["map50"] for c in MAIN_CLASSES), 4),
+    }
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -80,8 +89,10 @@ def run(args: argparse.Namespace) -> dict:
     train_truths = true_boxes(street_dir, street.TRAIN_PHOTOS)
     truths = true_boxes(street_dir, street.EVAL_PHOTOS)
     stems = [f"{n:04d}" for n in street.EVAL_PHOTOS if (street_dir / "photos" / f"{n:04d}.jpg").exists()]
-    sizes = {s: Image.open(street_dir / "photos" / f"{s}.jpg").size
-             for s in {*stems, *(s for boxes in train_truths.values() for s in boxes)}}
+    sizes = {
+        s: Image.open(street_dir / "photos" / f"{s}.jpg").size
+        for s in {*stems, *(s for boxes in train_truths.values() for s in boxes)}
+    }
     means = mean_boxes(train_truths, sizes)
     share = {label: len(boxes) / len(street.TRAIN_PHOTOS) for label, boxes in train_truths.items()}
 
@@ -107,27 +118,54 @@ def run(args: argparse.Namespace) -> dict:
                 region = padded(d.box, photo.size)
                 mask = reader.masks([photo.crop(region)])[0]
                 box = mask_box(mask) if mask is not None else None
-                masked[d.label][stem] = d.box if box is None else (
-                    box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1])
+                masked[d.label][stem] = (
+                    d.box
+                    if box is None
+                    else (box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1])
+                )
 
     report: dict = {"photos": len(stems), "weights": str(args.weights), "classes": {}}
     for label in DETECTOR_CLASSES:
-        baseline = [] if means[label] is None else [
-            (s, (means[label][0] * sizes[s][0], means[label][1] * sizes[s][1], means[label][2] * sizes[s][0],
-                 means[label][3] * sizes[s][1]), share[label]) for s in stems]
-        placed = sum(1 for s, box in served[label].items() if s in truths[label]
-                     and box_iou(box, truths[label][s]) >= 0.5)
+        baseline = (
+            []
+            if means[label] is None
+            else [
+                (
+                    s,
+                    (
+                        means[label][0] * sizes[s][0],
+                        means[label][1] * sizes[s][1],
+                        means[label][2] * sizes[s][0],
+                        means[label][3] * sizes[s][1],
+                    ),
+                    share[label],
+                )
+                for s in stems
+            ]
+        )
+        placed = sum(
+            1 for s, box in served[label].items() if s in truths[label] and box_iou(box, truths[label][s]) >= 0.5
+        )
         report["classes"][label] = {
             "true_boxes": len(truths[label]),
             "ap50": round(average_precision(predictions[label], truths[label]), 4),
             "baseline_ap50": round(average_precision(baseline, truths[label]), 4),
             "served_recall": round(placed / max(1, len(truths[label])), 4),
             "served_precision": round(placed / max(1, len(served[label])), 4),
-            "served_ap50": round(average_precision(
-                [(s, box, served_scores[label][s]) for s, box in served[label].items()], truths[label]), 4)}
+            "served_ap50": round(
+                average_precision(
+                    [(s, box, served_scores[label][s]) for s, box in served[label].items()], truths[label]
+                ),
+                4,
+            ),
+        }
         if reader is not None:
-            report["classes"][label]["served_masked_ap50"] = round(average_precision(
-                [(s, box, served_scores[label][s]) for s, box in masked[label].items()], truths[label]), 4)
+            report["classes"][label]["served_masked_ap50"] = round(
+                average_precision(
+                    [(s, box, served_scores[label][s]) for s, box in masked[label].items()], truths[label]
+                ),
+                4,
+            )
     for key in ("ap50", "baseline_ap50", "served_ap50") + (("served_masked_ap50",) if reader else ()):
         report[f"{key}_top_bottom_foot"] = round(statistics.fmean(report["classes"][c][key] for c in MAIN_CLASSES), 4)
     report["detect_ms_p50"] = round(statistics.median(times), 1)
@@ -141,9 +179,15 @@ def training_record(weights: Path) -> dict:
 
     checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
     args = checkpoint.get("train_args", {})
-    return {"epochs": args.get("epochs"), "epoch": checkpoint.get("epoch"), "imgsz": args.get("imgsz"),
-            "batch": args.get("batch"), "model": args.get("model"), "date": checkpoint.get("date"),
-            "megabytes": round(weights.stat().st_size / 1e6, 1)}
+    return {
+        "epochs": args.get("epochs"),
+        "epoch": checkpoint.get("epoch"),
+        "imgsz": args.get("imgsz"),
+        "batch": args.get("batch"),
+        "model": args.get("model"),
+        "date": checkpoint.get("date"),
+        "megabytes": round(weights.stat().st_size / 1e6, 1),
+    }
 
 
 def training_hours(runs: Path, run: str) -> str:
@@ -158,8 +202,10 @@ def training_hours(runs: Path, run: str) -> str:
 
 def key_figures_of(report: dict) -> dict[str, str]:
     ours = report["ultralytics"]
-    return {f"mAP50 on {report['photos']} held-out street photos, all classes": f"{ours['map50']:.3f}",
-            "mAP50 averaged over topwear, bottomwear, footwear": f"{ours['map50_top_bottom_foot']:.3f} (target 0.80)"}
+    return {
+        f"mAP50 on {report['photos']} held-out street photos, all classes": f"{ours['map50']:.3f}",
+        "mAP50 averaged over topwear, bottomwear, footwear": f"{ours['map50_top_bottom_foot']:.3f} (target 0.80)",
+    }
 
 
 def render_card(weights: Path, report: dict, command: str) -> str:
@@ -173,12 +219,13 @@ def render_card(weights: Path, report: dict, command: str) -> str:
         f"| {label} | {c['true_boxes']} | {ours['per_class'].get(label, {}).get('map50', 0):.3f} | "
         f"{ours['per_class'].get(label, {}).get('map50_95', 0):.3f} | {c['ap50']:.3f} | {c['baseline_ap50']:.3f} | "
         f"{c['served_recall']:.3f} | {c['served_precision']:.3f} |"
-        for label, c in report["classes"].items())
+        for label, c in report["classes"].items()
+    )
     return f"""# Model card: garment detector (`{weights.name}`)
 
 Finds the garments of the person in a photo for Shop the Look: one box per class `topwear`, `bottomwear`,
-`footwear`, `fullbody` (dress, romper). ultralytics YOLO (`{trained['model']}`), trained here from the model
-config: no pretrained weights. {trained['megabytes']} MB.
+`footwear`, `fullbody` (dress, romper). ultralytics YOLO (`{trained["model"]}`), trained here from the model
+config: no pretrained weights. {trained["megabytes"]} MB.
 
 ## Data
 - Street photos with pixel masks (`street-photos`, photos 0001-0640 train, 0641-0804 held out), 550 px wide.
@@ -191,7 +238,7 @@ config: no pretrained weights. {trained['megabytes']} MB.
 ## Training
 - Command: `python -m training.train_detector --street ../shared/datasets/street-photos`
   (resumable: the same command goes on from the last checkpoint under `data/training/detector/runs/`)
-- {trained['epochs']} epochs at {trained['imgsz']} px from `{stage1.config}` (random weights), batch {trained['batch']},
+- {trained["epochs"]} epochs at {trained["imgsz"]} px from `{stage1.config}` (random weights), batch {trained["batch"]},
   ultralytics' default augmentation (mosaic, HSV, flips, scale; mosaic off for the last 10 epochs),
   CPU only, offline, {hours} h on 2 cores. The last epoch is shipped: ultralytics' per-epoch validation on
   the held-out photos was watched, not used to pick weights.
@@ -199,16 +246,16 @@ config: no pretrained weights. {trained['megabytes']} MB.
   / 0.847 (topwear / bottomwear / footwear, mean 0.793) on the same held-out photos, no better than
   this model and 50% slower to run, so it is not shipped.
 
-## Measured on the {report['photos']} held-out photos
+## Measured on the {report["photos"]} held-out photos
 Produced by `{command}`.
 
-- ultralytics validation: mAP50 {ours['map50']:.3f} (all classes), mAP50-95 {ours['map50_95']:.3f};
-  **mAP50 averaged over topwear, bottomwear, footwear: {ours['map50_top_bottom_foot']:.3f}** (target 0.80).
-- AP50 by core.metrics (all-point interpolation): detector {report['ap50_top_bottom_foot']:.3f} vs mean-box
-  baseline {report['baseline_ap50_top_bottom_foot']:.3f} over the same three classes.
+- ultralytics validation: mAP50 {ours["map50"]:.3f} (all classes), mAP50-95 {ours["map50_95"]:.3f};
+  **mAP50 averaged over topwear, bottomwear, footwear: {ours["map50_top_bottom_foot"]:.3f}** (target 0.80).
+- AP50 by core.metrics (all-point interpolation): detector {report["ap50_top_bottom_foot"]:.3f} vs mean-box
+  baseline {report["baseline_ap50_top_bottom_foot"]:.3f} over the same three classes.
 - Served setting (most confident box per class, confidence >= 0.25): recall = true boxes found with
   IoU >= 0.5, precision = served boxes that are right.
-- Detection time p50 {report['detect_ms_p50']:.0f} ms per photo on 2 CPU cores.
+- Detection time p50 {report["detect_ms_p50"]:.0f} ms per photo on 2 CPU cores.
 
 | class | true boxes | mAP50 | mAP50-95 | AP50 (ours) | AP50 mean-box baseline | served recall | served precision |
 |---|---|---|---|---|---|---|---|
@@ -227,8 +274,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", default="data/training/detector", help="YOLO dataset folder (labels)")
     parser.add_argument("--out", type=Path, default=Path("data/benchmarks/detector-results.json"))
     parser.add_argument("--card", type=Path, help="write the detector's model card here (markdown)")
-    parser.add_argument("--segmenter", help="also measure served boxes drawn around the segmenter's garment masks "
-                        "(as Shop the Look serves them)")
+    parser.add_argument(
+        "--segmenter",
+        help="also measure served boxes drawn around the segmenter's garment masks (as Shop the Look serves them)",
+    )
     args = parser.parse_args(argv)
     report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ encoder of your settings (ENCODER_NAME) and the shipped Shop the Look models:
 Without --catalog the products are drawn (coloured garment shapes); without --photos Shop the Look gets the
 catalog's photos. Exit status 0 when every drill passed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,13 +44,42 @@ from core.engine import StyleLens
 from core.errors import DatabaseUnavailable
 from core.images import load_image
 
-TEXTS = ["red floral summer dress", "navy blue men's polo", "black leather boots", "white sneakers", "denim jeans",
-         "striped cotton shirt", "green kurta for women", "grey hoodie", "pink top", "formal brown shoes",
-         "yellow t-shirt", "black handbag", "blue checked shirt", "maroon saree", "sports shoes for running"]
-FEEDBACK = ["lighter color", "same but in navy", "the women's version", "darker and striped", "as a shirt instead",
-            "longer sleeves, lighter color", "for the gym", "in red"]
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TEXTS = [
+    "red floral summer dress",
+    "navy blue men's polo",
+    "black leather boots",
+    "white sneakers",
+    "denim jeans",
+    "striped cotton shirt",
+    "green kurta for women",
+    "grey hoodie",
+    "pink top",
+    "formal brown shoes",
+    "yellow t-shirt",
+    "black handbag",
+    "blue checked shirt",
+    "maroon saree",
+    "sports shoes for running",
+]
+FEEDBACK = [
+    "lighter color",
+    "same but in navy",
+    "the women's version",
+    "darker and striped",
+    "as a shirt instead",
+    "longer sleeves, lighter color",
+    "for the gym",
+    "in red",
+]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ANSWER_LIMIT_S = 5.0  # a page must say "unavailable" (or answer) within this long while the database is down
 
 
@@ -82,10 +112,21 @@ def scratch_catalog(folder: Path, source: Path | None, count: int, offset: int =
 def _drawn_catalog(folder: Path, count: int, offset: int) -> Path:
     from PIL import Image, ImageDraw
 
-    kinds = [("Men", "Topwear", "Tshirts"), ("Women", "Dress", "Dresses"), ("Men", "Bottomwear", "Jeans"),
-             ("Women", "Shoes", "Heels"), ("Women", "Topwear", "Tops")]
-    colours = {"Red": (200, 30, 30), "Blue": (30, 60, 200), "Green": (40, 150, 60), "Black": (20, 20, 20),
-               "Yellow": (235, 200, 40), "White": (240, 240, 240)}
+    kinds = [
+        ("Men", "Topwear", "Tshirts"),
+        ("Women", "Dress", "Dresses"),
+        ("Men", "Bottomwear", "Jeans"),
+        ("Women", "Shoes", "Heels"),
+        ("Women", "Topwear", "Tops"),
+    ]
+    colours = {
+        "Red": (200, 30, 30),
+        "Blue": (30, 60, 200),
+        "Green": (40, 150, 60),
+        "Black": (20, 20, 20),
+        "Yellow": (235, 200, 40),
+        "White": (240, 240, 240),
+    }
     rows = []
     for n in range(count):
         gender, sub, article = kinds[n % len(kinds)]
@@ -94,16 +135,37 @@ def _drawn_catalog(folder: Path, count: int, offset: int) -> Path:
         image = Image.new("RGB", (224, 224), "white")
         ImageDraw.Draw(image).rounded_rectangle((50 + n % 20, 30, 170, 200 - n % 30), 20, fill=rgb)
         image.save(folder / "images" / f"{product_id}.jpg", quality=90)
-        rows.append({"id": product_id, "gender": gender, "masterCategory": "Apparel", "subCategory": sub,
-                     "articleType": article, "baseColour": name, "season": "Summer", "usage": "Casual",
-                     "productDisplayName": f"Drill {gender} {name} {article} {n}", "colorgroup": name})
+        rows.append(
+            {
+                "id": product_id,
+                "gender": gender,
+                "masterCategory": "Apparel",
+                "subCategory": sub,
+                "articleType": article,
+                "baseColour": name,
+                "season": "Summer",
+                "usage": "Casual",
+                "productDisplayName": f"Drill {gender} {name} {article} {n}",
+                "colorgroup": name,
+            }
+        )
     _write_csv(folder / "styles.csv", rows)
     return folder
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    columns = ["id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage",
-               "productDisplayName", "colorgroup"]
+    columns = [
+        "id",
+        "gender",
+        "masterCategory",
+        "subCategory",
+        "articleType",
+        "baseColour",
+        "season",
+        "usage",
+        "productDisplayName",
+        "colorgroup",
+    ]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -112,8 +174,14 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def scratch_env(scratch: Path, **extra) -> dict:
     """The environment of a scratch StyleLens: its own data folder and embedded database."""
-    env = {**os.environ, "STYLELENS_DATA_DIR": str(scratch / "data"), "DB_NAME": "stylelens",
-           "COLLECTION_NAME": "products", "TOKENIZERS_PARALLELISM": "false", **extra}
+    env = {
+        **os.environ,
+        "STYLELENS_DATA_DIR": str(scratch / "data"),
+        "DB_NAME": "stylelens",
+        "COLLECTION_NAME": "products",
+        "TOKENIZERS_PARALLELISM": "false",
+        **extra,
+    }
     env.pop("MONGO_URI", None)
     env.pop("CATALOG_DIR", None)
     return env
@@ -122,8 +190,13 @@ def scratch_env(scratch: Path, **extra) -> dict:
 def use_env(env: dict) -> None:
     for key in ("MONGO_URI", "CATALOG_DIR"):
         os.environ.pop(key, None)
-    os.environ.update({k: v for k, v in env.items() if k in ("STYLELENS_DATA_DIR", "DB_NAME", "COLLECTION_NAME",
-                                                              "MONGO_URI", "TOKENIZERS_PARALLELISM")})
+    os.environ.update(
+        {
+            k: v
+            for k, v in env.items()
+            if k in ("STYLELENS_DATA_DIR", "DB_NAME", "COLLECTION_NAME", "MONGO_URI", "TOKENIZERS_PARALLELISM")
+        }
+    )
 
 
 class LookModels:
@@ -153,8 +226,9 @@ def load_drill(engine: StyleLens, look: LookModels, photos: list[Path], sessions
     kinds = {
         "text": lambda rng: engine.search_text(rng.choice(TEXTS), 10, rerank=True),
         "photo": lambda rng: engine.search_image(load_image(rng.choice(uploads)), 10, rerank=True),
-        "feedback": lambda rng: engine.search_composed(rng.choice(FEEDBACK), ref_id=rng.choice(products), k=10,
-                                                       rerank=True),
+        "feedback": lambda rng: engine.search_composed(
+            rng.choice(FEEDBACK), ref_id=rng.choice(products), k=10, rerank=True
+        ),
         "look": lambda rng: look(load_image(rng.choice(people))),
     }
     for run in kinds.values():  # warm-up: models and tables load once, outside the timings
@@ -187,13 +261,24 @@ def load_drill(engine: StyleLens, look: LookModels, photos: list[Path], sessions
     per_kind = {kind: _percentiles(values) for kind, values in timings.items()}
     total = sum(len(v) for v in timings.values())
     bounded = memory.growth_mb < 500
-    detail = (f"{total} queries in {wall:.0f} s, {len(errors)} errors; p50/p95 ms: "
-              + ", ".join(f"{k} {v['p50_ms']:.0f}/{v['p95_ms']:.0f}" for k, v in per_kind.items())
-              + f"; memory {memory.start_mb:.0f} -> peak {memory.peak_mb:.0f} MB, "
-                f"second half grew {memory.growth_mb:+.0f} MB")
-    return Drill(f"load: {sessions} sessions x {per_session} queries", not errors and bounded, detail,
-                 {"queries": total, "errors": errors[:20], "seconds": round(wall, 1), "per_kind": per_kind,
-                  "memory_mb": memory.to_json()})
+    detail = (
+        f"{total} queries in {wall:.0f} s, {len(errors)} errors; p50/p95 ms: "
+        + ", ".join(f"{k} {v['p50_ms']:.0f}/{v['p95_ms']:.0f}" for k, v in per_kind.items())
+        + f"; memory {memory.start_mb:.0f} -> peak {memory.peak_mb:.0f} MB, "
+        f"second half grew {memory.growth_mb:+.0f} MB"
+    )
+    return Drill(
+        f"load: {sessions} sessions x {per_session} queries",
+        not errors and bounded,
+        detail,
+        {
+            "queries": total,
+            "errors": errors[:20],
+            "seconds": round(wall, 1),
+            "per_kind": per_kind,
+            "memory_mb": memory.to_json(),
+        },
+    )
 
 
 class MemorySampler:
@@ -230,26 +315,35 @@ class MemorySampler:
     @property
     def growth_mb(self) -> float:
         """Growth over the second half of the run: a leak keeps growing, warm caches do not."""
-        half = self.samples[len(self.samples) // 2:]
+        half = self.samples[len(self.samples) // 2 :]
         return half[-1] - half[0]
 
     def to_json(self) -> dict:
-        return {"start": round(self.start_mb), "peak": round(self.peak_mb), "end": round(self.samples[-1]),
-                "second_half_growth": round(self.growth_mb)}
+        return {
+            "start": round(self.start_mb),
+            "peak": round(self.peak_mb),
+            "end": round(self.samples[-1]),
+            "second_half_growth": round(self.growth_mb),
+        }
 
 
 def _percentiles(seconds: list[float]) -> dict:
     if not seconds:
         return {"n": 0, "p50_ms": 0.0, "p95_ms": 0.0}
     ordered = sorted(seconds)
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 1)}
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 1),
+    }
 
 
 def browser_drill(scratch: Path, browsers: int, searches: int) -> Drill:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        return Drill(f"load: {browsers} browser sessions", False, "Chromium is not installed (apt-get install chromium)")
+        return Drill(
+            f"load: {browsers} browser sessions", False, "Chromium is not installed (apt-get install chromium)"
+        )
     with served_app(scratch_env(scratch)) as url:
         timings, errors = [], []
         lock = threading.Lock()
@@ -284,16 +378,21 @@ def browser_drill(scratch: Path, browsers: int, searches: int) -> Drill:
         [t.start() for t in threads]
         [t.join() for t in threads]
     stats = _percentiles(timings)
-    return Drill(f"load: {browsers} browser sessions", not errors and len(timings) == browsers * searches,
-                 f"{len(timings)} searches typed in Chromium and a PostScript upload, {len(errors)} errors; "
-                 f"result grid p50 {stats['p50_ms'] / 1000:.1f} s, p95 {stats['p95_ms'] / 1000:.1f} s",
-                 {"searches": len(timings), "errors": errors, **stats})
+    return Drill(
+        f"load: {browsers} browser sessions",
+        not errors and len(timings) == browsers * searches,
+        f"{len(timings)} searches typed in Chromium and a PostScript upload, {len(errors)} errors; "
+        f"result grid p50 {stats['p50_ms'] / 1000:.1f} s, p95 {stats['p95_ms'] / 1000:.1f} s",
+        {"searches": len(timings), "errors": errors, **stats},
+    )
 
 
 # The result area's text (timing line and product names), or "" before any result is drawn.
-RESULTS_JS = ("() => { const t = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-              ".find(e => e.innerText.includes('Timing:')); return t ? "
-              "(document.querySelector('[data-testid=\"stMain\"]') || document.body).innerText : ''; }")
+RESULTS_JS = (
+    "() => { const t = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+    ".find(e => e.innerText.includes('Timing:')); return t ? "
+    "(document.querySelector('[data-testid=\"stMain\"]') || document.body).innerText : ''; }"
+)
 
 
 def _browser_search(page, text: str) -> str | None:
@@ -303,9 +402,12 @@ def _browser_search(page, text: str) -> str | None:
     before = page.evaluate(RESULTS_JS)
     page.get_by_role("button", name="Search").click()
     try:  # new results drawn and the script finished (the previous search's grid does not count)
-        page.wait_for_function(f"(before) => {{ const now = ({RESULTS_JS})(); return now && now !== before && "
-                               "!document.querySelector('[data-testid=\"stStatusWidget\"]'); }", arg=before,
-                               timeout=120_000)
+        page.wait_for_function(
+            f"(before) => {{ const now = ({RESULTS_JS})(); return now && now !== before && "
+            "!document.querySelector('[data-testid=\"stStatusWidget\"]'); }",
+            arg=before,
+            timeout=120_000,
+        )
     except Exception as exc:  # noqa: BLE001 - a timeout is the failure reported
         return f"no new results within 2 minutes ({type(exc).__name__})"
     body = page.inner_text("body")
@@ -341,9 +443,24 @@ class served_app:
     def __enter__(self) -> str:
         port = _free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(240):
             try:
@@ -364,8 +481,16 @@ def kill_import_drill(engine: StyleLens, scratch: Path, folder: Path) -> Drill:
     env = scratch_env(scratch)
     rows = sum(1 for _ in open(folder / "styles.csv", encoding="utf-8")) - 1
     before = engine.catalog.count()
-    command = [sys.executable, "-m", "core", "ingest", "--images", str(folder / "images"), "--styles",
-               str(folder / "styles.csv")]
+    command = [
+        sys.executable,
+        "-m",
+        "core",
+        "ingest",
+        "--images",
+        str(folder / "images"),
+        "--styles",
+        str(folder / "styles.csv"),
+    ]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while engine.catalog.count() < before + 64 and process.poll() is None and time.monotonic() < deadline:
@@ -383,16 +508,19 @@ def kill_import_drill(engine: StyleLens, scratch: Path, folder: Path) -> Drill:
         problems.append(f"the second import failed: {again.stderr[-200:]}")
     after = engine.status()
     if after.products != before + rows or not after.index_in_step:
-        problems.append(f"after the second import: {after.products - before} of {rows} products, "
-                        f"in step {after.index_in_step}")
+        problems.append(
+            f"after the second import: {after.products - before} of {rows} products, in step {after.index_in_step}"
+        )
     problems += _half_written(engine)
-    return Drill("fault: kill -9 mid-import", not problems,
-                 f"{landed} of {rows} products in when killed, none half-written; status said "
-                 f"{'in step' if status.index_in_step else 'out of step'}{' (import under way)' if status.importing else ''}"
-                 f", search meanwhile: {len(searched.hits)} results; import again: {after.products - before}/{rows}, "
-                 f"in step" + ("" if not problems else "; PROBLEMS: " + "; ".join(problems)),
-                 {"rows": rows, "landed_before_kill": landed, "status_after_kill": status.to_json(),
-                  "problems": problems})
+    return Drill(
+        "fault: kill -9 mid-import",
+        not problems,
+        f"{landed} of {rows} products in when killed, none half-written; status said "
+        f"{'in step' if status.index_in_step else 'out of step'}{' (import under way)' if status.importing else ''}"
+        f", search meanwhile: {len(searched.hits)} results; import again: {after.products - before}/{rows}, "
+        f"in step" + ("" if not problems else "; PROBLEMS: " + "; ".join(problems)),
+        {"rows": rows, "landed_before_kill": landed, "status_after_kill": status.to_json(), "problems": problems},
+    )
 
 
 def _half_written(engine: StyleLens) -> list[str]:
@@ -442,12 +570,20 @@ def database_killed_drill(engine: StyleLens, data_dir: Path, external: bool) -> 
     unavailable = sum(o[2] == "unavailable" for o in outcomes)
     passed = not bugs and slowest <= ANSWER_LIMIT_S + 0.5 and recovered and (unavailable > 0 or not external)
     name = "external database (MONGO_URI) killed, restarted" if external else "embedded database killed mid-search"
-    return Drill(f"fault: {name}", passed,
-                 f"{len(outcomes)} searches, {unavailable} said unavailable, {len(bugs)} other errors; slowest answer "
-                 f"while down {slowest:.1f} s; searching again {max(0.0, last_failure - killed_at):.1f} s after the "
-                 f"kill, no restart of the app" + ("" if recovered else " — DID NOT RECOVER"),
-                 {"searches": len(outcomes), "unavailable": unavailable, "bugs": bugs[:10],
-                  "slowest_s": round(slowest, 2), "recovered": recovered})
+    return Drill(
+        f"fault: {name}",
+        passed,
+        f"{len(outcomes)} searches, {unavailable} said unavailable, {len(bugs)} other errors; slowest answer "
+        f"while down {slowest:.1f} s; searching again {max(0.0, last_failure - killed_at):.1f} s after the "
+        f"kill, no restart of the app" + ("" if recovered else " — DID NOT RECOVER"),
+        {
+            "searches": len(outcomes),
+            "unavailable": unavailable,
+            "bugs": bugs[:10],
+            "slowest_s": round(slowest, 2),
+            "recovered": recovered,
+        },
+    )
 
 
 def corrupted_index_drill(settings, encoder) -> Drill:
@@ -461,9 +597,12 @@ def corrupted_index_drill(settings, encoder) -> Drill:
     seconds = time.perf_counter() - started
     after = fresh.status()
     passed = not said.index_in_step and bool(hits) and after.index_in_step
-    return Drill("fault: corrupted index file", passed,
-                 f"status said {'in step' if said.index_in_step else 'out of step'}; first search rebuilt it in "
-                 f"{seconds:.1f} s ({len(hits)} results); then in step: {after.index_in_step}")
+    return Drill(
+        "fault: corrupted index file",
+        passed,
+        f"status said {'in step' if said.index_in_step else 'out of step'}; first search rebuilt it in "
+        f"{seconds:.1f} s ({len(hits)} results); then in step: {after.index_in_step}",
+    )
 
 
 def stale_pid_drill(settings, encoder) -> Drill:
@@ -472,16 +611,20 @@ def stale_pid_drill(settings, encoder) -> Drill:
     stop_local_server(data_dir)
     bystander = subprocess.Popen(["sleep", "300"])
     try:
-        (data_dir / STATE_FILE).write_text(json.dumps({"pid": bystander.pid, "port": state["port"],
-                                                       "started": time.time() - 10_000}))
+        (data_dir / STATE_FILE).write_text(
+            json.dumps({"pid": bystander.pid, "port": state["port"], "started": time.time() - 10_000})
+        )
         engine = StyleLens.open(settings, encoder)
         hits = engine.search_text("red dress", 5).hits
         alive = bystander.poll() is None
         new = running_server(data_dir)
         passed = alive and bool(hits) and new is not None and new["pid"] != bystander.pid
-        return Drill("fault: stale pid file naming a live process", passed,
-                     f"unrelated process {'untouched' if alive else 'SIGNALLED'}; a new database server started "
-                     f"(pid {new['pid'] if new else '?'}); search works ({len(hits)} results)")
+        return Drill(
+            "fault: stale pid file naming a live process",
+            passed,
+            f"unrelated process {'untouched' if alive else 'SIGNALLED'}; a new database server started "
+            f"(pid {new['pid'] if new else '?'}); search works ({len(hits)} results)",
+        )
     finally:
         bystander.kill()
 
@@ -494,11 +637,17 @@ def hostile_drill(engine: StyleLens, look: LookModels | None, scratch: Path) -> 
     outcomes = run_cases(hostile_cases(), Context(engine, scratch / "hostile", products[0].id, look))
     table = summary(outcomes)
     failed = [o for o in outcomes if not o.passed]
-    detail = (f"{len(outcomes)} inputs: {sum(o.result == 'refused' for o in outcomes)} refused with a message, "
-              f"{sum(o.result == 'handled' for o in outcomes)} handled, {len(failed)} failed; slowest "
-              f"{max(o.seconds for o in outcomes):.2f} s" + "".join(f"; {o.name}: {o.message}" for o in failed[:5]))
-    return Drill("hostile: files, archives, CSVs, query files, text", not failed, detail,
-                 {"by_group": table, "cases": to_json(outcomes)}), outcomes
+    detail = (
+        f"{len(outcomes)} inputs: {sum(o.result == 'refused' for o in outcomes)} refused with a message, "
+        f"{sum(o.result == 'handled' for o in outcomes)} handled, {len(failed)} failed; slowest "
+        f"{max(o.seconds for o in outcomes):.2f} s" + "".join(f"; {o.name}: {o.message}" for o in failed[:5])
+    )
+    return Drill(
+        "hostile: files, archives, CSVs, query files, text",
+        not failed,
+        detail,
+        {"by_group": table, "cases": to_json(outcomes)},
+    ), outcomes
 
 
 def hostile_cli_drill(scratch: Path) -> Drill:
@@ -507,23 +656,38 @@ def hostile_cli_drill(scratch: Path) -> Drill:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "x.jpg").write_bytes(b"%!PS\n{ } loop\n")
     (folder / "q.jsonl").write_text('{"ref_id": 1e400, "relevant_ids": [1]}\n' + "[" * 50_000 + "]" * 50_000 + "\n")
-    cases = {"PostScript as a photo": ["search", "--image", str(folder / "x.jpg"), "--json"],
-             "query file /dev/zero": ["evaluate", "--queries", "/dev/zero"],
-             "query file with 1e400 and deep nesting": ["evaluate", "--queries", str(folder / "q.jsonl")],
-             "reference id 2^64": ["compose", "--ref-id", str(2**64), "--text", "lighter"]}
+    cases = {
+        "PostScript as a photo": ["search", "--image", str(folder / "x.jpg"), "--json"],
+        "query file /dev/zero": ["evaluate", "--queries", "/dev/zero"],
+        "query file with 1e400 and deep nesting": ["evaluate", "--queries", str(folder / "q.jsonl")],
+        "reference id 2^64": ["compose", "--ref-id", str(2**64), "--text", "lighter"],
+    }
     results, problems = {}, []
     for name, args in cases.items():
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "core", *args], cwd=PROJECT_ROOT, env=scratch_env(scratch),
-                              capture_output=True, text=True, timeout=120)
-        results[name] = {"exit": done.returncode, "seconds": round(time.perf_counter() - started, 1),
-                         "message": done.stderr.strip().splitlines()[-1][:160] if done.stderr.strip() else ""}
+        done = subprocess.run(
+            [sys.executable, "-m", "core", *args],
+            cwd=PROJECT_ROOT,
+            env=scratch_env(scratch),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        results[name] = {
+            "exit": done.returncode,
+            "seconds": round(time.perf_counter() - started, 1),
+            "message": done.stderr.strip().splitlines()[-1][:160] if done.stderr.strip() else "",
+        }
         if done.returncode != 1 or "Traceback" in done.stderr or not done.stderr.startswith("error:"):
             problems.append(name)
     slowest = max(r["seconds"] for r in results.values())
-    return Drill("hostile: through the CLI", not problems,
-                 f"{len(cases)} inputs, each exit 1 with one 'error:' line ({slowest:.1f} s at most, mostly "
-                 f"Python start-up)" + (f"; FAILED: {problems}" if problems else ""), {"cases": results})
+    return Drill(
+        "hostile: through the CLI",
+        not problems,
+        f"{len(cases)} inputs, each exit 1 with one 'error:' line ({slowest:.1f} s at most, mostly "
+        f"Python start-up)" + (f"; FAILED: {problems}" if problems else ""),
+        {"cases": results},
+    )
 
 
 # ---- the run --------------------------------------------------------------------------------------------

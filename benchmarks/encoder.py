@@ -14,6 +14,7 @@ CATALOG_DIR set, or `python -m core ingest`). Each encoder's vectors are made if
     phone-like      held-out packshots re-shot as phone photos; relevant: same article type
     street-crops    garments from held-out street photos; relevant: the article types a shopper accepts
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,10 +48,14 @@ def heads_accuracy(encoder, catalog: Path, held: pd.DataFrame) -> dict:
     genders = [(p.gender, GENDER_OF[g]) for p, g in zip(predictions, held["gender"]) if g in GENDER_OF]
     colours = [(p.colour, c) for p, c in zip(predictions, held["colorgroup"]) if c]
     return {
-        "article_type_accuracy": sum(a == b for a, b in kinds) / len(kinds), "article_type_n": len(kinds),
-        "article_type_classes": len(known), "article_type_coverage": len(kinds) / len(held),
-        "gender_accuracy_men_women": sum(a == b for a, b in genders) / len(genders), "gender_n": len(genders),
-        "colour_group_accuracy": sum(a == b for a, b in colours) / len(colours), "colour_n": len(colours),
+        "article_type_accuracy": sum(a == b for a, b in kinds) / len(kinds),
+        "article_type_n": len(kinds),
+        "article_type_classes": len(known),
+        "article_type_coverage": len(kinds) / len(held),
+        "gender_accuracy_men_women": sum(a == b for a, b in genders) / len(genders),
+        "gender_n": len(genders),
+        "colour_group_accuracy": sum(a == b for a, b in colours) / len(colours),
+        "colour_n": len(colours),
     }
 
 
@@ -64,8 +69,12 @@ def latency(engine: StyleLens, catalog: Path, held: pd.DataFrame, queries: int =
         result = engine.search_image(path, k=10)
         total.append((time.perf_counter() - started) * 1000)
         encode_search.append(result.timings_ms["encode"] + result.timings_ms["search"])
-    return {"image_query_ms_p50": statistics.median(total), "image_query_ms_p95": _p95(total),
-            "encode_plus_search_ms_p50": statistics.median(encode_search), "queries": len(paths)}
+    return {
+        "image_query_ms_p50": statistics.median(total),
+        "image_query_ms_p95": _p95(total),
+        "encode_plus_search_ms_p50": statistics.median(encode_search),
+        "queries": len(paths),
+    }
 
 
 def throughput(encoder, catalog: Path, styles: pd.DataFrame, count: int = 1000) -> dict:
@@ -73,7 +82,7 @@ def throughput(encoder, catalog: Path, styles: pd.DataFrame, count: int = 1000) 
     rows = styles.head(count)
     started = time.perf_counter()
     for start in range(0, len(rows), 64):
-        chunk = rows.iloc[start:start + 64]
+        chunk = rows.iloc[start : start + 64]
         images = [load_image(catalog / "images" / f"{i}.jpg") for i in chunk["id"]]
         encoder.embed_catalog(images, list(chunk["productDisplayName"]))
     seconds = time.perf_counter() - started
@@ -133,10 +142,16 @@ def summary(results: list[dict]) -> str:
     row("image→image precision@10, same article type", lambda r: r["heldout-image"]["precision@10"])
     row("text→image recall@10 (productDisplayName)", lambda r: r["heldout-text"]["recall@10"])
     row("text→image MRR", lambda r: r["heldout-text"]["mrr"])
-    row("  image-only catalog vectors: image→image precision@10", lambda r: r["image_only"]["heldout-image"]["precision@10"])
+    row(
+        "  image-only catalog vectors: image→image precision@10",
+        lambda r: r["image_only"]["heldout-image"]["precision@10"],
+    )
     row("  image-only catalog vectors: text→image recall@10", lambda r: r["image_only"]["heldout-text"]["recall@10"])
     row("  image-only catalog vectors: text→image MRR", lambda r: r["image_only"]["heldout-text"]["mrr"])
-    row("  image-only catalog vectors: street crop precision@10", lambda r: r["image_only"]["street-crops"]["precision@10"])
+    row(
+        "  image-only catalog vectors: street crop precision@10",
+        lambda r: r["image_only"]["street-crops"]["precision@10"],
+    )
     row("phone-like photo precision@10", lambda r: r["phone-like"]["precision@10"])
     row("street crop precision@10", lambda r: r["street-crops"]["precision@10"])
     for kind in ("street topwear", "street bottomwear", "street footwear", "street fullbody", "street accessories"):
@@ -177,18 +192,22 @@ def key_figures_of(results: list[dict], real: list[dict] | None) -> dict[str, st
     bundled = next((r for r in results if r["encoder"].startswith("stylelens-small")), results[-1])
     figures = {}
     if real:
-        figures["real phone photos, held-out senders, same kind in top 10 (p@10)"] = \
+        figures["real phone photos, held-out senders, same kind in top 10 (p@10)"] = (
             f"{real[-1]['clothing-photos']['precision@10']:.3f} (target 0.75)"
-        figures["garments cut from held-out street photos, p@10"] = \
+        )
+        figures["garments cut from held-out street photos, p@10"] = (
             f"{real[-1]['street-crops']['precision@10']:.3f} (target 0.70)"
-    figures["held-out catalog photos, image→image p@10 same article type"] = \
+        )
+    figures["held-out catalog photos, image→image p@10 same article type"] = (
         f"{bundled['heldout-image']['precision@10']:.3f}"
+    )
     figures["text→image recall@10 (productDisplayName)"] = f"{bundled['heldout-text']['recall@10']:.3f}"
     return figures
 
 
-def render_card(checkpoint: Path, results: list[dict], command: str, real: list[dict] | None = None,
-                real_command: str | None = None) -> str:
+def render_card(
+    checkpoint: Path, results: list[dict], command: str, real: list[dict] | None = None, real_command: str | None = None
+) -> str:
     """The model card: real-photo figures first, then what the model is, the data, split and command that made
     it, and the catalog / synthetic numbers."""
     from core.encoders.stylelens import load_checkpoint
@@ -199,9 +218,12 @@ def render_card(checkpoint: Path, results: list[dict], command: str, real: list[
     last = history[-1] if history else {}
     earlier = record.get("previous_history") or []
     config = model.config
-    origin = (f"fine-tuned from the previous stylelens-small ({len(earlier)} epochs from scratch, "
-              f"{earlier[-1]['seconds'] / 60:.0f} min) on {record.get('trained_on', 'the CPU')}"
-              if earlier else f"trained from scratch on {record.get('trained_on', 'the CPU')}")
+    origin = (
+        f"fine-tuned from the previous stylelens-small ({len(earlier)} epochs from scratch, "
+        f"{earlier[-1]['seconds'] / 60:.0f} min) on {record.get('trained_on', 'the CPU')}"
+        if earlier
+        else f"trained from scratch on {record.get('trained_on', 'the CPU')}"
+    )
     return f"""# Model card: stylelens-small (`{checkpoint.name}`)
 
 The bundled StyleLens encoder, {origin}. Loaded by `load_encoder("stylelens-small")`; the default
@@ -276,8 +298,9 @@ def main() -> None:
     parser.add_argument("--encoders", nargs="+", default=["baseline", "stylelens-small"])
     parser.add_argument("--out", type=Path, help="write all results here as JSON")
     parser.add_argument("--card", type=Path, help="write the model card of the bundled encoder here (markdown)")
-    parser.add_argument("--results", type=Path, help="re-render the summary / card from a saved --out file, "
-                        "measuring nothing")
+    parser.add_argument(
+        "--results", type=Path, help="re-render the summary / card from a saved --out file, measuring nothing"
+    )
     parser.add_argument("--real-photos", type=Path, help="results of benchmarks/real_photos.py to lead the card with")
     parser.add_argument("--real-photos-command", help="the command that produced --real-photos")
     args = parser.parse_args()
@@ -296,11 +319,11 @@ def main() -> None:
         argv = sys.argv[1:]
         if "--results" in argv:  # the card names the command that measured, not the one that re-rendered
             at = argv.index("--results")
-            argv = argv[:at] + argv[at + 2:] + ["--out", str(args.results)] * ("--out" not in argv)
+            argv = argv[:at] + argv[at + 2 :] + ["--out", str(args.results)] * ("--out" not in argv)
         for option in ("--real-photos", "--real-photos-command"):  # they render the card, they measure nothing
             if option in argv:
                 at = argv.index(option)
-                argv = argv[:at] + argv[at + 2:]
+                argv = argv[:at] + argv[at + 2 :]
         command = "python benchmarks/encoder.py " + " ".join(argv)
         real = json.loads(args.real_photos.read_text()) if args.real_photos else None
         card = render_card(BUNDLED_CHECKPOINT, results, command, real, args.real_photos_command)

@@ -9,6 +9,7 @@ the app already holds. Reports:
 - text and image query latency p50/p95 end to end (decode/encode + FAISS + MongoDB fetch);
 - cold start: a new `python -m core search` process, from start to printed result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,13 @@ def run(engine, args) -> dict:
     image_ms = timed([lambda p=p: engine.search_image(engine.image_path(p), k=10) for p in sample])
     return {
         "products": engine.catalog.count(),
-        "import": {"rows": report.rows, "added": report.added, "skipped": len(report.skipped),
-                   "seconds": round(import_s, 1), "products_per_s": round(report.added / import_s, 1)},
+        "import": {
+            "rows": report.rows,
+            "added": report.added,
+            "skipped": len(report.skipped),
+            "seconds": round(import_s, 1),
+            "products_per_s": round(report.added / import_s, 1),
+        },
         "reimport": {"unchanged": again.unchanged, "changed": again.imported, "seconds": round(reimport_s, 1)},
         "text_query_ms": percentiles(text_ms),
         "image_query_ms": percentiles(image_ms),
@@ -100,8 +106,13 @@ def cold_start(data_dir: str, encoder: str) -> float:
     """Seconds for a new process to answer one text query (database already running, index on disk)."""
     env = {**os.environ, "STYLELENS_DATA_DIR": data_dir, "ENCODER_NAME": encoder, "DB_NAME": "bench"}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "core", "search", "--text", "blue denim jeans", "--json"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "core", "search", "--text", "blue denim jeans", "--json"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return round(time.perf_counter() - started, 2)
 
 

@@ -12,6 +12,7 @@ person was labelled by eye (benchmarks/street-gender-labels.json, "eval": never 
 crop and the face crop). Prints accuracy, balanced accuracy, confusion matrices and how often a face
 was found.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,26 +32,37 @@ from core.split import is_held_out
 
 def catalog_people(catalog: Path) -> list[tuple[str, Path]]:
     styles = pd.read_csv(catalog / "styles.csv", on_bad_lines="skip").fillna("")
-    people = styles[styles["id"].map(is_held_out) & (styles["masterCategory"] == "Apparel")
-                    & styles["gender"].isin(["Men", "Women"])]
+    people = styles[
+        styles["id"].map(is_held_out)
+        & (styles["masterCategory"] == "Apparel")
+        & styles["gender"].isin(["Men", "Women"])
+    ]
     return [(g, catalog / "images" / f"{i}.jpg") for i, g in zip(people["id"], people["gender"])]
 
 
 def street_people(street: Path, labels: Path) -> list[tuple[str, Path]]:
     marked = json.loads(labels.read_text())["eval"]
     first, last = marked["range"]
-    return [("Men" if n in marked["men"] else "Women", street / "photos" / f"{n:04d}.jpg")
-            for n in range(first, last + 1) if n not in marked["unsure"]]
+    return [
+        ("Men" if n in marked["men"] else "Women", street / "photos" / f"{n:04d}.jpg")
+        for n in range(first, last + 1)
+        if n not in marked["unsure"]
+    ]
 
 
 def score(rows: list[dict], method: str) -> dict:
     frame = pd.DataFrame(rows)
     right = frame[method] == frame["truth"]
     per_class = {g: round(float(right[frame["truth"] == g].mean()), 4) for g in ("Men", "Women")}
-    return {"n": len(frame), "men": int((frame["truth"] == "Men").sum()), "women": int((frame["truth"] == "Women").sum()),
-            "accuracy": round(float(right.mean()), 4), **per_class,
-            "balanced_accuracy": round(sum(per_class.values()) / 2, 4),
-            "confusion": pd.crosstab(frame["truth"], frame[method]).to_dict()}
+    return {
+        "n": len(frame),
+        "men": int((frame["truth"] == "Men").sum()),
+        "women": int((frame["truth"] == "Women").sum()),
+        "accuracy": round(float(right.mean()), 4),
+        **per_class,
+        "balanced_accuracy": round(sum(per_class.values()) / 2, 4),
+        "confusion": pd.crosstab(frame["truth"], frame[method]).to_dict(),
+    }
 
 
 def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole_photo: bool) -> dict:
@@ -68,15 +80,24 @@ def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole
         head = model.encoder.classify([image.crop(person) if person else image])[0]
         rows.append({"truth": truth, "head": head.gender, "served": served.gender, "source": served.source})
     faces = sum(r["source"] == "face and clothes" for r in rows) / len(rows)
-    return {"head": score(rows, "head"), "served": score(rows, "served"), "face_found": round(faces, 4),
-            "no_person_found": skipped}
+    return {
+        "head": score(rows, "head"),
+        "served": score(rows, "served"),
+        "face_found": round(faces, 4),
+        "no_person_found": skipped,
+    }
 
 
 def key_figures_of(report: dict) -> dict[str, str]:
-    return {f"{where} photos, balanced accuracy (served)": versus(report[where]["served"]["balanced_accuracy"],
-                                                                  "encoder head baseline",
-                                                                  report[where]["head"]["balanced_accuracy"])
-            for where in report if isinstance(report[where], dict) and "served" in report[where]}
+    return {
+        f"{where} photos, balanced accuracy (served)": versus(
+            report[where]["served"]["balanced_accuracy"],
+            "encoder head baseline",
+            report[where]["head"]["balanced_accuracy"],
+        )
+        for where in report
+        if isinstance(report[where], dict) and "served" in report[where]
+    }
 
 
 def render_card(model, report: dict, command: str) -> str:
@@ -84,29 +105,34 @@ def render_card(model, report: dict, command: str) -> str:
     data = record["data"]
 
     def row(name: str, part: dict) -> str:
-        return (f"| {name} | {part['n']} | {part['accuracy']:.3f} | {part['balanced_accuracy']:.3f} | "
-                f"{part['Men']:.3f} | {part['Women']:.3f} |")
+        return (
+            f"| {name} | {part['n']} | {part['accuracy']:.3f} | {part['balanced_accuracy']:.3f} | "
+            f"{part['Men']:.3f} | {part['Women']:.3f} |"
+        )
 
-    rows = [row(f"{where}, {'served' if method == 'served' else 'encoder head (baseline)'}", report[where][method])
-            for where in report for method in ("head", "served")]
+    rows = [
+        row(f"{where}, {'served' if method == 'served' else 'encoder head (baseline)'}", report[where][method])
+        for where in report
+        for method in ("head", "served")
+    ]
     return f"""# Model card: gender check (`gender-probe.pt`)
 
 Says whose clothing a Shop the Look photo shows (Men or Women), so recommendations do not cross gender.
 A linear layer (logistic regression, {model.layer.in_features} inputs) over two embeddings of the bundled
-encoder `{record['encoder']}`: the person crop (from the pose landmarks) and a square crop around the
+encoder `{record["encoder"]}`: the person crop (from the pose landmarks) and a square crop around the
 largest face (MediaPipe's face detector, shipped in its wheel); without a face, the person crop twice.
 
 ## Data
-- {data['street_photos']} street photos 0001-0640 labelled by eye ({data['street_men']} men,
-  {data['street_women']} women; `benchmarks/street-gender-labels.json`, "train"), each also mirrored.
-- {data['catalog_photos']} catalog Apparel photos of people from the training split (half Men, half Women).
+- {data["street_photos"]} street photos 0001-0640 labelled by eye ({data["street_men"]} men,
+  {data["street_women"]} women; `benchmarks/street-gender-labels.json`, "train"), each also mirrored.
+- {data["catalog_photos"]} catalog Apparel photos of people from the training split (half Men, half Women).
 - Street and catalog weigh the same; within each, Men and Women weigh the same.
 - Held out: street photos 0641-0760 ("eval", labelled before training) and the held-out catalog products.
 
 ## Training
-- Command: `{record['command']}` ({record['minutes']} min on 2 CPU cores, mostly embedding the photos).
-- Regularisation C = {record['strength']}, chosen by 5-fold cross-validation on the street photos
-  (balanced accuracy by C: {', '.join(f'{c}: {v}' for c, v in record['cross_validation'].items())}).
+- Command: `{record["command"]}` ({record["minutes"]} min on 2 CPU cores, mostly embedding the photos).
+- Regularisation C = {record["strength"]}, chosen by 5-fold cross-validation on the street photos
+  (balanced accuracy by C: {", ".join(f"{c}: {v}" for c, v in record["cross_validation"].items())}).
 
 ## Measured
 Produced by `{command}`.
@@ -116,13 +142,13 @@ Produced by `{command}`.
 {chr(10).join(rows)}
 
 Catalog: held-out Apparel photos in which the pose model finds a person
-({report['catalog']['no_person_found']} flat packshots without one left out). A face was found in
-{report['catalog']['face_found']:.0%} of those catalog photos and
-{report.get('street', {}).get('face_found', 0):.0%} of the street photos.
+({report["catalog"]["no_person_found"]} flat packshots without one left out). A face was found in
+{report["catalog"]["face_found"]:.0%} of those catalog photos and
+{report.get("street", {}).get("face_found", 0):.0%} of the street photos.
 
 ## Limits
-- Street photos are mostly women ({report.get('street', {}).get('served', {}).get('men', 0)} men among the
-  {report.get('street', {}).get('served', {}).get('n', 0)} evaluation photos), so the men's figure is
+- Street photos are mostly women ({report.get("street", {}).get("served", {}).get("men", 0)} men among the
+  {report.get("street", {}).get("served", {}).get("n", 0)} evaluation photos), so the men's figure is
   uncertain; the labels are one engineer's reading of small thumbnails.
 - It reads appearance, not identity: people dressed against expectation are misread; the user can
   override the answer on the page (`--gender` on the CLI).
@@ -141,8 +167,9 @@ def main() -> None:
     pose, model = PoseModel(), load_gender_model(path=args.gender_model)
     report = {"catalog": run(catalog_people(args.catalog), pose, model, "Catalog people", whole_photo=True)}
     if args.street:
-        report["street"] = run(street_people(args.street, args.street_labels), pose, model, "Street photos",
-                               whole_photo=False)
+        report["street"] = run(
+            street_people(args.street, args.street_labels), pose, model, "Street photos", whole_photo=False
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -7,6 +7,7 @@ consistent (every product has its vector and its image). Anything else (another 
 Ghostscript child, a half-written product) fails it. Used by `benchmarks/drills.py` and, in full, by
 tests/test_hostile.py against the test catalog.
 """
+
 from __future__ import annotations
 
 import io
@@ -211,8 +212,16 @@ def _run_feedback(context: Context, text: str):
     return context.engine.search_composed(text, ref_id=context.ref_id, k=5, method="sum")
 
 
-RUNNERS = {"image": _run_image, "path": _run_path, "zip": _run_zip, "csv": _run_csv, "queries": _run_queries,
-           "query-zip": _run_query_zip, "text": _run_text, "feedback": _run_feedback}
+RUNNERS = {
+    "image": _run_image,
+    "path": _run_path,
+    "zip": _run_zip,
+    "csv": _run_csv,
+    "queries": _run_queries,
+    "query-zip": _run_query_zip,
+    "text": _run_text,
+    "feedback": _run_feedback,
+}
 
 
 # ---- making the files ----------------------------------------------------------------------------
@@ -290,7 +299,7 @@ def _patch_central(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     data = bytearray(data)
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
         position = archive.start_dir
-    while data[position:position + 4] == b"PK\x01\x02":
+    while data[position : position + 4] == b"PK\x01\x02":
         struct.pack_into(fmt, data, position + offset, value)
         names, extra, comment = struct.unpack_from("<HHH", data, position + 28)
         position += 46 + names + extra + comment
@@ -318,7 +327,7 @@ def _symlink_zip() -> bytes:
         for name, data in _catalog_files((900011,)).items():
             archive.writestr(name, data)
         link = zipfile.ZipInfo("images/900012.jpg")
-        link.external_attr = (0o120777 << 16)  # a symbolic link to a server file
+        link.external_attr = 0o120777 << 16  # a symbolic link to a server file
         archive.writestr(link, "/etc/passwd")
     return buffer.getvalue()
 
@@ -338,6 +347,7 @@ def _csv_folder(lines: list[str] | bytes, with_images=(900031,)) -> Callable[[Pa
         text = lines if isinstance(lines, bytes) else ("\n".join([COLUMNS, *lines]) + "\n").encode()
         (folder / "styles.csv").write_bytes(text)
         return folder
+
     return make
 
 
@@ -350,6 +360,7 @@ def _queries(lines: list[str] | bytes) -> Callable[[Path], Path]:
         path = folder / "queries.jsonl"
         path.write_bytes(lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode())
         return path
+
     return make
 
 
@@ -357,6 +368,7 @@ def _file(data: bytes, name: str = "upload.jpg") -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         (folder / name).write_bytes(data)
         return folder / name
+
     return make
 
 
@@ -373,6 +385,7 @@ def _symlink_to(target: str) -> Callable[[Path], Path]:
         if not path.is_symlink():
             path.symlink_to(target)
         return path
+
     return make
 
 
@@ -406,32 +419,63 @@ def hostile_cases() -> list[Case]:
     nested = 100_000
     image = [
         Case("postscript-named-jpg", "image", lambda f: b"%!PS\n{ } loop\n", "refused"),
-        Case("eps-with-bounding-box", "image", lambda f: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n{ } loop\n",
-             "refused"),
+        Case(
+            "eps-with-bounding-box",
+            "image",
+            lambda f: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n{ } loop\n",
+            "refused",
+        ),
         Case("pdf", "image", lambda f: b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n", "refused"),
         Case("dds-valid", "image", lambda f: _encode(_picture((16, 16)).convert("RGBA"), "DDS"), "refused"),
-        Case("dds-corrupt", "image", lambda f: b"DDS " + struct.pack("<I", 124) + bytes(rng.randrange(256) for _ in range(200)),
-             "refused"),
+        Case(
+            "dds-corrupt",
+            "image",
+            lambda f: b"DDS " + struct.pack("<I", 124) + bytes(rng.randrange(256) for _ in range(200)),
+            "refused",
+        ),
         Case("psd-header", "image", lambda f: b"8BPS\x00\x01" + bytes(100), "refused"),
-        Case("svg-with-script", "image", lambda f: b'<svg xmlns="http://www.w3.org/2000/svg"><script>for(;;){}</script></svg>',
-             "refused"),
+        Case(
+            "svg-with-script",
+            "image",
+            lambda f: b'<svg xmlns="http://www.w3.org/2000/svg"><script>for(;;){}</script></svg>',
+            "refused",
+        ),
         Case("html", "image", lambda f: b"<!doctype html><html><body>hello</body></html>", "refused"),
         Case("zip-named-jpg", "image", lambda f: good_zip, "refused"),
-        Case("elf-binary", "image", lambda f: b"\x7fELF\x02\x01\x01" + bytes(rng.randrange(256) for _ in range(500)), "refused"),
+        Case(
+            "elf-binary",
+            "image",
+            lambda f: b"\x7fELF\x02\x01\x01" + bytes(rng.randrange(256) for _ in range(500)),
+            "refused",
+        ),
         Case("random-bytes", "image", lambda f: bytes(rng.randrange(256) for _ in range(4096)), "refused"),
         Case("empty-file", "image", lambda f: b"", "refused"),
         Case("one-byte", "image", lambda f: b"\xff", "refused"),
         Case("plain-text", "image", lambda f: b"hello, this is not a photo", "refused"),
         Case("truncated-jpeg", "image", lambda f: good_jpeg[: len(good_jpeg) // 3], "refused"),
         Case("jpeg-header-only", "image", lambda f: b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "refused"),
-        Case("png-broken-crc", "image", lambda f: (lambda d: d[:40] + bytes([d[40] ^ 0xFF]) + d[41:])(
-            _encode(_picture(), "PNG")), "refused"),
+        Case(
+            "png-broken-crc",
+            "image",
+            lambda f: (lambda d: d[:40] + bytes([d[40] ^ 0xFF]) + d[41:])(_encode(_picture(), "PNG")),
+            "refused",
+        ),
         Case("png-16-bit-grey", "image", lambda f: _grey16(), "handled", _not_white),
         Case("png-48-bit-colour", "image", lambda f: _png_rgb16(), "handled"),
-        Case("tiff-float", "image", lambda f: _tiff_of(np.linspace(0, 1, 96 * 96, dtype=np.float32).reshape(96, 96)),
-             "handled", _not_white),
-        Case("tiff-int32", "image", lambda f: _tiff_of(np.linspace(0, 70000, 96 * 96).astype(np.int32).reshape(96, 96)),
-             "handled", _not_white),
+        Case(
+            "tiff-float",
+            "image",
+            lambda f: _tiff_of(np.linspace(0, 1, 96 * 96, dtype=np.float32).reshape(96, 96)),
+            "handled",
+            _not_white,
+        ),
+        Case(
+            "tiff-int32",
+            "image",
+            lambda f: _tiff_of(np.linspace(0, 70000, 96 * 96).astype(np.int32).reshape(96, 96)),
+            "handled",
+            _not_white,
+        ),
         Case("tiff-bad-ifd", "image", lambda f: b"II*\x00\xff\xff\xff\x7f" + bytes(64), "refused"),
         Case("png-1x1", "image", lambda f: _encode(Image.new("RGB", (1, 1), "red"), "PNG"), "handled"),
         Case("png-100000x1", "image", lambda f: _encode(Image.new("L", (100_000, 1), 128), "PNG"), "handled"),
@@ -448,17 +492,27 @@ def hostile_cases() -> list[Case]:
         Case("cmyk-jpeg", "image", lambda f: _encode(_picture().convert("CMYK"), "JPEG"), "handled"),
         Case("exif-orientation-9", "image", lambda f: _jpeg_with_orientation(9), "handled"),
         Case("exif-orientation-6", "image", lambda f: _jpeg_with_orientation(6), "handled"),
-        Case("palette-with-transparency", "image",
-             lambda f: _encode(_picture().convert("P"), "PNG", transparency=0), "handled"),
+        Case(
+            "palette-with-transparency",
+            "image",
+            lambda f: _encode(_picture().convert("P"), "PNG", transparency=0),
+            "handled",
+        ),
         Case("grey-with-alpha", "image", lambda f: _encode(_picture().convert("LA"), "PNG"), "handled"),
         Case("one-bit-bmp", "image", lambda f: _encode(_picture().convert("1"), "BMP"), "handled"),
         Case("ico", "image", lambda f: _encode(_picture((32, 32)), "ICO"), "refused"),
         Case("tga", "image", lambda f: _encode(_picture(), "TGA"), "refused"),
         Case("ppm", "image", lambda f: _encode(_picture(), "PPM"), "refused"),
-        Case("xbm-text", "image", lambda f: b"#define x_width 8\n#define x_height 1\nstatic char x_bits[] = {0x00};\n",
-             "refused"),
+        Case(
+            "xbm-text",
+            "image",
+            lambda f: b"#define x_width 8\n#define x_height 1\nstatic char x_bits[] = {0x00};\n",
+            "refused",
+        ),
         Case("jpeg-then-zip", "image", lambda f: good_jpeg + good_zip, "handled"),
-        Case("heic-header", "image", lambda f: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "refused"),
+        Case(
+            "heic-header", "image", lambda f: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "refused"
+        ),
         Case("jpeg-2000", "image", lambda f: b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(64), "refused"),
     ]
     paths = [
@@ -471,8 +525,13 @@ def hostile_cases() -> list[Case]:
         Case("path-postscript-file", "path", _file(b"%!PS\n{ } loop\n", "x.jpg"), "refused"),
     ]
     archives = [
-        Case("zip-traversal", "zip", lambda f: _zip({**_catalog_files((900041,)), "../../escape.jpg": good_jpeg,
-                                                     "/abs/escape.jpg": good_jpeg}), "handled", _nothing_escaped),
+        Case(
+            "zip-traversal",
+            "zip",
+            lambda f: _zip({**_catalog_files((900041,)), "../../escape.jpg": good_jpeg, "/abs/escape.jpg": good_jpeg}),
+            "handled",
+            _nothing_escaped,
+        ),
         Case("zip-declares-4-gb", "zip", lambda f: _patch_central(good_zip, 24, "<I", 0xF0000000), "refused"),
         Case("zip-encrypted", "zip", lambda f: _patch_central(good_zip, 8, "<H", 0x1), "refused"),
         Case("zip-aes", "zip", lambda f: _patch_central(good_zip, 10, "<H", 99), "refused"),
@@ -483,30 +542,82 @@ def hostile_cases() -> list[Case]:
         Case("zip-no-csv", "zip", lambda f: _zip({"images/1.jpg": good_jpeg}), "refused"),
         Case("zip-not-a-zip", "zip", lambda f: b"PK\x03\x04 not really", "refused"),
         Case("zip-in-zip", "zip", lambda f: _zip({**_catalog_files((900051,)), "inner.zip": good_zip}), "handled"),
-        Case("zip-300-character-name", "zip", lambda f: _zip({**_catalog_files((900071,)),
-                                                              f"images/{'9' * 300}.jpg": good_jpeg}), "refused"),
+        Case(
+            "zip-300-character-name",
+            "zip",
+            lambda f: _zip({**_catalog_files((900071,)), f"images/{'9' * 300}.jpg": good_jpeg}),
+            "refused",
+        ),
         Case("zip-declares-65535-entries", "zip", lambda f: _declaring_entries(good_zip, 65_535)),
-        Case("query-zip-file-and-folder", "query-zip", lambda f: _zip({"q.jsonl": b'{"text": "red", "relevant_ids": [1]}\n',
-                                                                      "img": b"x", "img/a.jpg": good_jpeg}), "refused"),
-        Case("query-zip-300-character-name", "query-zip", lambda f: _zip({"q.jsonl": b'{"text": "red", "relevant_ids": [1]}\n',
-                                                                         "x" * 300 + ".jpg": good_jpeg}), "refused"),
-        Case("query-zip-traversal", "query-zip", lambda f: _zip({"q.jsonl": b'{"image": "../../etc/passwd", "relevant_ids": [1]}\n'
-                                                                 b'{"text": "red", "relevant_ids": [1]}\n',
-                                                                 "../../escape.jpg": good_jpeg}), "handled"),
-        Case("zip-5000-members", "zip", lambda f: _zip({**_catalog_files((900061,)),
-                                                        **{f"junk/{i}.txt": b"x" for i in range(5000)}}), "handled"),
+        Case(
+            "query-zip-file-and-folder",
+            "query-zip",
+            lambda f: _zip({"q.jsonl": b'{"text": "red", "relevant_ids": [1]}\n', "img": b"x", "img/a.jpg": good_jpeg}),
+            "refused",
+        ),
+        Case(
+            "query-zip-300-character-name",
+            "query-zip",
+            lambda f: _zip({"q.jsonl": b'{"text": "red", "relevant_ids": [1]}\n', "x" * 300 + ".jpg": good_jpeg}),
+            "refused",
+        ),
+        Case(
+            "query-zip-traversal",
+            "query-zip",
+            lambda f: _zip(
+                {
+                    "q.jsonl": b'{"image": "../../etc/passwd", "relevant_ids": [1]}\n'
+                    b'{"text": "red", "relevant_ids": [1]}\n',
+                    "../../escape.jpg": good_jpeg,
+                }
+            ),
+            "handled",
+        ),
+        Case(
+            "zip-5000-members",
+            "zip",
+            lambda f: _zip({**_catalog_files((900061,)), **{f"junk/{i}.txt": b"x" for i in range(5000)}}),
+            "handled",
+        ),
     ]
     csvs = [
-        Case("csv-odd-ids", "csv", _csv_folder([_row("²"), _row("18446744073709551616"), _row("-5"), _row("1e5"),
-                                                _row(""), _row("abc"), _row("١٢٣"), _row(" 900031 ")]), "handled"),
-        Case("csv-latin-1", "csv", _csv_folder((COLUMNS + "\n" + _row(900031, "Caf\xe9 Shirt") + "\n").encode("latin-1")),
-             "handled"),
+        Case(
+            "csv-odd-ids",
+            "csv",
+            _csv_folder(
+                [
+                    _row("²"),
+                    _row("18446744073709551616"),
+                    _row("-5"),
+                    _row("1e5"),
+                    _row(""),
+                    _row("abc"),
+                    _row("١٢٣"),
+                    _row(" 900031 "),
+                ]
+            ),
+            "handled",
+        ),
+        Case(
+            "csv-latin-1",
+            "csv",
+            _csv_folder((COLUMNS + "\n" + _row(900031, "Caf\xe9 Shirt") + "\n").encode("latin-1")),
+            "handled",
+        ),
         Case("csv-utf-16", "csv", _csv_folder((COLUMNS + "\n" + _row(900031) + "\n").encode("utf-16")), "refused"),
-        Case("csv-nul-and-escapes", "csv", _csv_folder((COLUMNS + "\n" + _row(900031, "Nul\x00Shirt \x1b[31m") + "\n").encode()),
-             "handled"),
+        Case(
+            "csv-nul-and-escapes",
+            "csv",
+            _csv_folder((COLUMNS + "\n" + _row(900031, "Nul\x00Shirt \x1b[31m") + "\n").encode()),
+            "handled",
+        ),
         Case("csv-200k-character-cell", "csv", _csv_folder([_row(900031, "x" * 200_000)]), "refused"),
-        Case("csv-formula-and-html", "csv", _csv_folder([_row(900031, "=cmd|' /C calc'!A0 <script>alert(1)</script>")]),
-             "handled"),
+        Case(
+            "csv-formula-and-html",
+            "csv",
+            _csv_folder([_row(900031, "=cmd|' /C calc'!A0 <script>alert(1)</script>")]),
+            "handled",
+        ),
         Case("csv-missing-columns", "csv", _csv_folder(b"id,name\n900031,shirt\n"), "refused"),
         Case("csv-duplicate-ids", "csv", _csv_folder([_row(900031), _row(900031, "Second")]), "handled"),
         Case("csv-empty", "csv", _csv_folder(b""), "refused"),
@@ -516,19 +627,45 @@ def hostile_cases() -> list[Case]:
         Case("queries-ref-id-1e400", "queries", _queries(['{"ref_id": 1e400, "relevant_ids": [1]}']), "refused"),
         Case("queries-nested-100000", "queries", _queries(["[" * nested + "]" * nested]), "refused"),
         Case("queries-ref-id-superscript", "queries", _queries(['{"ref_id": "²", "relevant_ids": [1]}']), "refused"),
-        Case("queries-id-2-to-the-64", "queries", _queries(['{"text": "red", "relevant_ids": [18446744073709551616]}']),
-             "refused"),
+        Case(
+            "queries-id-2-to-the-64",
+            "queries",
+            _queries(['{"text": "red", "relevant_ids": [18446744073709551616]}']),
+            "refused",
+        ),
         Case("queries-ref-id-nan", "queries", _queries(['{"ref_id": NaN, "relevant_ids": [1]}']), "refused"),
-        Case("queries-image-outside", "queries", _queries(['{"image": "/etc/passwd", "relevant_ids": [1]}',
-                                                           '{"image": "../../../etc/shadow", "relevant_ids": [1]}']),
-             "refused"),
+        Case(
+            "queries-image-outside",
+            "queries",
+            _queries(
+                [
+                    '{"image": "/etc/passwd", "relevant_ids": [1]}',
+                    '{"image": "../../../etc/shadow", "relevant_ids": [1]}',
+                ]
+            ),
+            "refused",
+        ),
         Case("queries-image-dev-zero", "queries", _queries_with_dev_zero, "handled"),
-        Case("queries-2-mb-line", "queries", _queries(['{"text": "' + "a" * 2_000_000 + '", "relevant_ids": [1]}']),
-             "refused"),
+        Case(
+            "queries-2-mb-line",
+            "queries",
+            _queries(['{"text": "' + "a" * 2_000_000 + '", "relevant_ids": [1]}']),
+            "refused",
+        ),
         Case("queries-not-utf8", "queries", _queries(b'{"text": "\xff\xfe red", "relevant_ids": [1]}\n'), "refused"),
-        Case("queries-mixed", "queries", _queries(['{"text": "red top", "relevant_ids": [1]}', "not json", "[]",
-                                                   '{' + ref + '"text": "' + "z" * 10_000 + '", "relevant_ids": [2]}']),
-             "handled"),
+        Case(
+            "queries-mixed",
+            "queries",
+            _queries(
+                [
+                    '{"text": "red top", "relevant_ids": [1]}',
+                    "not json",
+                    "[]",
+                    "{" + ref + '"text": "' + "z" * 10_000 + '", "relevant_ids": [2]}',
+                ]
+            ),
+            "handled",
+        ),
     ]
     texts = [
         Case("text-10000-characters", "text", lambda f: "red dress " * 1000, "handled"),
@@ -558,9 +695,13 @@ def hostile_cases() -> list[Case]:
 def _png_rgb16() -> bytes:
     """A 16-bit-per-channel colour PNG, written by hand (Pillow cannot write one)."""
     width, height = 32, 32
-    rows = b"".join(b"\x00" + struct.pack(">" + "H" * width * 3, *([40000, 20000, 5000] * width)) for _ in range(height))
+    rows = b"".join(
+        b"\x00" + struct.pack(">" + "H" * width * 3, *([40000, 20000, 5000] * width)) for _ in range(height)
+    )
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
@@ -576,7 +717,7 @@ def summary(outcomes: list[Outcome]) -> dict:
 
 
 def to_json(outcomes: list[Outcome]) -> list[dict]:
-    return [{"name": o.name, "group": o.group, "result": o.result, "message": o.message,
-             "seconds": round(o.seconds, 3)} for o in outcomes]
-
-
+    return [
+        {"name": o.name, "group": o.group, "result": o.result, "message": o.message, "seconds": round(o.seconds, 3)}
+        for o in outcomes
+    ]

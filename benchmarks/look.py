@@ -9,6 +9,7 @@ packshot, an empty scene, a crowd (three people side by side), a tiny image, a 4
 landscape photo, a line drawing, a file that is not an image and a truncated JPEG; each is run the way
 the page runs it and its outcome recorded. Uses the catalog and encoder of the current settings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,14 @@ def line_drawing() -> Image.Image:
     pen = ImageDraw.Draw(paper)
     pen.ellipse([225, 60, 325, 160], outline="black", width=5)
     pen.polygon([(275, 170), (170, 520), (380, 520)], outline="black", width=5)
-    for line in ([(275, 220), (150, 350)], [(275, 220), (400, 350)], [(240, 520), (230, 760)],
-                 [(310, 520), (320, 760)], [(230, 760), (190, 770)], [(320, 760), (360, 770)]):
+    for line in (
+        [(275, 220), (150, 350)],
+        [(275, 220), (400, 350)],
+        [(240, 520), (230, 760)],
+        [(310, 520), (320, 760)],
+        [(230, 760), (190, 770)],
+        [(320, 760), (360, 770)],
+    ):
         pen.line(line, fill="black", width=5)
     return paper
 
@@ -82,8 +89,11 @@ def bad_inputs(street_dir: Path, catalog_dir: Path) -> dict[str, bytes]:
 
 def run(args: argparse.Namespace) -> dict:
     engine = StyleLens.open(load_settings())
-    models = {"detect": GarmentDetector(Path(args.weights)), "pose_model": PoseModel(),
-              "gender_model": load_gender_model(load_attribute_model(engine.settings.encoder_name))}
+    models = {
+        "detect": GarmentDetector(Path(args.weights)),
+        "pose_model": PoseModel(),
+        "gender_model": load_gender_model(load_attribute_model(engine.settings.encoder_name)),
+    }
     street_dir = Path(args.street)
 
     def look(data: bytes):
@@ -100,18 +110,27 @@ def run(args: argparse.Namespace) -> dict:
         garments.append(len(result.garments))
         for name, value in result.timings_ms.items():
             stages.setdefault(name, []).append(value)
-    report = {"photos": len(photos), "size": list(SIZE),
-              "total_ms_p50": round(statistics.median(totals), 1),
-              "total_ms_p95": round(sorted(totals)[int(0.95 * (len(totals) - 1))], 1),
-              "stage_ms_p50": {name: round(statistics.median(v), 1) for name, v in stages.items()},
-              "garments_per_photo": round(statistics.fmean(garments), 2), "bad_input": {}}
+    report = {
+        "photos": len(photos),
+        "size": list(SIZE),
+        "total_ms_p50": round(statistics.median(totals), 1),
+        "total_ms_p95": round(sorted(totals)[int(0.95 * (len(totals) - 1))], 1),
+        "stage_ms_p50": {name: round(statistics.median(v), 1) for name, v in stages.items()},
+        "garments_per_photo": round(statistics.fmean(garments), 2),
+        "bad_input": {},
+    }
     for name, data in bad_inputs(street_dir, Path(args.catalog)).items():
         try:
             result, ms = look(data)
             report["bad_input"][name] = {
-                "outcome": "ok", "ms": round(ms), "people": result.pose.people, "full_shot": result.pose.full_shot,
-                "reasons": list(result.pose.reasons), "notes": result.notes,
-                "garments": [g.detection.label for g in result.garments]}
+                "outcome": "ok",
+                "ms": round(ms),
+                "people": result.pose.people,
+                "full_shot": result.pose.full_shot,
+                "reasons": list(result.pose.reasons),
+                "notes": result.notes,
+                "garments": [g.detection.label for g in result.garments],
+            }
         except ImageError as exc:
             report["bad_input"][name] = {"outcome": "refused with a message", "message": str(exc)}
     return report

@@ -9,6 +9,7 @@ trains on. Relevant = every catalog product that fulfils the request and keeps w
 `kind` is the intent (colour, lightness, gender, type, usage, pattern, sleeves, length) or "multi" for 2-3
 intents. Sleeves and length come from the attribute model (cached next to --out, catalog-attributes.json).
 """
+
 from __future__ import annotations
 
 import argparse

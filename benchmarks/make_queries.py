@@ -13,6 +13,7 @@ files (data/ is ignored):
     street-crops.jsonl    garments cut from held-out street photos; relevant = the catalog article types
                           a shopper would accept (training/street.py)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,36 +45,60 @@ def write_lines(path: Path, records: list[dict]) -> None:
 
 def image_queries(styles: pd.DataFrame, held: pd.DataFrame) -> list[dict]:
     by_type = styles.groupby("articleType")["id"].apply(lambda ids: [int(i) for i in ids]).to_dict()
-    return [{"ref_id": int(row.id), "relevant_ids": by_type[row.articleType], "kind": row.subCategory}
-            for row in held.itertuples() if len(by_type[row.articleType]) > 1]
+    return [
+        {"ref_id": int(row.id), "relevant_ids": by_type[row.articleType], "kind": row.subCategory}
+        for row in held.itertuples()
+        if len(by_type[row.articleType]) > 1
+    ]
 
 
 def text_queries(held: pd.DataFrame) -> list[dict]:
-    return [{"text": row.productDisplayName, "relevant_ids": [int(row.id)], "kind": row.subCategory}
-            for row in held.itertuples() if row.productDisplayName]
+    return [
+        {"text": row.productDisplayName, "relevant_ids": [int(row.id)], "kind": row.subCategory}
+        for row in held.itertuples()
+        if row.productDisplayName
+    ]
 
 
-def phone_like_queries(catalog: Path, styles: pd.DataFrame, held: pd.DataFrame, street_dir: Path | None,
-                       out: Path, seed: int = 7) -> list[dict]:
+def phone_like_queries(
+    catalog: Path, styles: pd.DataFrame, held: pd.DataFrame, street_dir: Path | None, out: Path, seed: int = 7
+) -> list[dict]:
     folder = out / "phone-like"
     folder.mkdir(parents=True, exist_ok=True)
-    patches = torch.from_numpy(street.background_patches(street_dir, 200, SIDE, seed=seed)).permute(0, 3, 1, 2) \
-        if street_dir else torch.full((1, 3, SIDE, SIDE), 200, dtype=torch.uint8)
+    patches = (
+        torch.from_numpy(street.background_patches(street_dir, 200, SIDE, seed=seed)).permute(0, 3, 1, 2)
+        if street_dir
+        else torch.full((1, 3, SIDE, SIDE), 200, dtype=torch.uint8)
+    )
     generator = torch.Generator().manual_seed(seed)
     by_type = styles.groupby("articleType")["id"].apply(lambda ids: [int(i) for i in ids]).to_dict()
     records = []
     rows = list(held.itertuples())
     for start in tqdm(range(0, len(rows), 64), desc="Phone-like photos"):
-        chunk = rows[start:start + 64]
-        pixels = torch.stack([torch.from_numpy(np.asarray(
-            Image.open(catalog / "images" / f"{r.id}.jpg").convert("RGB").resize((SIDE, SIDE)))).permute(2, 0, 1)
-            for r in chunk]).float() / 255
+        chunk = rows[start : start + 64]
+        pixels = (
+            torch.stack(
+                [
+                    torch.from_numpy(
+                        np.asarray(Image.open(catalog / "images" / f"{r.id}.jpg").convert("RGB").resize((SIDE, SIDE)))
+                    ).permute(2, 0, 1)
+                    for r in chunk
+                ]
+            ).float()
+            / 255
+        )
         shots = augment.phone_photo_like(pixels, augment.white_background_mask(pixels), patches, generator, 1.0)
         for row, shot in zip(chunk, shots):
             name = f"{row.id}.jpg"
             Image.fromarray((shot.permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(folder / name, quality=88)
-            records.append({"image": f"phone-like/{name}", "ref_id": int(row.id),
-                            "relevant_ids": by_type[row.articleType], "kind": row.subCategory})
+            records.append(
+                {
+                    "image": f"phone-like/{name}",
+                    "ref_id": int(row.id),
+                    "relevant_ids": by_type[row.articleType],
+                    "kind": row.subCategory,
+                }
+            )
     return records
 
 

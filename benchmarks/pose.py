@@ -7,6 +7,7 @@ Positives: the held-out annotated street photos (0641-0804) and the first 200 ta
 full-length. Negatives: 300 packshots (footwear, bags, watches, eyewear; seeded sample) and 300 upper-body
 on-model shots (t-shirts and shirts). Prints the confusion matrix, accuracy and the reasons given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,13 @@ def sample(street: Path, catalog: Path, seed: int) -> list[tuple[str, Path, bool
     packshots = styles[styles["subCategory"].isin(["Shoes", "Bags", "Watches", "Eyewear", "Sandal", "Flip Flops"])]
     upper = styles[styles["articleType"].isin(["Tshirts", "Shirts"])]
     items = [("street photo", p, True) for p in photos if p.exists()]
-    items += [("packshot", catalog / "images" / f"{i}.jpg", False) for i in packshots.sample(300, random_state=seed)["id"]]
-    items += [("upper-body model shot", catalog / "images" / f"{i}.jpg", False)
-              for i in upper.sample(300, random_state=seed)["id"]]
+    items += [
+        ("packshot", catalog / "images" / f"{i}.jpg", False) for i in packshots.sample(300, random_state=seed)["id"]
+    ]
+    items += [
+        ("upper-body model shot", catalog / "images" / f"{i}.jpg", False)
+        for i in upper.sample(300, random_state=seed)["id"]
+    ]
     return items
 
 
@@ -49,17 +54,33 @@ def main() -> None:
         started = time.perf_counter()
         verdict = model.verdict(image)
         times.append((time.perf_counter() - started) * 1000)
-        rows.append({"kind": kind, "file": path.name, "positive": positive, "full_shot": verdict.full_shot,
-                     "front_facing": verdict.front_facing, "reasons": list(verdict.reasons)})
+        rows.append(
+            {
+                "kind": kind,
+                "file": path.name,
+                "positive": positive,
+                "full_shot": verdict.full_shot,
+                "front_facing": verdict.front_facing,
+                "reasons": list(verdict.reasons),
+            }
+        )
     table = pd.DataFrame(rows)
-    matrix = pd.crosstab(table["positive"].map({True: "full-length photo", False: "not full-length"}),
-                         table["full_shot"].map({True: "said full", False: "said not full"}))
+    matrix = pd.crosstab(
+        table["positive"].map({True: "full-length photo", False: "not full-length"}),
+        table["full_shot"].map({True: "said full", False: "said not full"}),
+    )
     accuracy = float((table["positive"] == table["full_shot"]).mean())
     by_kind = table.groupby("kind").apply(lambda t: float((t["positive"] == t["full_shot"]).mean())).to_dict()
     reasons = Counter(r for rs in table["reasons"] for r in rs)
     times.sort()
-    result = {"n": len(table), "accuracy": accuracy, "by_kind": by_kind, "confusion": matrix.to_dict(),
-              "reasons": dict(reasons.most_common()), "ms_p50": times[len(times) // 2]}
+    result = {
+        "n": len(table),
+        "accuracy": accuracy,
+        "by_kind": by_kind,
+        "confusion": matrix.to_dict(),
+        "reasons": dict(reasons.most_common()),
+        "ms_p50": times[len(times) // 2],
+    }
     if args.out:
         args.out.write_text(json.dumps({**result, "rows": rows}, indent=2))
     print(matrix.to_string())

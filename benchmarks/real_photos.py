@@ -16,6 +16,7 @@ flip 1 averages the embedding with the mirrored photo's; embed = cutout, photo o
 overall, per kind and over the eleven headline kinds, recall@10, and photo query latency end to end.
 Uses the StyleLens catalog of the current settings (import the catalog first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,11 +69,19 @@ def street_queries(street_dir: Path, by_type: dict[str, list[int]], folder: Path
 
 def summarise(report, headline: tuple[str, ...] = ()) -> dict:
     data = report.to_json()
-    by_kind = {kind: {"precision@10": v["precision@10"], "recall@10": v["recall@10"], "n": v["n"]}
-               for kind, v in data["by_kind"].items()}
+    by_kind = {
+        kind: {"precision@10": v["precision@10"], "recall@10": v["recall@10"], "n": v["n"]}
+        for kind, v in data["by_kind"].items()
+    }
     chosen = [o.metrics["precision@10"] for o in report.outcomes if o.query.kind in headline]
-    result = {"precision@10": data["precision@10"], "recall@10": data["recall@10"], "mrr": data["mrr"], "n": data["n"],
-              "by_kind": by_kind, "worst_kind": min(by_kind.items(), key=lambda kv: kv[1]["precision@10"])[0]}
+    result = {
+        "precision@10": data["precision@10"],
+        "recall@10": data["recall@10"],
+        "mrr": data["mrr"],
+        "n": data["n"],
+        "by_kind": by_kind,
+        "worst_kind": min(by_kind.items(), key=lambda kv: kv[1]["precision@10"])[0],
+    }
     if headline:
         result["headline_precision@10"] = round(statistics.fmean(chosen), 4) if chosen else None
         result["headline_kinds"] = list(headline)
@@ -90,8 +99,11 @@ def latency(engine: StyleLens, queries: list[EvalQuery], count: int = 100) -> di
         engine.search_image(path, k=10)
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
-    return {"photo_query_ms_p50": round(statistics.median(times), 1),
-            "photo_query_ms_p95": round(times[max(0, int(round(0.95 * len(times))) - 1)], 1), "queries": len(times)}
+    return {
+        "photo_query_ms_p50": round(statistics.median(times), 1),
+        "photo_query_ms_p95": round(times[max(0, int(round(0.95 * len(times))) - 1)], 1),
+        "queries": len(times),
+    }
 
 
 def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, sets: dict) -> dict:
@@ -103,8 +115,14 @@ def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, se
         if segmenter is None:
             raise SystemExit("variant asks for a segmenter but none is configured or shipped")
     engine.set_photo_reader(PhotoReader(engine.encoder, segmenter, float(weight), flip == "1", embed))
-    result = {"variant": variant, "segmenter": str(segmenter.path) if segmenter else None,
-              "prior_weight": float(weight), "flip": flip == "1", "embed": embed, "encoder": engine.encoder.model_key}
+    result = {
+        "variant": variant,
+        "segmenter": str(segmenter.path) if segmenter else None,
+        "prior_weight": float(weight),
+        "flip": flip == "1",
+        "embed": embed,
+        "encoder": engine.encoder.model_key,
+    }
     for name, (queries, headline) in sets.items():
         report = evaluate(engine, queries, k=50, progress=_progress(name))
         print(file=sys.stderr)
@@ -116,25 +134,32 @@ def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, se
 def _progress(name: str):
     def report(done: int, total: int, message: str) -> None:
         print(f"\r{name}: {done}/{total}", end="", file=sys.stderr)
+
     return report
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| variant | phone photos p@10 (all) | headline 11 kinds | worst kind | street crops p@10 | photo query p50 ms |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | phone photos p@10 (all) | headline 11 kinds | worst kind | street crops p@10 | photo query p50 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         photos, crops = r["clothing-photos"], r["street-crops"]
         worst = photos["worst_kind"]
-        lines.append(f"| {r['variant']} | {photos['precision@10']:.3f} | {photos['headline_precision@10']:.3f} | "
-                     f"{worst} {photos['by_kind'][worst]['precision@10']:.3f} | {crops['precision@10']:.3f} | "
-                     f"{r['latency']['photo_query_ms_p50']:.0f} |")
+        lines.append(
+            f"| {r['variant']} | {photos['precision@10']:.3f} | {photos['headline_precision@10']:.3f} | "
+            f"{worst} {photos['by_kind'][worst]['precision@10']:.3f} | {crops['precision@10']:.3f} | "
+            f"{r['latency']['photo_query_ms_p50']:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def kinds_table(result: dict, name: str) -> str:
     rows = sorted(result[name]["by_kind"].items(), key=lambda kv: -kv[1]["n"])
-    return "\n".join([f"| {name} kind | n | precision@10 |", "|---|---|---|"] +
-                     [f"| {kind} | {v['n']} | {v['precision@10']:.3f} |" for kind, v in rows])
+    return "\n".join(
+        [f"| {name} kind | n | precision@10 |", "|---|---|---|"]
+        + [f"| {kind} | {v['n']} | {v['precision@10']:.3f} |" for kind, v in rows]
+    )
 
 
 def main() -> None:
@@ -142,15 +167,18 @@ def main() -> None:
     parser.add_argument("--catalog", type=Path, required=True, help="fashion-products folder (styles.csv)")
     parser.add_argument("--photos", type=Path, required=True, help="clothing-photos folder")
     parser.add_argument("--street", type=Path, required=True, help="street-photos folder")
-    parser.add_argument("--variants", nargs="+", default=["off:0:0", "on:0.3:0"],
-                        help="segmenter(on|off):prior weight:flip(0|1)")
+    parser.add_argument(
+        "--variants", nargs="+", default=["off:0:0", "on:0.3:0"], help="segmenter(on|off):prior weight:flip(0|1)"
+    )
     parser.add_argument("--segmenter", type=Path, help="segmenter checkpoint for `on` (default: the configured one)")
     parser.add_argument("--work", type=Path, default=Path("data/benchmarks/real"), help="street crops are cut here")
     parser.add_argument("--out", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
     by_type = catalog_ids_by_type(args.catalog)
-    sets = {"clothing-photos": (clothing_queries(args.photos, by_type), clothing_photos.HEADLINE_KINDS),
-            "street-crops": (street_queries(args.street, by_type, args.work / "street-crops"), ())}
+    sets = {
+        "clothing-photos": (clothing_queries(args.photos, by_type), clothing_photos.HEADLINE_KINDS),
+        "street-crops": (street_queries(args.street, by_type, args.work / "street-crops"), ()),
+    }
     print({name: len(queries) for name, (queries, _) in sets.items()}, file=sys.stderr)
     engine = StyleLens.open(load_settings())
     engine.index(progress=lambda done, total, message: print(f"\r{message}: {done}/{total}", end="", file=sys.stderr))

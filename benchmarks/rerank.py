@@ -10,6 +10,7 @@ image_queries with held_out=True); relevant = same article type and colour group
 step of `engine.search_composed(..., rerank=True)` (features of 100 candidates, the network, the chips)
 on 200 feedback queries. Uses the catalog and encoder of the current settings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,11 @@ def compare(engine: StyleLens, queries, constraints: bool) -> dict:
     report = {}
     for rerank in (False, True):
         result = evaluate(engine, queries, 50, method=method, constraints=constraints, rerank=rerank)
-        report["on" if rerank else "off"] = {"n": result.overall["n"],
-                                             **{m: round(result.overall[m], 4) for m in METRICS},
-                                             "by_kind": {kind: round(scores["recall@10"], 4)
-                                                         for kind, scores in result.by_kind.items()}}
+        report["on" if rerank else "off"] = {
+            "n": result.overall["n"],
+            **{m: round(result.overall[m], 4) for m in METRICS},
+            "by_kind": {kind: round(scores["recall@10"], 4) for kind, scores in result.by_kind.items()},
+        }
     report["gain_points"] = {m: round(100 * (report["on"][m] - report["off"][m]), 1) for m in METRICS}
     return report
 
@@ -45,32 +47,43 @@ def latency(engine: StyleLens, queries, count: int = 200) -> dict:
     chosen = [q for q in queries if q.ref_id is not None and q.text][:count]
     engine.search_composed(chosen[0].text, ref_id=chosen[0].ref_id, rerank=True)  # warm-up: loads the features
     steps = [engine.search_composed(q.text, ref_id=q.ref_id, k=10, rerank=True).timings_ms["rerank"] for q in chosen]
-    return {"queries": len(steps), "rerank_ms_p50": round(statistics.median(steps), 1),
-            "rerank_ms_p95": round(sorted(steps)[int(0.95 * (len(steps) - 1))], 1)}
+    return {
+        "queries": len(steps),
+        "rerank_ms_p50": round(statistics.median(steps), 1),
+        "rerank_ms_p95": round(sorted(steps)[int(0.95 * (len(steps) - 1))], 1),
+    }
 
 
 def key_figures_of(report: dict) -> dict[str, str]:
     feedback, image = report["feedback"], report["image"]
-    return {"feedback queries, recall@10 re-ranked": versus(feedback["on"]["recall@10"], "first stage",
-                                                            feedback["off"]["recall@10"]),
-            "feedback queries, ndcg@10 re-ranked": versus(feedback["on"]["ndcg@10"], "first stage",
-                                                          feedback["off"]["ndcg@10"]),
-            "held-out catalog packshots as image queries, recall@10": versus(image["on"]["recall@10"], "first stage",
-                                                                              image["off"]["recall@10"])}
+    return {
+        "feedback queries, recall@10 re-ranked": versus(
+            feedback["on"]["recall@10"], "first stage", feedback["off"]["recall@10"]
+        ),
+        "feedback queries, ndcg@10 re-ranked": versus(
+            feedback["on"]["ndcg@10"], "first stage", feedback["off"]["ndcg@10"]
+        ),
+        "held-out catalog packshots as image queries, recall@10": versus(
+            image["on"]["recall@10"], "first stage", image["off"]["recall@10"]
+        ),
+    }
 
 
 def render_card(report: dict, record: dict, command: str) -> str:
     def table(part: dict) -> str:
-        rows = [f"| {state} | {part[state]['n']} | " + " | ".join(f"{part[state][m]:.3f}" for m in METRICS) + " |"
-                for state in ("off", "on")]
+        rows = [
+            f"| {state} | {part[state]['n']} | " + " | ".join(f"{part[state][m]:.3f}" for m in METRICS) + " |"
+            for state in ("off", "on")
+        ]
         gains = "| gain (points) | | " + " | ".join(f"{part['gain_points'][m]:+.1f}" for m in METRICS) + " |"
-        return "\n".join([f"| re-ranking | n | {' | '.join(METRICS)} |", "|---" * (len(METRICS) + 2) + "|",
-                          *rows, gains])
+        return "\n".join(
+            [f"| re-ranking | n | {' | '.join(METRICS)} |", "|---" * (len(METRICS) + 2) + "|", *rows, gains]
+        )
 
     data = record["data"]
     return f"""# Model card: re-ranker (`reranker-small.pt`)
 
-Re-orders the top {data['depth']} candidates of a search (image, text, composed feedback) from garment features
+Re-orders the top {data["depth"]} candidates of a search (image, text, composed feedback) from garment features
 read from the photos (core/garment_features.py: dominant colours in L*a*b*, lightness, silhouette,
 sleeve length, pattern; stored per product in MongoDB) set against the query (colour, lighter/darker,
 sleeves, length and pattern asked for; the reference's features; for a photo query, how likely the photo's
@@ -78,28 +91,28 @@ type head finds each candidate's kind; first-stage score and rank). An MLP
 ({len(FEATURE_NAMES)} features -> 32 -> 32 -> 1) adds a learned correction to the first-stage score.
 
 ## Data and training
-- {data['lists']} candidate lists ({data['with_relevant']} with a relevant candidate): {data['feedback_queries']} generated
-  feedback queries (training/triplets.py) through the served composed search (`{record['first_stage_method']}`,
-  constraints on) and {data['image_queries']} image queries (relevant: same article type and colour group).
+- {data["lists"]} candidate lists ({data["with_relevant"]} with a relevant candidate): {data["feedback_queries"]} generated
+  feedback queries (training/triplets.py) through the served composed search (`{record["first_stage_method"]}`,
+  constraints on) and {data["image_queries"]} image queries (relevant: same article type and colour group).
   References and candidates of the held-out split are left out.
-- Loss: pairwise (RankNet) within each list. Command: `{record['command']}`
-  ({record['minutes']} min on 2 CPU cores, mostly running the first stage); loss per epoch from
-  {record['loss_per_epoch'][0]} to {record['loss_per_epoch'][-1]}.
+- Loss: pairwise (RankNet) within each list. Command: `{record["command"]}`
+  ({record["minutes"]} min on 2 CPU cores, mostly running the first stage); loss per epoch from
+  {record["loss_per_epoch"][0]} to {record["loss_per_epoch"][-1]}.
 
 ## Measured (held-out references)
 Produced by `{command}`.
 
 Feedback benchmark (`data/benchmarks/feedback.jsonl`, served method, constraints on):
 
-{table(report['feedback'])}
+{table(report["feedback"])}
 
 Image queries (held-out products' catalog packshots, not people's photos; relevant = same article type and
 colour group):
 
-{table(report['image'])}
+{table(report["image"])}
 
-Re-rank step p50 {report['latency']['rerank_ms_p50']} ms, p95 {report['latency']['rerank_ms_p95']} ms
-({report['latency']['queries']} composed queries, 2 CPU cores).
+Re-rank step p50 {report["latency"]["rerank_ms_p50"]} ms, p95 {report["latency"]["rerank_ms_p95"]} ms
+({report["latency"]["queries"]} composed queries, 2 CPU cores).
 
 ## Limits
 - The feedback benchmark's relevance comes from catalog labels (colour group, type, gender, usage,
@@ -120,10 +133,15 @@ def main() -> None:
     args = parser.parse_args()
     engine = StyleLens.open(load_settings())
     feedback, _ = read_queries(args.queries)
-    images = [EvalQuery(line=i, relevant_ids=frozenset(q["relevant_ids"]), ref_id=q["ref_id"], kind="image")
-              for i, q in enumerate(image_queries(engine, args.images, 11, held_out=True), start=1)]
-    report = {"feedback": compare(engine, feedback, constraints=True), "image": compare(engine, images, False),
-              "latency": latency(engine, feedback)}
+    images = [
+        EvalQuery(line=i, relevant_ids=frozenset(q["relevant_ids"]), ref_id=q["ref_id"], kind="image")
+        for i, q in enumerate(image_queries(engine, args.images, 11, held_out=True), start=1)
+    ]
+    report = {
+        "feedback": compare(engine, feedback, constraints=True),
+        "image": compare(engine, images, False),
+        "latency": latency(engine, feedback),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

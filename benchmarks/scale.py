@@ -20,6 +20,7 @@ The embedded database (SecantusDB, a pure-Python MongoDB-protocol server) needed
 on this 24 GB machine and could not hold a million; a real MongoDB (MONGO_URI) holds them in about 2 GB.
 Writes a JSON report and a PNG plot of latency and memory against catalog size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,11 @@ def peak_mb() -> float:
 
 def percentiles(values: list[float]) -> dict:
     ordered = sorted(values)
-    return {"p50_ms": round(statistics.median(ordered), 2),
-            "p95_ms": round(ordered[max(0, int(round(0.95 * len(ordered))) - 1)], 2), "n": len(ordered)}
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[max(0, int(round(0.95 * len(ordered))) - 1)], 2),
+        "n": len(ordered),
+    }
 
 
 # ---- children: measured in a fresh process -------------------------------------------------------------
@@ -69,9 +73,15 @@ def child_build(work: Path) -> dict:
     started = time.perf_counter()
     index = engine.index()
     seconds = time.perf_counter() - started
-    return {"build_s": round(seconds, 2), "build_peak_mb": round(peak_mb()), "index_type": index.manifest.index_type,
-            "lists": index.manifest.lists, "nprobe": index.manifest.nprobe, "tuned_recall": index.manifest.tuned_recall,
-            "index_file_mb": round(engine.index_path.stat().st_size / 2**20)}
+    return {
+        "build_s": round(seconds, 2),
+        "build_peak_mb": round(peak_mb()),
+        "index_type": index.manifest.index_type,
+        "lists": index.manifest.lists,
+        "nprobe": index.manifest.nprobe,
+        "tuned_recall": index.manifest.tuned_recall,
+        "index_file_mb": round(engine.index_path.stat().st_size / 2**20),
+    }
 
 
 def child_update(work: Path) -> dict:
@@ -100,9 +110,13 @@ def child_serve(work: Path) -> dict:
         began = time.perf_counter()
         status = engine.status()
         times.append((time.perf_counter() - began) * 1000)
-    return {"cold_start_s": round(first - started, 2), "index_load_s": round(loaded - started, 2),
-            "status_ms": round(statistics.median(times), 1), "status_in_step": status.index_in_step,
-            "serve_peak_mb": round(peak_mb())}
+    return {
+        "cold_start_s": round(first - started, 2),
+        "index_load_s": round(loaded - started, 2),
+        "status_ms": round(statistics.median(times), 1),
+        "status_in_step": status.index_in_step,
+        "serve_peak_mb": round(peak_mb()),
+    }
 
 
 def child_index(work: Path, size: int) -> dict:
@@ -118,9 +132,9 @@ def child_index(work: Path, size: int) -> dict:
     rows = np.arange(size) % len(products)
     everything = np.empty((size, vectors.shape[1]), dtype=np.float32)
     for start in range(0, size, 100_000):  # perturbed in blocks: never a second full copy in memory
-        block = rows[start:start + 100_000]
-        everything[start:start + len(block)] = perturbed(vectors[block], rng)
-    everything[:len(products)] = vectors  # the originals keep their own vectors
+        block = rows[start : start + 100_000]
+        everything[start : start + len(block)] = perturbed(vectors[block], rng)
+    everything[: len(products)] = vectors  # the originals keep their own vectors
     started = time.perf_counter()
     index = VectorIndex.build([products[r] for r in rows], everything, model, state, engine.settings.exact_index_limit)
     built = time.perf_counter()
@@ -129,16 +143,28 @@ def child_index(work: Path, size: int) -> dict:
     saved = time.perf_counter()
     changed = products[:100]
     index.updated({p.id for p in changed}, changed, perturbed(vectors[:100], rng), state)
-    return {"build_s": round(built - started, 2), "save_s": round(saved - built, 2),
-            "update_100_s": round(time.perf_counter() - saved, 2), "updated_in_place": True,
-            "build_peak_mb": round(peak_mb()), "index_type": index.manifest.index_type,
-            "lists": index.manifest.lists, "nprobe": index.manifest.nprobe, "tuned_recall": index.manifest.tuned_recall,
-            "index_file_mb": round(engine.index_path.stat().st_size / 2**20), "database_products": len(products)}
+    return {
+        "build_s": round(built - started, 2),
+        "save_s": round(saved - built, 2),
+        "update_100_s": round(time.perf_counter() - saved, 2),
+        "updated_in_place": True,
+        "build_peak_mb": round(peak_mb()),
+        "index_type": index.manifest.index_type,
+        "lists": index.manifest.lists,
+        "nprobe": index.manifest.nprobe,
+        "tuned_recall": index.manifest.tuned_recall,
+        "index_file_mb": round(engine.index_path.stat().st_size / 2**20),
+        "database_products": len(products),
+    }
 
 
 def run_child(kind: str, work: Path, size: int = 0) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", kind, "--work", str(work), "--sizes", str(size)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--work", str(work), "--sizes", str(size)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -158,9 +184,13 @@ def import_real(engine, catalog: Path) -> dict:
     with ProgressBar() as bar:
         report = engine.import_catalog(catalog / "images", catalog / "styles.csv", bar)
     seconds = time.perf_counter() - started
-    return {"products": report.added + report.updated, "seconds": round(seconds, 1),
-            "products_per_s": round((report.added + report.updated) / seconds, 1), "index_refreshes": engine.rebuilds,
-            "skipped": len(report.skipped)}
+    return {
+        "products": report.added + report.updated,
+        "seconds": round(seconds, 1),
+        "products_per_s": round((report.added + report.updated) / seconds, 1),
+        "index_refreshes": engine.rebuilds,
+        "skipped": len(report.skipped),
+    }
 
 
 def grow_to(engine, size: int, real: tuple[list, np.ndarray, dict]) -> float:
@@ -177,10 +207,16 @@ def grow_to(engine, size: int, real: tuple[list, np.ndarray, dict]) -> float:
     with tqdm(total=size - have, desc=f"Cloning to {size:,}") as bar:
         for start in range(clones_have, size - len(products), CLONE_BATCH):
             rows = np.arange(start, min(start + CLONE_BATCH, size - len(products))) % len(products)
-            batch = [replace(products[r], id=CLONE_BASE + start + i, name=f"{products[r].name} #{start + i}")
-                     for i, r in enumerate(rows)]
-            engine.catalog.insert_new(batch, perturbed(vectors[rows], rng), engine.encoder.model_key,
-                                      [features.get(products[r].id) for r in rows])
+            batch = [
+                replace(products[r], id=CLONE_BASE + start + i, name=f"{products[r].name} #{start + i}")
+                for i, r in enumerate(rows)
+            ]
+            engine.catalog.insert_new(
+                batch,
+                perturbed(vectors[rows], rng),
+                engine.encoder.model_key,
+                [features.get(products[r].id) for r in rows],
+            )
             added += len(batch)
             bar.update(len(batch))
     return round(added / max(time.perf_counter() - started, 1e-9), 1)
@@ -190,8 +226,11 @@ def grow_to(engine, size: int, real: tuple[list, np.ndarray, dict]) -> float:
 def filters_for(product):
     from core.index import SearchFilter
 
-    return {"none": SearchFilter(), "gender": SearchFilter.make(product.gender),
-            "gender+sub_category": SearchFilter.make(product.gender, product.sub_category)}
+    return {
+        "none": SearchFilter(),
+        "gender": SearchFilter.make(product.gender),
+        "gender+sub_category": SearchFilter.make(product.gender, product.sub_category),
+    }
 
 
 def measure_queries(engine, held: list, catalog_images: Path) -> dict:
@@ -263,14 +302,20 @@ def plot(report: dict, path: Path) -> None:
     runs = report["sizes"]
     sizes = [r["products"] for r in runs]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=90)
-    for key, label in (("text/none", "text"), ("text/gender+sub_category", "text, filtered"),
-                       ("photo/none", "photo"), ("photo/gender+sub_category", "photo, filtered"),
-                       ("composed/rerank", "composed + re-rank"), ("rerank_step", "re-rank step")):
+    for key, label in (
+        ("text/none", "text"),
+        ("text/gender+sub_category", "text, filtered"),
+        ("photo/none", "photo"),
+        ("photo/gender+sub_category", "photo, filtered"),
+        ("composed/rerank", "composed + re-rank"),
+        ("rerank_step", "re-rank step"),
+    ):
         left.plot(sizes, [r["queries"][key]["p50_ms"] for r in runs], marker="o", label=label)
     left.axhline(50, color="grey", linestyle=":", linewidth=1)
     left.text(sizes[0], 52, "target 50 ms", fontsize=7, color="grey")
-    left.set(xscale="log", yscale="log", xlabel="products", ylabel="p50 latency (ms)",
-             title="Query latency, end to end")
+    left.set(
+        xscale="log", yscale="log", xlabel="products", ylabel="p50 latency (ms)", title="Query latency, end to end"
+    )
     left.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     left.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     left.set_yticks([2, 5, 10, 20, 50, 100])
@@ -283,8 +328,12 @@ def plot(report: dict, path: Path) -> None:
     right.set(xscale="log", xlabel="products", ylabel="peak memory (GB)", title="Memory")
     right.legend(fontsize=7)
     index_only = [r["products"] for r in runs if r.get("index_only")]
-    note = f" (from {min(index_only):,}: the index at that size over a database of " \
-           f"{runs[-1].get('database_products', 0):,})" if index_only else ""
+    note = (
+        f" (from {min(index_only):,}: the index at that size over a database of "
+        f"{runs[-1].get('database_products', 0):,})"
+        if index_only
+        else ""
+    )
     fig.suptitle(f"StyleLens on {report['machine']}{note}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -300,9 +349,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="held-out products used as queries")
     parser.add_argument("--out", type=Path, default=Path("docs/scale.json"))
     parser.add_argument("--plot", type=Path, default=Path("docs/scale.png"))
-    parser.add_argument("--noise", type=float, default=NOISE, help="clones' perturbation (0.25: cosine 0.97; 1.0: 0.71)")
-    parser.add_argument("--database-up-to", type=int, default=10_000,
-                        help="larger sizes: the index at that size over the database at this one")
+    parser.add_argument(
+        "--noise", type=float, default=NOISE, help="clones' perturbation (0.25: cosine 0.97; 1.0: 0.71)"
+    )
+    parser.add_argument(
+        "--database-up-to",
+        type=int,
+        default=10_000,
+        help="larger sizes: the index at that size over the database at this one",
+    )
     parser.add_argument("--child", choices=("build", "update", "serve", "index"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ["SCALE_NOISE"] = str(args.noise)  # children read it too
@@ -319,8 +374,12 @@ def main() -> None:
 
     args.work.mkdir(parents=True, exist_ok=True)
     engine = engine_for(args.work)
-    report = {"machine": f"{os.cpu_count()} CPU cores, no GPU", "catalog": str(args.catalog), "clone_noise": NOISE,
-              "sizes": []}
+    report = {
+        "machine": f"{os.cpu_count()} CPU cores, no GPU",
+        "catalog": str(args.catalog),
+        "clone_noise": NOISE,
+        "sizes": [],
+    }
     previous = args.out.with_suffix(".import.json")
     if engine.catalog.estimated_count() == 0:
         report["import"] = import_real(engine, args.catalog)
@@ -333,7 +392,7 @@ def main() -> None:
     real = [i for i, p in enumerate(products) if p.id < CLONE_BASE]
     products, vectors = [products[i] for i in real], vectors[real]
     features = engine.catalog.all_features()
-    held = [p for p in products if is_held_out(p.id)][:args.queries]
+    held = [p for p in products if is_held_out(p.id)][: args.queries]
     earlier = json.loads(args.out.read_text()).get("sizes", []) if args.out.is_file() else []
     for size in sorted(args.sizes):
         if size > args.database_up_to:  # the index at this size over the database as it is

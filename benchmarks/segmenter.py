@@ -9,6 +9,7 @@ IoU is measured again here on the held-out sets the training script validates on
 0641-0804, each garment group cut out with a margin; held-out packshots composited onto backgrounds with a
 fixed seed). Baselines: "everything is garment" and "not white" (core/garment_features.py's rule for packshots).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,17 @@ def measure(segmenter: GarmentSegmenter, catalog: Path, street_dir: Path) -> dic
     pack_pixels, pack_masks = packshot_samples(catalog, size, held_out=True)
     patches = torch.from_numpy(street.background_patches(street_dir, 800, size, seed=0)).permute(0, 3, 1, 2)
     shots, shot_masks = composited(pack_pixels, pack_masks, patches, torch.Generator().manual_seed(7))
-    sets = {"street (held-out photos)": (street_pixels.float() / 255, street_masks.float()),
-            "packshots on backgrounds (held-out products)": (shots, shot_masks)}
+    sets = {
+        "street (held-out photos)": (street_pixels.float() / 255, street_masks.float()),
+        "packshots on backgrounds (held-out products)": (shots, shot_masks),
+    }
     return {"iou": validate(segmenter.model, sets, "cpu"), "latency": latency(segmenter, street_dir)}
 
 
 def latency(segmenter: GarmentSegmenter, street_dir: Path, count: int = 50) -> dict:
-    photos = [Image.open(street_dir / "photos" / f"{n:04d}.jpg").convert("RGB") for n in list(street.EVAL_PHOTOS)[:count]]
+    photos = [
+        Image.open(street_dir / "photos" / f"{n:04d}.jpg").convert("RGB") for n in list(street.EVAL_PHOTOS)[:count]
+    ]
     segmenter.masks(photos[:1])
     times = []
     for photo in photos:
@@ -50,8 +55,10 @@ def latency(segmenter: GarmentSegmenter, street_dir: Path, count: int = 50) -> d
 
 
 def key_figures_of(report: dict) -> dict[str, str]:
-    figures = {f"mask IoU, {name}": versus(v["iou"], "baseline", v["iou_baseline_not_white"])
-               for name, v in report["iou"].items()}
+    figures = {
+        f"mask IoU, {name}": versus(v["iou"], "baseline", v["iou_baseline_not_white"])
+        for name, v in report["iou"].items()
+    }
     return {**figures, "mask time p50 on 2 CPU cores": f"{report['latency']['mask_ms_p50']} ms"}
 
 
@@ -59,18 +66,23 @@ def render_card(segmenter: GarmentSegmenter, report: dict, real: list[dict] | No
     record, config = segmenter.record, segmenter.model.config
     history = record.get("history", [])
     parameters = sum(p.numel() for p in segmenter.model.parameters())
-    rows = "\n".join(f"| {name} | {v['n']} | {v['iou']:.3f} | {v['iou_baseline_everything']:.3f} | "
-                     f"{v['iou_baseline_not_white']:.3f} |" for name, v in report["iou"].items())
+    rows = "\n".join(
+        f"| {name} | {v['n']} | {v['iou']:.3f} | {v['iou_baseline_everything']:.3f} | "
+        f"{v['iou_baseline_not_white']:.3f} |"
+        for name, v in report["iou"].items()
+    )
     real_rows = ""
     if real:
         from benchmarks.real_photos import table
 
-        real_rows = ("\n## What it does to real-photo search\nFrom `benchmarks/real_photos.py` (variant = "
-                     "segmenter:prior weight:flip:embed; `off` = no segmenter; embed `cutout` searches the garment "
-                     "on white, `photo` the picture as it came, `both` the two averaged; the latency column was "
-                     "measured while other jobs shared the cores):\n\n" + table(real) + "\n\nThe cut-out lost with "
-                     "the encoder trained on real photos, so the app embeds the photo as it came and uses the mask "
-                     "for colour, Shop the Look's drawn masks and the pictures the pages show.\n")
+        real_rows = (
+            "\n## What it does to real-photo search\nFrom `benchmarks/real_photos.py` (variant = "
+            "segmenter:prior weight:flip:embed; `off` = no segmenter; embed `cutout` searches the garment "
+            "on white, `photo` the picture as it came, `both` the two averaged; the latency column was "
+            "measured while other jobs shared the cores):\n\n" + table(real) + "\n\nThe cut-out lost with "
+            "the encoder trained on real photos, so the app embeds the photo as it came and uses the mask "
+            "for colour, Shop the Look's drawn masks and the pictures the pages show.\n"
+        )
     return f"""# Model card: garment segmenter (`{segmenter.path.name}`)
 
 Which pixels of a photo (or of a garment crop) are the garment. Every photo query takes it
@@ -85,7 +97,7 @@ Produced by `{command}`:
 |---|---|---|---|---|
 {rows}
 
-Mask time p50 {report['latency']['mask_ms_p50']} ms per photo on 2 CPU cores (any photo size: it reads a
+Mask time p50 {report["latency"]["mask_ms_p50"]} ms per photo on 2 CPU cores (any photo size: it reads a
 {config.image_size}x{config.image_size} copy).
 
 ## What it is
@@ -94,11 +106,11 @@ Mask time p50 {report['latency']['mask_ms_p50']} ms per photo on 2 CPU cores (an
   {parameters / 1e3:.0f} k parameters, {segmenter.path.stat().st_size / 1e6:.1f} MB.
 
 ## Data and training
-- {record.get('data', '?')}
-- {record.get('split', '?')}
-- Command: `{record.get('command', '?')}` (resumable: the same command continues from the last epoch).
-- Loss: binary cross-entropy + soft Dice. {len(history)} epochs in {history[-1]['seconds'] / 60 if history else 0:.0f} min
-  on {record.get('trained_on', '?')}.
+- {record.get("data", "?")}
+- {record.get("split", "?")}
+- Command: `{record.get("command", "?")}` (resumable: the same command continues from the last epoch).
+- Loss: binary cross-entropy + soft Dice. {len(history)} epochs in {history[-1]["seconds"] / 60 if history else 0:.0f} min
+  on {record.get("trained_on", "?")}.
 
 ## Limits
 - One mask per picture: the main garment. In a crop of a person, the garment the crop was cut around;
@@ -128,7 +140,7 @@ def main() -> None:
         argv = sys.argv[1:]
         if "--real-photos" in argv:
             at = argv.index("--real-photos")
-            argv = argv[:at] + argv[at + 2:]
+            argv = argv[:at] + argv[at + 2 :]
         card = render_card(segmenter, report, real, "python benchmarks/segmenter.py " + " ".join(argv))
         args.card.write_text(with_key_figures(card, key_figures_of(report)))
         print(f"Model card written to {args.card}")

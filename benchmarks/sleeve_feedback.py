@@ -15,6 +15,7 @@ stored attributes (sleeves, length; lightness measured from pixels): the share t
 lighter than the reference (flagship), both, of the reference's gender (or Unisex) and of its type family.
 `--sheet` draws every flagship result for checking by eye.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,14 @@ def pick_references(engine: StyleLens, count: int = 20, seed: int = 0) -> dict[s
         return sorted(rng.sample(pool, min(n, len(pool))), key=lambda p: p.id)
 
     tops = [p for p in products if p.article_type in TOPS and p.gender in ("Men", "Women")]
-    flagship = (draw([p for p in tops if p.gender == "Men" and sure(p, "short") and dark(p)], count // 2)
-                + draw([p for p in tops if p.gender == "Women" and sure(p, "short") and dark(p)], count // 2))
-    dresses = [p for p in products if p.article_type == "Dresses" and table.get(p.id) is not None
-               and table[p.id].length in ("mini", "knee")]
+    flagship = draw([p for p in tops if p.gender == "Men" and sure(p, "short") and dark(p)], count // 2) + draw(
+        [p for p in tops if p.gender == "Women" and sure(p, "short") and dark(p)], count // 2
+    )
+    dresses = [
+        p
+        for p in products
+        if p.article_type == "Dresses" and table.get(p.id) is not None and table[p.id].length in ("mini", "knee")
+    ]
     return {
         "flagship": [p.id for p in flagship],
         "shorter": [p.id for p in draw([p for p in tops if sure(p, "long")], count)],
@@ -76,29 +81,54 @@ def score(engine: StyleLens, intent: str, ref_id: int, rerank: bool) -> dict:
         f = table.get(hit.product.id)
         meets = f is not None and result.wish.allows(f.sleeves, f.length)
         lighter = f is not None and f.lightness > ref.lightness
-        rows.append({"id": hit.product.id, "meets": meets, "lighter": lighter,
-                     "sleeves": f.sleeves if f else None, "length": f.length if f else None,
-                     "gender": hit.product.gender in (reference.gender, "Unisex"),
-                     "family": family_of(hit.product.article_type) == family_of(reference.article_type)})
+        rows.append(
+            {
+                "id": hit.product.id,
+                "meets": meets,
+                "lighter": lighter,
+                "sleeves": f.sleeves if f else None,
+                "length": f.length if f else None,
+                "gender": hit.product.gender in (reference.gender, "Unisex"),
+                "family": family_of(hit.product.article_type) == family_of(reference.article_type),
+            }
+        )
     n = max(1, len(rows))
-    return {"ref_id": ref_id, "reference": {"sleeves": ref.sleeves, "length": ref.length,
-                                            "lightness": round(ref.lightness, 3), "gender": reference.gender,
-                                            "type": reference.article_type},
-            "wish": {"sleeves": list(result.wish.sleeves), "lengths": list(result.wish.lengths)},
-            "results": len(rows), "meets": sum(r["meets"] for r in rows) / n * 10,
-            "lighter": sum(r["lighter"] for r in rows) / n * 10,
-            "both": sum(r["meets"] and r["lighter"] for r in rows) / n * 10,
-            "same_gender": sum(r["gender"] for r in rows) / n, "same_family": sum(r["family"] for r in rows) / n,
-            "ms": round(elapsed, 1), "notes": result.notes, "hits": rows}
+    return {
+        "ref_id": ref_id,
+        "reference": {
+            "sleeves": ref.sleeves,
+            "length": ref.length,
+            "lightness": round(ref.lightness, 3),
+            "gender": reference.gender,
+            "type": reference.article_type,
+        },
+        "wish": {"sleeves": list(result.wish.sleeves), "lengths": list(result.wish.lengths)},
+        "results": len(rows),
+        "meets": sum(r["meets"] for r in rows) / n * 10,
+        "lighter": sum(r["lighter"] for r in rows) / n * 10,
+        "both": sum(r["meets"] and r["lighter"] for r in rows) / n * 10,
+        "same_gender": sum(r["gender"] for r in rows) / n,
+        "same_family": sum(r["family"] for r in rows) / n,
+        "ms": round(elapsed, 1),
+        "notes": result.notes,
+        "hits": rows,
+    }
 
 
 def summary(runs: list[dict]) -> dict:
     if not runs:
         return {"n": 0}
     mean = lambda key: round(sum(r[key] for r in runs) / len(runs), 2)  # noqa: E731
-    return {"n": len(runs), "of_10_meet": mean("meets"), "of_10_lighter": mean("lighter"), "of_10_both": mean("both"),
-            "same_gender": mean("same_gender"), "same_family": mean("same_family"),
-            "results_per_query": mean("results"), "ms_p50": sorted(r["ms"] for r in runs)[len(runs) // 2]}
+    return {
+        "n": len(runs),
+        "of_10_meet": mean("meets"),
+        "of_10_lighter": mean("lighter"),
+        "of_10_both": mean("both"),
+        "same_gender": mean("same_gender"),
+        "same_family": mean("same_family"),
+        "results_per_query": mean("results"),
+        "ms_p50": sorted(r["ms"] for r in runs)[len(runs) // 2],
+    }
 
 
 def contact_sheet(engine: StyleLens, runs: list[dict], path: Path, side: int = 96) -> None:

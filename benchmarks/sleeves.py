@@ -8,6 +8,7 @@ a packshot and, on a model, where skin begins along the arm (MediaPipe Pose land
 catalog import does (engine.features_of). Baseline: always the most common label. Prints accuracy,
 accuracy where an estimate was given, the confusion matrix and the time per photo.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,17 +41,31 @@ def main() -> None:
     majority = Counter(r["truth"] for r in rows).most_common(1)[0][0]
     told = [r for r in rows if r["estimate"] is not None]
     report = {
-        "n": len(rows), "accuracy": round(sum(r["truth"] == r["estimate"] for r in rows) / len(rows), 4),
+        "n": len(rows),
+        "accuracy": round(sum(r["truth"] == r["estimate"] for r in rows) / len(rows), 4),
         "answered": len(told),
         "accuracy_when_answered": round(sum(r["truth"] == r["estimate"] for r in told) / max(1, len(told)), 4),
-        "baseline_majority": {"label": majority,
-                              "accuracy": round(sum(r["truth"] == majority for r in rows) / len(rows), 4)},
-        "by_kind": {kind: {"n": len(part), "accuracy": round(sum(r["truth"] == r["estimate"] for r in part)
-                                                               / max(1, len(part)), 4)}
-                    for kind, part in (("on model", [r for r in rows if r["on_model"]]),
-                                       ("packshot", [r for r in rows if not r["on_model"]]))},
-        "confusion": {truth: {est: sum(1 for r in rows if r["truth"] == truth and (r["estimate"] or "unknown") == est)
-                              for est in (*SLEEVES, "unknown")} for truth in SLEEVES},
+        "baseline_majority": {
+            "label": majority,
+            "accuracy": round(sum(r["truth"] == majority for r in rows) / len(rows), 4),
+        },
+        "by_kind": {
+            kind: {
+                "n": len(part),
+                "accuracy": round(sum(r["truth"] == r["estimate"] for r in part) / max(1, len(part)), 4),
+            }
+            for kind, part in (
+                ("on model", [r for r in rows if r["on_model"]]),
+                ("packshot", [r for r in rows if not r["on_model"]]),
+            )
+        },
+        "confusion": {
+            truth: {
+                est: sum(1 for r in rows if r["truth"] == truth and (r["estimate"] or "unknown") == est)
+                for est in (*SLEEVES, "unknown")
+            }
+            for truth in SLEEVES
+        },
         "ms_per_photo_p50": round(sorted(times)[len(times) // 2], 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ Re-ranking is on by default, as in the app (its sidebar switch); `--rerank off` 
 Exit codes (core/errors.py): 0 success, 1 bad input or data (message on stderr), 2 usage error, 3 database (or
 Milvus) unreachable, 4 a model missing or unusable, 5 the app's own files could not be written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,13 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     query = search.add_mutually_exclusive_group(required=True)
     query.add_argument("--image", type=Path, help="a product photo")
     query.add_argument("--text", help="a description, e.g. 'red floral summer dress'")
-    search.add_argument("--gender", help="Men, Women, Boys, Girls or Unisex (Unisex items are kept unless --strict-gender)")
+    search.add_argument(
+        "--gender", help="Men, Women, Boys, Girls or Unisex (Unisex items are kept unless --strict-gender)"
+    )
     search.add_argument("--strict-gender", action="store_true", help="do not add Unisex items to a gender filter")
     search.add_argument("--category", action="append", help="masterCategory, subCategory or articleType (repeatable)")
     search.add_argument("--k", type=int, default=10, help="number of results (default 10)")
-    search.add_argument("--rerank", choices=["on", "off"], default="on",
-                        help="re-rank the top 100 with the garment-feature re-ranker (default on, as in the app)")
-    search.add_argument("--json", action="store_true", help="print {\"hits\": [...]} as JSON")
+    search.add_argument(
+        "--rerank",
+        choices=["on", "off"],
+        default="on",
+        help="re-rank the top 100 with the garment-feature re-ranker (default on, as in the app)",
+    )
+    search.add_argument("--json", action="store_true", help='print {"hits": [...]} as JSON')
     search.set_defaults(run=_search)
 
     status = commands.add_parser("status", help="database, catalog, index and encoder state")
@@ -69,21 +76,37 @@ def _parser() -> argparse.ArgumentParser:
     reindex = commands.add_parser("reindex", help="re-embed what is missing and rebuild the index")
     reindex.set_defaults(run=_reindex)
 
-    prepare = commands.add_parser("prepare", help="what ./run_app.sh does before the app opens: database up, "
-                                  "catalog imported from CATALOG_DIR if empty, index in step")
+    prepare = commands.add_parser(
+        "prepare",
+        help="what ./run_app.sh does before the app opens: database up, "
+        "catalog imported from CATALOG_DIR if empty, index in step",
+    )
     prepare.set_defaults(run=_prepare)
 
     evaluate = commands.add_parser("evaluate", help="score the search on a JSON Lines file of queries")
-    evaluate.add_argument("--queries", type=Path, required=True,
-                          help="one JSON object per line: image / ref_id / text, relevant_ids, kind")
+    evaluate.add_argument(
+        "--queries",
+        type=Path,
+        required=True,
+        help="one JSON object per line: image / ref_id / text, relevant_ids, kind",
+    )
     evaluate.add_argument("--k", type=int, default=50, help="ranking depth, 50 to 200 (default 50)")
-    evaluate.add_argument("--method", choices=["image", "text", "sum", "composer"],
-                          help="how image + text queries are combined (default: the best available)")
-    evaluate.add_argument("--constraints", action="store_true",
-                          help="apply the app's filters to image + text queries (gender / type asked for, else the "
-                               "reference's)")
-    evaluate.add_argument("--rerank", choices=["on", "off"], default="on",
-                          help="re-rank each query's top 100 with the garment-feature re-ranker (default on, as in the app)")
+    evaluate.add_argument(
+        "--method",
+        choices=["image", "text", "sum", "composer"],
+        help="how image + text queries are combined (default: the best available)",
+    )
+    evaluate.add_argument(
+        "--constraints",
+        action="store_true",
+        help="apply the app's filters to image + text queries (gender / type asked for, else the reference's)",
+    )
+    evaluate.add_argument(
+        "--rerank",
+        choices=["on", "off"],
+        default="on",
+        help="re-rank each query's top 100 with the garment-feature re-ranker (default on, as in the app)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=_evaluate)
 
@@ -92,26 +115,42 @@ def _parser() -> argparse.ArgumentParser:
     reference.add_argument("--image", type=Path, help="a reference photo")
     reference.add_argument("--ref-id", type=int, help="a catalog product as the reference")
     compose.add_argument("--text", required=True, help="the feedback")
-    compose.add_argument("--method", choices=["image", "text", "sum", "composer"],
-                         help="how reference and text are combined (default: the best available)")
+    compose.add_argument(
+        "--method",
+        choices=["image", "text", "sum", "composer"],
+        help="how reference and text are combined (default: the best available)",
+    )
     compose.add_argument("--k", type=int, default=10)
-    compose.add_argument("--rerank", choices=["on", "off"], default="on",
-                         help="re-rank the top 100 with the garment-feature re-ranker (default on, as in the app)")
+    compose.add_argument(
+        "--rerank",
+        choices=["on", "off"],
+        default="on",
+        help="re-rank the top 100 with the garment-feature re-ranker (default on, as in the app)",
+    )
     compose.add_argument("--json", action="store_true")
     compose.set_defaults(run=_compose)
 
     look = commands.add_parser("look", help="shop the look: pose, gender, garments and similar products per garment")
-    look.add_argument("--image", type=Path, action="append", required=True,
-                      help="a photo of a person, or a folder of them (repeatable)")
+    look.add_argument(
+        "--image",
+        type=Path,
+        action="append",
+        required=True,
+        help="a photo of a person, or a folder of them (repeatable)",
+    )
     look.add_argument("--k", type=int, default=5, help="products per garment (default 5)")
     look.add_argument("--gender", choices=["Men", "Women"], help="override the gender check")
-    look.add_argument("--rerank", choices=["on", "off"], default="on",
-                      help="re-rank each garment's top 100 with the garment-feature re-ranker (default on, as in the app)")
+    look.add_argument(
+        "--rerank",
+        choices=["on", "off"],
+        default="on",
+        help="re-rank each garment's top 100 with the garment-feature re-ranker (default on, as in the app)",
+    )
     look.add_argument("--json", action="store_true", help="one JSON object per photo and line")
     look.set_defaults(run=_look)
 
     models = commands.add_parser("models", help="the shipped models: file, loader, card and key figures")
-    models.add_argument("--json", action="store_true", help="print {\"models\": [...]} as JSON")
+    models.add_argument("--json", action="store_true", help='print {"models": [...]} as JSON')
     models.set_defaults(run=_models)
 
     categories = commands.add_parser("categories", help="the most common article types in a folder of images")
@@ -144,9 +183,18 @@ def _ingest(args) -> int:
     with ProgressBar() as bar:
         report = engine.import_catalog(args.images, args.styles, progress=bar)
     if args.json:
-        print(json.dumps({"rows": report.rows, "added": report.added, "updated": report.updated,
-                          "unchanged": report.unchanged, "seconds": round(report.seconds, 2),
-                          "skipped": [{"id": i, "reason": r} for i, r in report.skipped]}))
+        print(
+            json.dumps(
+                {
+                    "rows": report.rows,
+                    "added": report.added,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "seconds": round(report.seconds, 2),
+                    "skipped": [{"id": i, "reason": r} for i, r in report.skipped],
+                }
+            )
+        )
     else:
         print(report.summary())
         for product_id, reason in report.skipped[:20]:
@@ -177,8 +225,10 @@ def _print_result(result) -> None:
     for hit in result.hits:
         p = hit.product
         chips = " ".join(f"{c.label} {'✓' if c.ok else '✗'}" for c in result.chips.get(p.id, []))
-        print(f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]"
-              + (f"  {chips}" if chips else ""))
+        print(
+            f"{hit.rank:3d}. {hit.score:.3f}  {p.id:>6}  {p.name}  [{p.gender} / {p.article_type} / {p.base_colour}]"
+            + (f"  {chips}" if chips else "")
+        )
 
 
 def _status(args) -> int:
@@ -190,8 +240,13 @@ def _status(args) -> int:
     try:
         catalog = Catalog.open(settings)
     except DatabaseUnavailable as exc:
-        status = {"products": 0, "indexed": 0, "index_in_step": False, "encoder": settings.encoder_name,
-                  "database": str(exc)}
+        status = {
+            "products": 0,
+            "indexed": 0,
+            "index_in_step": False,
+            "encoder": settings.encoder_name,
+            "database": str(exc),
+        }
         print(json.dumps(status) if args.json else f"database: {exc}")
         return 3
     status = StyleLens(settings, catalog, load_encoder(settings.encoder_name)).status()
@@ -226,8 +281,10 @@ def _prepare(args) -> int:
             report = engine.import_catalog(settings.catalog_dir / "images", settings.catalog_dir / "styles.csv", bar)
         print(f"  {report.summary()}")
     elif products == 0:
-        print("» The catalog is empty. Import one on the Catalog page, or set CATALOG_DIR to a folder "
-              "holding images/ and styles.csv and run again.")
+        print(
+            "» The catalog is empty. Import one on the Catalog page, or set CATALOG_DIR to a folder "
+            "holding images/ and styles.csv and run again."
+        )
     with ProgressBar() as bar:
         updated = engine.update_features(progress=bar)  # stale after a new extractor or attribute model
     if updated:
@@ -249,8 +306,16 @@ def _evaluate(args) -> int:
     engine = _engine()
     method = args.method or engine.best_method()
     with ProgressBar() as bar:
-        report = evaluate(engine, queries, args.k, method=method, skipped=skipped, progress=bar,
-                          constraints=args.constraints, rerank=args.rerank == "on")
+        report = evaluate(
+            engine,
+            queries,
+            args.k,
+            method=method,
+            skipped=skipped,
+            progress=bar,
+            constraints=args.constraints,
+            rerank=args.rerank == "on",
+        )
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
@@ -268,8 +333,9 @@ def _evaluate(args) -> int:
 def _compose(args) -> int:
     engine = _engine()
     method = args.method or engine.best_method()
-    result = engine.search_composed(args.text, image=args.image, ref_id=args.ref_id, k=args.k, method=method,
-                                    rerank=args.rerank == "on")
+    result = engine.search_composed(
+        args.text, image=args.image, ref_id=args.ref_id, k=args.k, method=method, rerank=args.rerank == "on"
+    )
     if args.json:
         print(json.dumps({**result.to_json(), "method": method}))
         return 0
@@ -310,8 +376,9 @@ def _look(args) -> int:
     for photo in photos:
         try:
             picture = load_image(photo)
-            result = shop_the_look(engine, picture, detector, pose, gender, args.k, args.gender,
-                                   rerank=args.rerank == "on")
+            result = shop_the_look(
+                engine, picture, detector, pose, gender, args.k, args.gender, rerank=args.rerank == "on"
+            )
         except ImageError as exc:
             failures += 1
             print(json.dumps({"image": str(photo), "error": str(exc)}) if args.json else f"{photo}: {exc}")
@@ -321,8 +388,10 @@ def _look(args) -> int:
             print(json.dumps(data))
         else:
             verdict = "full shot" if result.pose.full_shot else "not a full shot"
-            print(f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%} by {result.gender_source})"
-                  + "".join(f"; {r}" for r in result.pose.reasons))
+            print(
+                f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%} by {result.gender_source})"
+                + "".join(f"; {r}" for r in result.pose.reasons)
+            )
             for garment in data["garments"]:
                 names = ", ".join(h["name"] for h in garment["hits"][:3])
                 print(f"  {garment['label']} {garment['box']} {garment['score']:.2f}: {names}")
@@ -344,7 +413,9 @@ def _categories(args) -> int:
         return 0
     print(f"{len(report.predictions)} images" + (f", {len(report.skipped)} skipped" if report.skipped else ""))
     for count in report.top(args.top):
-        print(f"  {count.article_type:<24}{count.images:>6}  {count.share:6.1%}  confidence {count.mean_confidence:.2f}")
+        print(
+            f"  {count.article_type:<24}{count.images:>6}  {count.share:6.1%}  confidence {count.mean_confidence:.2f}"
+        )
     return 0
 
 
@@ -373,8 +444,10 @@ def _describe(args) -> int:
         elif "error" in data:
             print(f"{name}: {data['error']}")
         else:
-            print(f"{name}: {data['article_type']} ({data['article_type_score']:.2f}) · colour {data['colour']} · "
-                  f"sleeves {data['sleeves'] or '?'} ({data['sleeve_confidence']:.2f}) · length {data['length'] or '?'}")
+            print(
+                f"{name}: {data['article_type']} ({data['article_type_score']:.2f}) · colour {data['colour']} · "
+                f"sleeves {data['sleeves'] or '?'} ({data['sleeve_confidence']:.2f}) · length {data['length'] or '?'}"
+            )
     return 1 if failures == len(items) else 0
 
 
@@ -406,8 +479,9 @@ class ProgressBar:
         if message != self._message:
             if self._bar:
                 self._bar.close()
-            self._bar = self._tqdm(total=total, desc=message, unit="item", file=sys.stderr,
-                                   disable=not sys.stderr.isatty())
+            self._bar = self._tqdm(
+                total=total, desc=message, unit="item", file=sys.stderr, disable=not sys.stderr.isatty()
+            )
             self._message = message
         self._bar.n = done
         self._bar.refresh()

@@ -5,6 +5,7 @@ A zip is hostile until read: member names may climb out of the target folder (`.
 about sizes (a bomb of 1 MB that inflates to terabytes), members may be encrypted (ZipCrypto or AES) or
 fail their CRC. Sizes are counted as bytes actually come out, not as the headers claim.
 """
+
 from __future__ import annotations
 
 import errno
@@ -87,8 +88,9 @@ def extract_member(archive: zipfile.ZipFile, member: Member, target: Path, budge
         _remove(target)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
             raise StorageError(f"Could not unpack the zip: {exc.strerror}. Nothing was imported.") from exc
-        raise ArchiveError(f"The zip holds a name that cannot be unpacked here ({member.name[:80]!r}: "
-                           f"{exc.strerror or exc}).") from exc
+        raise ArchiveError(
+            f"The zip holds a name that cannot be unpacked here ({member.name[:80]!r}: {exc.strerror or exc})."
+        ) from exc
     except BaseException:
         _remove(target)
         raise
@@ -112,8 +114,9 @@ def _chunks(archive: zipfile.ZipFile, member: Member, budget: list[int]) -> Iter
     except ArchiveError:
         raise
     except NotImplementedError as exc:  # AES encryption or an unknown compression method
-        raise ArchiveError(f"{member.name} in the zip uses encryption or compression StyleLens cannot read "
-                           f"({exc}).") from exc
+        raise ArchiveError(
+            f"{member.name} in the zip uses encryption or compression StyleLens cannot read ({exc})."
+        ) from exc
     except (zipfile.BadZipFile, zlib.error, RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ArchiveError(f"The zip is damaged or encrypted ({member.name}: {exc}).") from exc
 
@@ -125,9 +128,9 @@ def _declared_entries(data: bytes) -> int | None:
         return None
     entries = struct.unpack_from("<H", data, end + 10)[0]
     locator = end - 20
-    if entries == 0xFFFF and locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+    if entries == 0xFFFF and locator >= 0 and data[locator : locator + 4] == b"PK\x06\x07":
         record = struct.unpack_from("<Q", data, locator + 8)[0]
-        if record + 40 <= len(data) and data[record:record + 4] == b"PK\x06\x06":
+        if record + 40 <= len(data) and data[record : record + 4] == b"PK\x06\x06":
             entries = struct.unpack_from("<Q", data, record + 32)[0]
     return entries
 

@@ -5,6 +5,7 @@ Every bundled weight path in core/ comes from here (`path_of`), each model famil
 below), and each card (assets/<name>.md) leads with a "Key figures" section that `python -m core models`
 reads. Importing this module loads nothing heavy.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,19 +33,34 @@ class Artifact:
         return ASSETS / f"{self.name}.md"
 
 
-ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
-    Artifact("stylelens-small", "image and text encoder (search, type / colour / gender heads)",
-             "core.encoders:load_encoder"),
-    Artifact("composer-small", "composes a reference photo and feedback text into one query",
-             "core.composer:composition"),
-    Artifact("reranker-small", "re-orders the first stage's top 100 from garment features",
-             "core.rerank:load_reranker"),
-    Artifact("garment-attributes", "sleeve and length of a garment photo", "core.attributes:load_attribute_model"),
-    Artifact("garment-segmenter", "garment masks: cuts the garment out of a photo", "core.segment:load_segmenter"),
-    Artifact("garment-detector", "Shop the Look: finds topwear, bottomwear, footwear, full-body pieces",
-             "core.look.shop:GarmentDetector"),
-    Artifact("gender-probe", "Shop the Look: whose clothing it is, from face and body", "core.look.gender:load_gender_model"),
-)}
+ARTIFACTS: dict[str, Artifact] = {
+    a.name: a
+    for a in (
+        Artifact(
+            "stylelens-small",
+            "image and text encoder (search, type / colour / gender heads)",
+            "core.encoders:load_encoder",
+        ),
+        Artifact(
+            "composer-small", "composes a reference photo and feedback text into one query", "core.composer:composition"
+        ),
+        Artifact(
+            "reranker-small", "re-orders the first stage's top 100 from garment features", "core.rerank:load_reranker"
+        ),
+        Artifact("garment-attributes", "sleeve and length of a garment photo", "core.attributes:load_attribute_model"),
+        Artifact("garment-segmenter", "garment masks: cuts the garment out of a photo", "core.segment:load_segmenter"),
+        Artifact(
+            "garment-detector",
+            "Shop the Look: finds topwear, bottomwear, footwear, full-body pieces",
+            "core.look.shop:GarmentDetector",
+        ),
+        Artifact(
+            "gender-probe",
+            "Shop the Look: whose clothing it is, from face and body",
+            "core.look.gender:load_gender_model",
+        ),
+    )
+}
 
 
 def path_of(name: str) -> Path:
@@ -57,6 +73,7 @@ class TrainingRecord:
     """How a checkpoint was made, as every training script records it: the command, its data, where and how
     long it trained, what it was trained on top of. `extra` keeps the fields one family records alone
     (history, config, cross-validation, ...)."""
+
     command: str = ""
     data: object = None
     version: str = ""
@@ -68,8 +85,11 @@ class TrainingRecord:
     @classmethod
     def from_dict(cls, record: dict | None) -> TrainingRecord:
         record = dict(record or {})
-        known = {name: record.pop(name) for name in ("command", "data", "version", "encoder", "trained_on", "minutes")
-                 if name in record}
+        known = {
+            name: record.pop(name)
+            for name in ("command", "data", "version", "encoder", "trained_on", "minutes")
+            if name in record
+        }
         known["version"] = str(known.get("version", ""))
         return cls(**known, extra=record)
 
@@ -97,10 +117,16 @@ def key_figures(card: Path) -> dict[str, str]:
 def describe(artifact: Artifact) -> dict:
     """One model for `python -m core models --json`: name, family, file, size, card and its key figures."""
     present = artifact.path.is_file()
-    return {"name": artifact.name, "family": artifact.family, "loader": artifact.loader,
-            "path": str(artifact.path.relative_to(PROJECT_ROOT)), "present": present,
-            "megabytes": round(artifact.path.stat().st_size / 2**20, 2) if present else None,
-            "card": str(artifact.card.relative_to(PROJECT_ROOT)), "key_figures": key_figures(artifact.card)}
+    return {
+        "name": artifact.name,
+        "family": artifact.family,
+        "loader": artifact.loader,
+        "path": str(artifact.path.relative_to(PROJECT_ROOT)),
+        "present": present,
+        "megabytes": round(artifact.path.stat().st_size / 2**20, 2) if present else None,
+        "card": str(artifact.card.relative_to(PROJECT_ROOT)),
+        "key_figures": key_figures(artifact.card),
+    }
 
 
 def with_key_figures(card: str, figures: dict[str, str]) -> str:
@@ -112,5 +138,5 @@ def with_key_figures(card: str, figures: dict[str, str]) -> str:
 
 
 def versus(value: float, label: str, other: float) -> str:
-    """"0.917 (first stage 0.874)": a figure beside its baseline."""
+    """ "0.917 (first stage 0.874)": a figure beside its baseline."""
     return f"{value:.3f} ({label} {other:.3f})"

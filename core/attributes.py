@@ -10,6 +10,7 @@ measures it beside the geometric baseline (core/garment_features.py).
 Length has one scale per family of garment (LENGTHS); which one applies follows the product's article type,
 or, for an uploaded photo, the type the encoder reads.
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,13 +38,52 @@ LENGTHS = {
 }
 LENGTH_NAMES = tuple(dict.fromkeys(name for names in LENGTHS.values() for name in names))  # for filters
 FAMILY_OF_TYPE = {  # catalog article type -> length family (types not here have no length worth reading)
-    **{t: "top" for t in ("Tshirts", "Shirts", "Tops", "Sweaters", "Sweatshirts", "Jackets", "Kurtas", "Kurtis",
-                          "Tunics", "Blazers", "Waistcoat", "Shrug", "Rain Jacket", "Nehru Jackets", "Innerwear Vests",
-                          "Camisoles", "Lounge Tshirts")},
+    **{
+        t: "top"
+        for t in (
+            "Tshirts",
+            "Shirts",
+            "Tops",
+            "Sweaters",
+            "Sweatshirts",
+            "Jackets",
+            "Kurtas",
+            "Kurtis",
+            "Tunics",
+            "Blazers",
+            "Waistcoat",
+            "Shrug",
+            "Rain Jacket",
+            "Nehru Jackets",
+            "Innerwear Vests",
+            "Camisoles",
+            "Lounge Tshirts",
+        )
+    },
     **{t: "dress" for t in ("Dresses", "Skirts", "Jumpsuit", "Nightdress", "Night suits", "Rompers")},
-    **{t: "bottom" for t in ("Trousers", "Jeans", "Shorts", "Track Pants", "Capris", "Leggings", "Churidar", "Tights",
-                             "Salwar", "Patiala", "Jeggings", "Lounge Pants", "Lounge Shorts", "Rain Trousers",
-                             "Swimwear", "Boxers", "Trunk", "Stockings")},
+    **{
+        t: "bottom"
+        for t in (
+            "Trousers",
+            "Jeans",
+            "Shorts",
+            "Track Pants",
+            "Capris",
+            "Leggings",
+            "Churidar",
+            "Tights",
+            "Salwar",
+            "Patiala",
+            "Jeggings",
+            "Lounge Pants",
+            "Lounge Shorts",
+            "Rain Trousers",
+            "Swimwear",
+            "Boxers",
+            "Trunk",
+            "Stockings",
+        )
+    },
 }
 SLEEVED_DRESSES = ("Dresses", "Jumpsuit", "Nightdress", "Rompers")  # besides tops, the types whose sleeves are read
 UNSURE = 0.5  # below this probability an attribute is reported as unknown (None)
@@ -52,6 +92,7 @@ UNSURE = 0.5  # below this probability an attribute is reported as unknown (None
 @dataclass(frozen=True)
 class Attributes:
     """What a photo shows of a garment's cut. None: not read (wrong family) or not sure enough."""
+
     family: str | None  # "top", "dress", "bottom" or None
     sleeves: str | None  # one of SLEEVES
     sleeve_confidence: float
@@ -74,6 +115,7 @@ class Attributes:
 @dataclass(frozen=True)
 class Description:
     """What StyleLens reads of one garment photo or stores for one product (`python -m core describe`)."""
+
     article_type: str | None
     article_type_score: float  # the encoder's probability for an uploaded photo; 1.0: the catalog's own label
     colour: tuple[int, int, int]  # RGB of the garment's own pixels
@@ -84,11 +126,16 @@ class Description:
     length_confidence: float
 
     def to_json(self) -> dict:
-        return {"article_type": self.article_type, "article_type_score": round(self.article_type_score, 4),
-                "colour": hex_colour(self.colour),
-                "lightness": round(self.lightness, 3), "sleeves": self.sleeves,
-                "sleeve_confidence": round(self.sleeve_confidence, 4), "length": self.length,
-                "length_confidence": round(self.length_confidence, 4)}
+        return {
+            "article_type": self.article_type,
+            "article_type_score": round(self.article_type_score, 4),
+            "colour": hex_colour(self.colour),
+            "lightness": round(self.lightness, 3),
+            "sleeves": self.sleeves,
+            "sleeve_confidence": round(self.sleeve_confidence, 4),
+            "length": self.length,
+            "length_confidence": round(self.length_confidence, 4),
+        }
 
 
 def family_of(article_type: str | None) -> str | None:
@@ -105,8 +152,12 @@ class AttributeHead(nn.Module):
     def __init__(self, channels: int, cells: int = 16, reduce: int = 32, hidden: int = 256, dropout: float = 0.2):
         super().__init__()
         self.reduce = nn.Linear(channels, reduce)  # per cell: keeps where things are, drops most channels
-        self.body = nn.Sequential(nn.LayerNorm(cells * reduce + channels), nn.Linear(cells * reduce + channels, hidden),
-                                  nn.GELU(), nn.Dropout(dropout))
+        self.body = nn.Sequential(
+            nn.LayerNorm(cells * reduce + channels),
+            nn.Linear(cells * reduce + channels, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+        )
         self.sleeves = nn.Linear(hidden, len(SLEEVES))
         self.lengths = nn.ModuleDict({family: nn.Linear(hidden, len(names)) for family, names in LENGTHS.items()})
 
@@ -126,8 +177,10 @@ class AttributeEnsemble(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs = [member(tokens) for member in self.members]
-        return {name: torch.stack([o[name].softmax(dim=1) for o in outputs]).mean(dim=0).clamp_min(1e-9).log()
-                for name in outputs[0]}
+        return {
+            name: torch.stack([o[name].softmax(dim=1) for o in outputs]).mean(dim=0).clamp_min(1e-9).log()
+            for name in outputs[0]
+        }
 
 
 class AttributeModel:
@@ -135,8 +188,10 @@ class AttributeModel:
 
     def __init__(self, head: nn.Module, encoder, record: dict, digest: str = ""):
         if record.get("encoder") != getattr(encoder, "model_key", None):
-            raise AttributeModelUnavailable(f"The attribute model was trained on {record.get('encoder')} features, "
-                                            f"not {getattr(encoder, 'model_key', None)}.")
+            raise AttributeModelUnavailable(
+                f"The attribute model was trained on {record.get('encoder')} features, "
+                f"not {getattr(encoder, 'model_key', None)}."
+            )
         self.head, self.encoder, self.record = head.eval(), encoder, record
         self.key = f"garment-attributes@{self.version}-{digest}"  # stamped on stored features: a new model recomputes
 
@@ -148,7 +203,7 @@ class AttributeModel:
         """[N, 2, 16, C]: each photo's tokens and its mirror image's (the head reads both and averages)."""
         images = [image.convert("RGB") for image in images]
         tokens = self.encoder.image_grid(images + [ImageOps.mirror(image) for image in images], self.head.layer)
-        return torch.stack([tokens[:len(images)], tokens[len(images):]], dim=1)
+        return torch.stack([tokens[: len(images)], tokens[len(images) :]], dim=1)
 
     @torch.inference_mode()
     def read(self, images: Sequence[Image.Image], article_types: Sequence[str | None]) -> list[Attributes]:
@@ -159,8 +214,9 @@ class AttributeModel:
         return self.read_tokens(self.tokens(images), article_types)
 
     @torch.inference_mode()
-    def read_and_embed(self, images: Sequence[Image.Image],
-                       article_types: Sequence[str | None]) -> tuple[list[Attributes], np.ndarray | None]:
+    def read_and_embed(
+        self, images: Sequence[Image.Image], article_types: Sequence[str | None]
+    ) -> tuple[list[Attributes], np.ndarray | None]:
         """`read`, and the encoder's image embeddings of the photos from the same backbone pass where the
         encoder offers one (else None: embed them apart)."""
         if not images or not hasattr(self.encoder, "image_grid_and_embeddings"):
@@ -168,7 +224,7 @@ class AttributeModel:
         images = [image.convert("RGB") for image in images]
         both = images + [ImageOps.mirror(image) for image in images]
         grid, embeddings = self.encoder.image_grid_and_embeddings(both, self.head.layer, len(images))
-        tokens = torch.stack([grid[:len(images)], grid[len(images):]], dim=1)
+        tokens = torch.stack([grid[: len(images)], grid[len(images) :]], dim=1)
         return self.read_tokens(tokens, article_types), embeddings
 
     @torch.inference_mode()
@@ -191,19 +247,26 @@ def attributes_from(probabilities: dict[str, torch.Tensor], row: int, article_ty
     if family in LENGTHS:
         p = probabilities[f"length:{family}"][row]
         length, length_p = LENGTHS[family][int(p.argmax())], float(p.max())
-    return Attributes(family, sleeves if sleeve_p >= UNSURE else None, sleeve_p,
-                      length if length_p >= UNSURE else None, length_p)
+    return Attributes(
+        family, sleeves if sleeve_p >= UNSURE else None, sleeve_p, length if length_p >= UNSURE else None, length_p
+    )
 
 
-def save_attribute_model(path: Path, heads: AttributeHead | Sequence[AttributeHead], record: dict,
-                         layer: int = 4) -> None:
+def save_attribute_model(
+    path: Path, heads: AttributeHead | Sequence[AttributeHead], record: dict, layer: int = 4
+) -> None:
     """One head, or several (an ensemble averaging their probabilities). `record` names the encoder (model_key)
     whose tokens they read, and the model's version."""
     heads = [heads] if isinstance(heads, AttributeHead) else list(heads)
     head = heads[0]
-    config = {"channels": head.reduce.in_features, "reduce": head.reduce.out_features,
-              "cells": (head.body[1].in_features - head.reduce.in_features) // head.reduce.out_features,
-              "hidden": head.body[1].out_features, "members": len(heads), "layer": layer}
+    config = {
+        "channels": head.reduce.in_features,
+        "reduce": head.reduce.out_features,
+        "cells": (head.body[1].in_features - head.reduce.in_features) // head.reduce.out_features,
+        "hidden": head.body[1].out_features,
+        "members": len(heads),
+        "layer": layer,
+    }
     ensemble = AttributeEnsemble(**config)
     for member, trained in zip(ensemble.members, heads):
         member.load_state_dict(trained.state_dict())
@@ -273,14 +336,21 @@ def likeliest_type(article_types: dict[str, float]) -> str | None:
 LENGTH_ENDS = {  # "long" / "short" / names from another scale, read on each family's scale
     "top": {"long": ("long",), "short": ("cropped",), "full": ("long",), "maxi": ("long",), "mini": ("cropped",)},
     "dress": {"long": ("midi", "maxi"), "short": ("mini",), "full": ("maxi",), "cropped": ("mini",)},
-    "bottom": {"long": ("full",), "short": ("shorts",), "mini": ("shorts",), "maxi": ("full",), "knee": ("shorts",),
-               "midi": ("cropped",)},
+    "bottom": {
+        "long": ("full",),
+        "short": ("shorts",),
+        "mini": ("shorts",),
+        "maxi": ("full",),
+        "knee": ("shorts",),
+        "midi": ("cropped",),
+    },
 }
 
 
 @dataclass(frozen=True)
 class Wish:
     """The sleeve lengths and garment lengths a request allows (empty: not asked), with how to say it."""
+
     sleeves: tuple[str, ...] = ()
     lengths: tuple[str, ...] = ()
     sleeve_label: str = ""  # "longer sleeves", "sleeveless", ...
@@ -292,11 +362,16 @@ class Wish:
         return not self.sleeves and not self.lengths
 
     def allows(self, sleeves: str | None, length: str | None) -> bool:
-        return ((not self.sleeves or sleeves in self.sleeves) and (not self.lengths or length in self.lengths))
+        return (not self.sleeves or sleeves in self.sleeves) and (not self.lengths or length in self.lengths)
 
 
-def resolve_wish(sleeves: str | None, length: str | None, article_type: str | None,
-                 reference_sleeves: str | None = None, reference_length: str | None = None) -> Wish:
+def resolve_wish(
+    sleeves: str | None,
+    length: str | None,
+    article_type: str | None,
+    reference_sleeves: str | None = None,
+    reference_length: str | None = None,
+) -> Wish:
     """What "longer sleeves", "sleeveless", "a longer dress", "midi" ... allow, for results of `article_type`,
     relative to the reference's own sleeves and length (None: not known)."""
     notes: list[str] = []
@@ -315,10 +390,12 @@ def _sleeves_wanted(asked: str, reference: str | None, notes: list[str]) -> tupl
     if reference is None:
         return ("elbow", "long") if asked == "longer" else ("none", "short")
     at = SLEEVES.index(reference)
-    wanted = SLEEVES[at + 1:] if asked == "longer" else SLEEVES[:at]
+    wanted = SLEEVES[at + 1 :] if asked == "longer" else SLEEVES[:at]
     if not wanted:
-        notes.append(f"The reference already has {'long sleeves' if asked == 'longer' else 'no sleeves'}: "
-                     "kept its sleeve length.")
+        notes.append(
+            f"The reference already has {'long sleeves' if asked == 'longer' else 'no sleeves'}: "
+            "kept its sleeve length."
+        )
         return (reference,)
     return tuple(wanted)
 
@@ -338,7 +415,7 @@ def _lengths_wanted(asked: str, family: str | None, reference: str | None, notes
     if reference not in scale:
         return LENGTH_ENDS[family]["long" if asked == "longer" else "short"]
     at = scale.index(reference)
-    wanted = scale[at + 1:] if asked == "longer" else scale[:at]
+    wanted = scale[at + 1 :] if asked == "longer" else scale[:at]
     if not wanted:
         notes.append(f"The reference is already {reference}: kept its length.")
         return (reference,)

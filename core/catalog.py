@@ -10,6 +10,7 @@ Every write is framed by two bumps of the catalog's revision (before and after),
 half-way nor an index built from a half-written catalog can pass for "in step". An import holds a lease
 while it runs: searches meanwhile keep the index they have instead of rebuilding it for every batch.
 """
+
 from __future__ import annotations
 
 import functools
@@ -105,8 +106,16 @@ class Product:
     @property
     def caption(self) -> str:
         """A sentence describing the product, used to embed it for text search."""
-        parts = [self.name, self.gender, self.article_type, self.sub_category, self.base_colour,
-                 self.colour_group, self.usage, self.season]
+        parts = [
+            self.name,
+            self.gender,
+            self.article_type,
+            self.sub_category,
+            self.base_colour,
+            self.colour_group,
+            self.usage,
+            self.season,
+        ]
         return ", ".join(p for p in dict.fromkeys(parts) if p)
 
     def to_doc(self) -> dict:
@@ -168,8 +177,10 @@ def _db_errors(method):
                 f"Detail: {_redact(str(exc).splitlines()[0][:200])}"
             ) from exc
         except ExecutionTimeout as exc:  # timeoutMS ran out on the server's side
-            raise DatabaseUnavailable(f"The catalog database at {self.address} did not answer in time "
-                                      f"({OPERATION_TIMEOUT_MS / 1000:.1f} s); try again in a moment.") from exc
+            raise DatabaseUnavailable(
+                f"The catalog database at {self.address} did not answer in time "
+                f"({OPERATION_TIMEOUT_MS / 1000:.1f} s); try again in a moment."
+            ) from exc
         except OperationFailure as exc:
             reason = refusal(exc)
             if reason is None:
@@ -196,8 +207,9 @@ def refusal(exc: OperationFailure) -> str | None:
 class Catalog:
     """Products in one MongoDB collection."""
 
-    def __init__(self, collection: Collection, address: str, uri: str = "",
-                 restart_server: Callable[[], str] | None = None):
+    def __init__(
+        self, collection: Collection, address: str, uri: str = "", restart_server: Callable[[], str] | None = None
+    ):
         self.collection = collection
         self.address = address
         self.uri = uri
@@ -216,8 +228,12 @@ class Catalog:
             except ServerStartError as exc:
                 raise DatabaseUnavailable(str(exc)) from exc
             address = f"embedded server ({settings.data_dir / 'db'})"
-        catalog = cls(_collection(uri, settings.db_name, settings.collection_name, local=restart is not None),
-                      address, uri, restart)
+        catalog = cls(
+            _collection(uri, settings.db_name, settings.collection_name, local=restart is not None),
+            address,
+            uri,
+            restart,
+        )
         try:
             catalog.ensure_indexes()
         except DatabaseUnavailable as exc:
@@ -268,14 +284,22 @@ class Catalog:
 
     @_db_errors
     def browse(self, text: str = "", skip: int = 0, limit: int = 24, **filters) -> list[Product]:
-        cursor = self.collection.find(_query(filters, text), {"embeddings": 0}).sort("_id", ASCENDING).skip(max(0, skip)).limit(limit)
+        cursor = (
+            self.collection.find(_query(filters, text), {"embeddings": 0})
+            .sort("_id", ASCENDING)
+            .skip(max(0, skip))
+            .limit(limit)
+        )
         return [Product.from_doc(doc) for doc in cursor]
 
     @_db_errors
     def counts_by(self, field: str, **filters) -> dict[str, int]:
         if field not in FILTER_FIELDS:
             raise QueryError(f"Unknown field {field!r}; choose from {', '.join(FILTER_FIELDS)}.")
-        pipeline = [{"$match": _query(filters)}, {"$group": {"_id": f"${FIELD_PATHS.get(field, field)}", "n": {"$sum": 1}}}]
+        pipeline = [
+            {"$match": _query(filters)},
+            {"$group": {"_id": f"${FIELD_PATHS.get(field, field)}", "n": {"$sum": 1}}},
+        ]
         rows = self.collection.aggregate(pipeline)  # the usual timeout: status and pages call it
         return dict(sorted(((row["_id"] or "?"), row["n"]) for row in rows))
 
@@ -292,10 +316,12 @@ class Catalog:
         doc = self._revisions.find_one({"_id": self.collection.name}) or {}
         state = f"rev-{doc.get('revision', 0)}-{doc.get('epoch', '')}"
         now = time.time()
-        held = [key for key, until in (doc.get("imports") or {}).items()
-                if isinstance(until, (int, float)) and until > now]
-        return Revision(state, f"{state}-f{doc.get('features', 0)}",
-                        any(key.startswith("import-") for key in held), bool(held))
+        held = [
+            key for key, until in (doc.get("imports") or {}).items() if isinstance(until, (int, float)) and until > now
+        ]
+        return Revision(
+            state, f"{state}-f{doc.get('features', 0)}", any(key.startswith("import-") for key in held), bool(held)
+        )
 
     @property
     def _revisions(self) -> Collection:
@@ -305,8 +331,9 @@ class Catalog:
     def _update_revisions(self, update: dict) -> None:
         # The epoch tells apart two catalogs that happen to share a revision number (e.g. a dropped
         # and re-created collection), so an index of the old one is never taken for the new one.
-        self._revisions.update_one({"_id": self.collection.name},
-                                   {**update, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}}, upsert=True)
+        self._revisions.update_one(
+            {"_id": self.collection.name}, {**update, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}}, upsert=True
+        )
 
     def _bump_revision(self, counter: str = "revision") -> None:
         self._update_revisions({"$inc": {counter: 1}})
@@ -328,9 +355,19 @@ class Catalog:
             return
         opened, write = self._bumped(), uuid.uuid4().hex
         ids = [int(i) for i in ids or ()]
-        self._changes.insert_many([{"catalog": self.collection.name, "epoch": opened["epoch"], "write": write,
-                                    "opened": opened["revision"], "closed": None, "ids": ids[start:start + LOG_CHUNK]}
-                                   for start in range(0, max(len(ids), 1), LOG_CHUNK)])
+        self._changes.insert_many(
+            [
+                {
+                    "catalog": self.collection.name,
+                    "epoch": opened["epoch"],
+                    "write": write,
+                    "opened": opened["revision"],
+                    "closed": None,
+                    "ids": ids[start : start + LOG_CHUNK],
+                }
+                for start in range(0, max(len(ids), 1), LOG_CHUNK)
+            ]
+        )
         yield
         closed = self._bumped()
         self._changes.update_many({"write": write}, {"$set": {"closed": closed["revision"]}})
@@ -338,8 +375,11 @@ class Catalog:
     def _bumped(self) -> dict:
         """The revisions document after one more product write counted."""
         return self._revisions.find_one_and_update(
-            {"_id": self.collection.name}, {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
-            upsert=True, return_document=ReturnDocument.AFTER)
+            {"_id": self.collection.name},
+            {"$inc": {"revision": 1}, "$setOnInsert": {"epoch": uuid.uuid4().hex[:8]}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
 
     @_db_errors
     def changes_since(self, then: str, now: str, limit: int | None = None) -> set[int] | None:
@@ -350,8 +390,12 @@ class Catalog:
         before, after = _parse_state(then), _parse_state(now)
         if before is None or after is None or before[1] != after[1] or after[0] < before[0]:
             return None
-        overlapping = {"catalog": self.collection.name, "epoch": after[1], "opened": {"$lte": after[0]},
-                       "$or": [{"closed": None}, {"closed": {"$gt": before[0]}}]}
+        overlapping = {
+            "catalog": self.collection.name,
+            "epoch": after[1],
+            "opened": {"$lte": after[0]},
+            "$or": [{"closed": None}, {"closed": {"$gt": before[0]}}],
+        }
         changed: set[int] = set()
         with pymongo.timeout(LONG_READ_S):
             for entry in self._changes.find(overlapping, {"ids": 1}).batch_size(100):
@@ -387,15 +431,24 @@ class Catalog:
         """embeddings() of just these products (those with a vector from `model`), in id order."""
         field = _vector_field(model)
         wanted = sorted({int(i) for i in ids})
-        docs = [doc for start in range(0, len(wanted), 1000)
-                for doc in self.collection.find({"_id": {"$in": wanted[start:start + 1000]}, field: {"$exists": True}},
-                                                {field: 1, **_PRODUCT_FIELDS}).sort("_id", ASCENDING)]
+        docs = [
+            doc
+            for start in range(0, len(wanted), 1000)
+            for doc in self.collection.find(
+                {"_id": {"$in": wanted[start : start + 1000]}, field: {"$exists": True}}, {field: 1, **_PRODUCT_FIELDS}
+            ).sort("_id", ASCENDING)
+        ]
         return _with_vectors(docs, model)
 
     # ---- writing -------------------------------------------------------------------------
     @_db_errors
-    def upsert(self, products: list[Product], vectors: np.ndarray | None = None, model: str = "",
-               features: list[dict] | None = None) -> None:
+    def upsert(
+        self,
+        products: list[Product],
+        vectors: np.ndarray | None = None,
+        model: str = "",
+        features: list[dict] | None = None,
+    ) -> None:
         """Insert or replace products (each write is one document, so none is ever half-written), with their
         vectors and garment features when given."""
         now = datetime.now(UTC)
@@ -409,21 +462,27 @@ class Catalog:
                 doc["features"] = features[row]
                 operations.append(UpdateOne({"_id": product.id}, {"$set": doc}, upsert=True))
             else:  # a new version of a product drops the features read from its old photo (recomputed later)
-                operations.append(UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}},
-                                            upsert=True))
+                operations.append(
+                    UpdateOne({"_id": product.id}, {"$set": doc, "$unset": {"features": ""}}, upsert=True)
+                )
         if operations:
             with self._changing(ids=[p.id for p in products]):
                 self.collection.bulk_write(operations, ordered=False)
 
     @_db_errors
-    def insert_new(self, products: list[Product], vectors: np.ndarray, model: str,
-                   features: list[dict | None] | None = None) -> None:
+    def insert_new(
+        self, products: list[Product], vectors: np.ndarray, model: str, features: list[dict | None] | None = None
+    ) -> None:
         """Bulk-load products known to be new (an id already there stops the load there; nothing is replaced),
         each with its vector and, optionally, stored garment features: one document per product."""
         now = datetime.now(UTC)
         docs = []
         for row, product in enumerate(products):
-            doc = {**product.to_doc(), "updated_at": now, "embeddings": {_model_slot(model): _vector_bytes(vectors[row])}}
+            doc = {
+                **product.to_doc(),
+                "updated_at": now,
+                "embeddings": {_model_slot(model): _vector_bytes(vectors[row])},
+            }
             if features is not None and features[row] is not None:
                 doc["features"] = features[row]
             docs.append(doc)
@@ -434,8 +493,7 @@ class Catalog:
     @_db_errors
     def set_embeddings(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
         operations = [
-            UpdateOne({"_id": int(i)}, {"$set": {_vector_field(model): _vector_bytes(v)}})
-            for i, v in zip(ids, vectors)
+            UpdateOne({"_id": int(i)}, {"$set": {_vector_field(model): _vector_bytes(v)}}) for i, v in zip(ids, vectors)
         ]
         if operations:
             self.collection.bulk_write(operations, ordered=False)
@@ -468,8 +526,9 @@ class Catalog:
         """Sleeves and length of every product with stored features (one projected scan, no long $in list)."""
         ids, sleeves, lengths = [], [], []
         with pymongo.timeout(LONG_READ_S):
-            cursor = self.collection.find({"features": {"$exists": True}},
-                                          {"features.sleeves": 1, "features.length": 1})
+            cursor = self.collection.find(
+                {"features": {"$exists": True}}, {"features.sleeves": 1, "features.length": 1}
+            )
             for doc in cursor.batch_size(5000):
                 ids.append(doc["_id"])
                 sleeves.append(doc["features"].get("sleeves") or "")
@@ -479,8 +538,9 @@ class Catalog:
     @_db_errors
     def features(self, ids: Iterable[int]) -> dict[int, dict]:
         """Stored feature documents of the products that have them."""
-        cursor = self.collection.find({"_id": {"$in": [int(i) for i in ids]}, "features": {"$exists": True}},
-                                      {"features": 1})
+        cursor = self.collection.find(
+            {"_id": {"$in": [int(i) for i in ids]}, "features": {"$exists": True}}, {"features": 1}
+        )
         return {doc["_id"]: doc["features"] for doc in cursor}
 
     @_db_errors
@@ -522,8 +582,9 @@ class Lease:
                 pass  # renewed at the next beat, or lapses if the database stays away
 
 
-def _with_vectors(docs: Iterable[dict], model: str, missing: list[int] | None = None
-                  ) -> tuple[list[Product], np.ndarray]:
+def _with_vectors(
+    docs: Iterable[dict], model: str, missing: list[int] | None = None
+) -> tuple[list[Product], np.ndarray]:
     """(products, float32 [n, D] vectors of `model`) from product documents; the ids of those without a
     vector go to `missing`."""
     slot = _model_slot(model)
@@ -582,17 +643,24 @@ def _collection(uri: str, db_name: str, collection_name: str, local: bool = Fals
     """`local`: the embedded server on this machine, which answers at once or is down (then it is restarted)."""
     try:
         if local:  # fail fast when it is down, so that it is restarted at once (timeoutMS would wait it out)
-            timeouts = {"serverSelectionTimeoutMS": LOCAL_CONNECT_TIMEOUT_MS,
-                        "connectTimeoutMS": LOCAL_CONNECT_TIMEOUT_MS, "socketTimeoutMS": OPERATION_TIMEOUT_MS}
+            timeouts = {
+                "serverSelectionTimeoutMS": LOCAL_CONNECT_TIMEOUT_MS,
+                "connectTimeoutMS": LOCAL_CONNECT_TIMEOUT_MS,
+                "socketTimeoutMS": OPERATION_TIMEOUT_MS,
+            }
         else:
-            timeouts = {"serverSelectionTimeoutMS": DB_TIMEOUT_MS, "connectTimeoutMS": DB_TIMEOUT_MS,
-                        "timeoutMS": OPERATION_TIMEOUT_MS}
+            timeouts = {
+                "serverSelectionTimeoutMS": DB_TIMEOUT_MS,
+                "connectTimeoutMS": DB_TIMEOUT_MS,
+                "timeoutMS": OPERATION_TIMEOUT_MS,
+            }
         given = {name.lower() for name in parse_uri(uri)["options"]}  # the URI's own settings win
         client = MongoClient(uri, tz_aware=True, **{k: v for k, v in timeouts.items() if k.lower() not in given})
         return client[db_name][collection_name]
     except (ConfigurationError, ValueError, TypeError) as exc:  # malformed URI, unknown option, bad name
-        raise DatabaseUnavailable(f"MONGO_URI ({_redact(uri)}) or DB_NAME / COLLECTION_NAME is not usable: "
-                                  f"{_redact(str(exc))[:200]}") from exc
+        raise DatabaseUnavailable(
+            f"MONGO_URI ({_redact(uri)}) or DB_NAME / COLLECTION_NAME is not usable: {_redact(str(exc))[:200]}"
+        ) from exc
 
 
 def _redact(uri: str) -> str:

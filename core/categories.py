@@ -2,6 +2,7 @@
 
 Used by the Catalog page (a folder or zip of photos) and by `python -m core categories DIR`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -20,7 +21,7 @@ from core.photo_query import PhotoReader
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 BATCH = 64
-MAX_ZIP_BYTES = 512 * 1024 ** 2  # read into memory: keep it well below the machine's RAM
+MAX_ZIP_BYTES = 512 * 1024**2  # read into memory: keep it well below the machine's RAM
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,37 @@ class CategoryReport:
     def top(self, k: int = 5) -> list[CategoryCount]:
         counts = Counter(p.article_type for _, p in self.predictions)
         total = max(1, len(self.predictions))
-        return [CategoryCount(kind, n, n / total,
-                              sum(p.article_type_score for _, p in self.predictions if p.article_type == kind) / n)
-                for kind, n in counts.most_common(k)]
+        return [
+            CategoryCount(
+                kind, n, n / total, sum(p.article_type_score for _, p in self.predictions if p.article_type == kind) / n
+            )
+            for kind, n in counts.most_common(k)
+        ]
 
     def to_json(self, k: int = 5) -> dict:
-        return {"images": len(self.predictions),
-                "top": [{"article_type": c.article_type, "images": c.images, "share": round(c.share, 4),
-                         "mean_confidence": round(c.mean_confidence, 4)} for c in self.top(k)],
-                "predictions": [{"image": name, "article_type": p.article_type,
-                                 "confidence": round(p.article_type_score, 4), "colour": p.colour,
-                                 "gender": p.gender} for name, p in self.predictions],
-                "skipped": [{"image": name, "reason": reason} for name, reason in self.skipped]}
+        return {
+            "images": len(self.predictions),
+            "top": [
+                {
+                    "article_type": c.article_type,
+                    "images": c.images,
+                    "share": round(c.share, 4),
+                    "mean_confidence": round(c.mean_confidence, 4),
+                }
+                for c in self.top(k)
+            ],
+            "predictions": [
+                {
+                    "image": name,
+                    "article_type": p.article_type,
+                    "confidence": round(p.article_type_score, 4),
+                    "colour": p.colour,
+                    "gender": p.gender,
+                }
+                for name, p in self.predictions
+            ],
+            "skipped": [{"image": name, "reason": reason} for name, reason in self.skipped],
+        }
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -69,15 +89,16 @@ def images_in_zip(data: bytes, budget: list[int] | None = None) -> list[tuple[st
         return [(m.name, read_member(archive, m, budget)) for m in members]
 
 
-def categorize(reader: PhotoReader, sources: Sequence[tuple[str, bytes | Path]],
-               progress: Progress | None = None) -> CategoryReport:
+def categorize(
+    reader: PhotoReader, sources: Sequence[tuple[str, bytes | Path]], progress: Progress | None = None
+) -> CategoryReport:
     """Predict the article type (and colour, gender) of each named image through the photo path (garment
     cut out first, as every photo query); unreadable ones are skipped. `reader`'s encoder has heads."""
     report = CategoryReport(predictions=[])
     for start in range(0, len(sources), BATCH):
         names: list[str] = []
         images: list[Image.Image] = []
-        for name, source in sources[start:start + BATCH]:
+        for name, source in sources[start : start + BATCH]:
             try:
                 images.append(load_image(source))
                 names.append(name)

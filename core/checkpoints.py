@@ -1,5 +1,6 @@
 """Self-describing checkpoint files: one torch file holding a format tag, the config that built the model,
 its weights and the record of how it was made. Written atomically; read with weights_only (no pickled code)."""
+
 from __future__ import annotations
 
 import pickle
@@ -13,8 +14,12 @@ from core.errors import ModelUnavailable
 
 def save_payload(path: Path, fmt: str, model: nn.Module, record: dict, **fields) -> None:
     """Write {format, state_dict, record, **fields} to `path` (never half-written)."""
-    payload = {"format": fmt, "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "record": record, **fields}
+    payload = {
+        "format": fmt,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "record": record,
+        **fields,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
     torch.save(payload, partial)

@@ -12,6 +12,7 @@ feedback's contextual MiniLM tokens and sentence embedding, are fused by a small
 token's output moves the reference embedding towards the requested target. It is trained with the
 batch-based classification loss against frozen catalog vectors (training/train_composer.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -59,14 +60,21 @@ class Composer(nn.Module):
         self.kind = nn.Parameter(torch.randn(5, w) * 0.02)  # query, ref vector, sentence vector, image, text
         self.image_position = nn.Parameter(torch.randn(config.image_tokens, w) * 0.02)
         self.text_position = nn.Parameter(torch.randn(config.max_text_tokens, w) * 0.02)
-        layer = nn.TransformerEncoderLayer(w, config.heads, 2 * w, dropout=0.1, batch_first=True, norm_first=True,
-                                           activation="gelu")
+        layer = nn.TransformerEncoderLayer(
+            w, config.heads, 2 * w, dropout=0.1, batch_first=True, norm_first=True, activation="gelu"
+        )
         self.fuse = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, config.embed_dim))
         self.keep = nn.Parameter(torch.tensor(1.0))  # how much of the reference survives
 
-    def forward(self, image_tokens: torch.Tensor, ref_vector: torch.Tensor, text_tokens: torch.Tensor,
-                text_mask: torch.Tensor, sentence_vector: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        image_tokens: torch.Tensor,
+        ref_vector: torch.Tensor,
+        text_tokens: torch.Tensor,
+        text_mask: torch.Tensor,
+        sentence_vector: torch.Tensor,
+    ) -> torch.Tensor:
         """[B, I, Ci], [B, D], [B, T, Ct], [B, T] (True = real token), [B, D] -> [B, D] unit."""
         batch, length = text_tokens.shape[:2]
         parts = [
@@ -135,10 +143,12 @@ def composition(method: str, encoder, checkpoint: Path = BUNDLED_COMPOSER) -> Co
         return summed(encoder)
     if method == "composer":
         if not hasattr(encoder, "image_tokens"):
-            raise ModelUnavailable(f"The learned composer needs the StyleLens encoder, not {encoder.model_key}; "
-                             "use --method sum.")
+            raise ModelUnavailable(
+                f"The learned composer needs the StyleLens encoder, not {encoder.model_key}; use --method sum."
+            )
         if not Path(checkpoint).is_file():
-            raise ModelUnavailable(f"The composer checkpoint {checkpoint} is missing (python -m training.train_composer).")
+            raise ModelUnavailable(
+                f"The composer checkpoint {checkpoint} is missing (python -m training.train_composer)."
+            )
         return LearnedComposer(encoder, *load_composer(Path(checkpoint)))
     raise QueryError(f"Unknown method {method!r}. Known methods: {', '.join(METHODS)}.")
-

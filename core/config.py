@@ -4,6 +4,7 @@ Every setting has a default that works on a fresh machine with no internet: an e
 database under `data/` and the bundled encoder. Settings are read when `load_settings()` is
 called (not at import), so tests and the CLI can change the environment first.
 """
+
 from __future__ import annotations
 
 import os

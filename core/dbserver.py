@@ -8,6 +8,7 @@ A pid in that file is trusted only while it still names *this* server: a process
 time whose command line is SecantusDB on this data folder. After a reboot or a crash the pid may belong to
 anything (another user's shell, an unrelated job); such a process is never signalled.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -71,9 +72,23 @@ def _start(data_dir: Path, port: int) -> str:
     storage.mkdir(parents=True, exist_ok=True)
     with open(data_dir / "db-server.log", "ab") as log:  # the server keeps its own copy of the handle
         process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--standalone", "--host", "127.0.0.1",
-             "--port", str(port), "--storage-path", str(storage), "--log-level", "WARNING"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--standalone",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(storage),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives the process that started it, so others can share it
         )
     uri = _uri(port)
@@ -81,8 +96,7 @@ def _start(data_dir: Path, port: int) -> str:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerStartError(
-                f"The embedded database exited at start (code {process.returncode}); "
-                f"see {data_dir / 'db-server.log'}."
+                f"The embedded database exited at start (code {process.returncode}); see {data_dir / 'db-server.log'}."
             )
         if _answers(uri, timeout_ms=300):
             try:
@@ -116,8 +130,11 @@ def _read_state(data_dir: Path) -> dict | None:
     try:
         state = json.loads((data_dir / STATE_FILE).read_text()[:4096])
         started = state.get("started")
-        return {"pid": int(state["pid"]), "port": int(state["port"]),
-                "started": float(started) if started is not None else None}
+        return {
+            "pid": int(state["pid"]),
+            "port": int(state["port"]),
+            "started": float(started) if started is not None else None,
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -141,7 +158,7 @@ def _is_our_server(state: dict, data_dir: Path) -> bool:
         command = process.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
         return False  # gone, or another user's process: not ours either way
-    storage = command[command.index("--storage-path") + 1:][:1] if "--storage-path" in command else []
+    storage = command[command.index("--storage-path") + 1 :][:1] if "--storage-path" in command else []
     return "secantus" in command and storage == [str(data_dir.resolve() / "db")]
 
 

@@ -1,4 +1,5 @@
 """A 2-D map (t-SNE) of catalog embeddings, to see whether products of one category sit together."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -22,8 +23,9 @@ class MapPoint:
     name: str
 
 
-def embedding_map(products: Sequence[Product], vectors: np.ndarray, sample: int = 1500, seed: int = 0,
-                  group_by: str = "sub_category") -> list[MapPoint]:
+def embedding_map(
+    products: Sequence[Product], vectors: np.ndarray, sample: int = 1500, seed: int = 0, group_by: str = "sub_category"
+) -> list[MapPoint]:
     """t-SNE of up to `sample` products (a seeded random sample), coloured by `group_by`."""
     from sklearn.manifold import TSNE
 
@@ -35,5 +37,13 @@ def embedding_map(products: Sequence[Product], vectors: np.ndarray, sample: int 
     perplexity = float(min(30, max(2, (len(rows) - 1) // 3)))
     xy = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(vectors[rows])
     common = {g for g, _ in Counter(getattr(p, group_by) or "?" for p in chosen).most_common(MAX_GROUPS)}
-    return [MapPoint(p.id, float(x), float(y), (getattr(p, group_by) or "?") if (getattr(p, group_by) or "?") in common
-                     else "Other", p.name) for p, (x, y) in zip(chosen, xy)]
+    return [
+        MapPoint(
+            p.id,
+            float(x),
+            float(y),
+            (getattr(p, group_by) or "?") if (getattr(p, group_by) or "?") in common else "Other",
+            p.name,
+        )
+        for p, (x, y) in zip(chosen, xy)
+    ]

@@ -16,6 +16,7 @@ anything else, a `ValueError` from numpy included, is a bug and surfaces as one.
     │   └── MilvusUnavailable
     └── StorageError          the app's own files could not be written
 """
+
 from __future__ import annotations
 
 
@@ -74,7 +75,11 @@ class StorageError(StyleLensError):
 
 # the CLI's exit status for each family (the first class an error is an instance of); 0 is success
 EXIT_CODES: tuple[tuple[type[StyleLensError], int], ...] = (
-    (DatabaseUnavailable, 3), (ModelUnavailable, 4), (StorageError, 5), (StyleLensError, 1))
+    (DatabaseUnavailable, 3),
+    (ModelUnavailable, 4),
+    (StorageError, 5),
+    (StyleLensError, 1),
+)
 
 
 def exit_code(error: StyleLensError) -> int:

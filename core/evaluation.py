@@ -9,6 +9,7 @@ A query file is JSON Lines, one query per line, with any of
 Image and text together are combined by a compose callable (core/composer.py): the sum of the two unit
 vectors by default, the baseline every learned composer is compared with through this same code.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,8 @@ from core.photo_query import PhotoQuery
 
 MIN_EVAL_K, MAX_EVAL_K = 50, 200  # at least 50: recall@50 is part of every report
 BATCH = 64
-MAX_ZIP_BYTES = 2 * 1024 ** 3
-MAX_QUERY_FILE_BYTES = 64 * 1024 ** 2  # ~200k queries
+MAX_ZIP_BYTES = 2 * 1024**3
+MAX_QUERY_FILE_BYTES = 64 * 1024**2  # ~200k queries
 MAX_LINE_CHARS = 1_000_000  # one query's line; a longer one is skipped unread
 MAX_RELEVANT = 100_000  # relevant ids of one query
 
@@ -84,10 +85,20 @@ class EvalReport:
 
     def to_json(self) -> dict:
         rounded = {name: round(value, 4) if name != "n" else value for name, value in self.overall.items()}
-        return {**rounded, "by_kind": {kind: {n: round(v, 4) if n != "n" else v for n, v in scores.items()}
-                                       for kind, scores in self.by_kind.items()},
-                "k": self.k, "encoder": self.encoder, "method": self.method, "constraints": self.constraints, "rerank": self.rerank, "seconds": round(self.seconds, 2),
-                "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped]}
+        return {
+            **rounded,
+            "by_kind": {
+                kind: {n: round(v, 4) if n != "n" else v for n, v in scores.items()}
+                for kind, scores in self.by_kind.items()
+            },
+            "k": self.k,
+            "encoder": self.encoder,
+            "method": self.method,
+            "constraints": self.constraints,
+            "rerank": self.rerank,
+            "seconds": round(self.seconds, 2),
+            "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped],
+        }
 
 
 def read_queries(path: Path, confine: bool = False) -> tuple[list[EvalQuery], list[tuple[int, str]]]:
@@ -169,9 +180,16 @@ def _image_path(folder: Path, value, confine: bool) -> Path:
     return path
 
 
-def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, method: str = "sum",
-             skipped: Sequence[tuple[int, str]] = (), progress: Progress | None = None,
-             constraints: bool = False, rerank: bool = False) -> EvalReport:
+def evaluate(
+    engine: StyleLens,
+    queries: Sequence[EvalQuery],
+    k: int = 50,
+    method: str = "sum",
+    skipped: Sequence[tuple[int, str]] = (),
+    progress: Progress | None = None,
+    constraints: bool = False,
+    rerank: bool = False,
+) -> EvalReport:
     """Rank the catalog for every query and score the ranking against its relevant ids. Image + text
     queries are combined by the compose callable of `method` (core/composer.py). With `constraints`, they
     also get the filters the app applies (gender and type asked for in the text, else the reference's).
@@ -181,10 +199,17 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
     compose = engine.composition(method)
     started = time.perf_counter()
     index = engine.index()
-    report = EvalReport(k=k, encoder=engine.encoder.model_key, outcomes=[], skipped=list(skipped), method=method,
-                        constraints=constraints, rerank=rerank)
+    report = EvalReport(
+        k=k,
+        encoder=engine.encoder.model_key,
+        outcomes=[],
+        skipped=list(skipped),
+        method=method,
+        constraints=constraints,
+        rerank=rerank,
+    )
     for start in range(0, len(queries), BATCH):
-        batch = queries[start:start + BATCH]
+        batch = queries[start : start + BATCH]
         vectors, problems = query_vectors(engine, batch, compose)
         filters = query_filters(engine, batch) if constraints else [SearchFilter()] * len(batch)
         report.skipped.extend(problems)
@@ -202,8 +227,9 @@ def evaluate(engine: StyleLens, queries: Sequence[EvalQuery], k: int = 50, metho
             if ranking.unavailable:  # a report must not call first-stage figures re-ranked ones
                 raise ModelUnavailable(f"Re-ranking is unavailable: {ranking.unavailable}")
             ranked = tuple(n.id for n in ranking.final)
-            report.outcomes.append(QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant),
-                                                query_metrics(ranked, relevant)))
+            report.outcomes.append(
+                QueryOutcome(query, ranked, first_relevant_rank(ranked, relevant), query_metrics(ranked, relevant))
+            )
         if progress:
             progress(min(start + BATCH, len(queries)), len(queries), "Evaluating queries")
     report.skipped.sort()
@@ -217,8 +243,9 @@ def rerank_query(engine: StyleLens, query: EvalQuery, photo: PhotoQuery | None =
     if picture is not None:  # as the app does: features of the garment cut out of the photo
         photo = photo or engine.read_photos([picture])[0]
         picture = photo.cutout
-    return engine.rerank_query(query.text or "", query.ref_id, picture,
-                               type_prior=photo.type_prior if photo is not None else None)
+    return engine.rerank_query(
+        query.text or "", query.ref_id, picture, type_prior=photo.type_prior if photo is not None else None
+    )
 
 
 def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[SearchFilter]:
@@ -238,8 +265,9 @@ def query_filters(engine: StyleLens, queries: Sequence[EvalQuery]) -> list[Searc
     return filters
 
 
-def query_vectors(engine: StyleLens, queries: Sequence[EvalQuery],
-                  compose: Compose) -> tuple[list[np.ndarray | PhotoQuery | None], list[tuple[int, str]]]:
+def query_vectors(
+    engine: StyleLens, queries: Sequence[EvalQuery], compose: Compose
+) -> tuple[list[np.ndarray | PhotoQuery | None], list[tuple[int, str]]]:
     """One query vector per query (a PhotoQuery for a photo alone; None where its picture cannot be had),
     and the reasons."""
     encoder, problems = engine.encoder, []

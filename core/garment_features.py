@@ -7,6 +7,7 @@ catalog recompute them. Sleeve and garment length come from the learned attribut
 (core/attributes.py) when it is there (`with_attributes`); the geometric sleeve estimate here is its
 baseline and the fallback without it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -46,15 +47,30 @@ class GarmentFeatures:
     @classmethod
     def from_doc(cls, doc: dict) -> GarmentFeatures:
         colours = tuple((tuple(c["rgb"]), c["share"]) for c in doc["colours"])
-        return cls(colours, doc["lightness"], tuple(doc["box"]), doc["aspect"], doc["fill"],  # type: ignore[arg-type]
-                   doc["sleeves"], doc["pattern"], doc.get("version", 0), doc.get("sleeve_confidence", 0.0),
-                   doc.get("length"), doc.get("length_confidence", 0.0))
+        return cls(
+            colours,
+            doc["lightness"],
+            tuple(doc["box"]),
+            doc["aspect"],
+            doc["fill"],  # type: ignore[arg-type]
+            doc["sleeves"],
+            doc["pattern"],
+            doc.get("version", 0),
+            doc.get("sleeve_confidence", 0.0),
+            doc.get("length"),
+            doc.get("length_confidence", 0.0),
+        )
 
     def with_attributes(self, attributes, version: str) -> GarmentFeatures:
         """These features with sleeves and length read by the attribute model (a core.attributes.Attributes)."""
-        return replace(self, sleeves=attributes.sleeves, sleeve_confidence=round(attributes.sleeve_confidence, 4),
-                       length=attributes.length, length_confidence=round(attributes.length_confidence, 4),
-                       version=version)
+        return replace(
+            self,
+            sleeves=attributes.sleeves,
+            sleeve_confidence=round(attributes.sleeve_confidence, 4),
+            length=attributes.length,
+            length_confidence=round(attributes.length_confidence, 4),
+            version=version,
+        )
 
 
 def foreground(rgb: np.ndarray) -> np.ndarray:
@@ -87,17 +103,26 @@ def extract(image: Image.Image, landmarks: Sequence[Landmark] | None = None) -> 
         sleeves = sleeves_on_model(rgb, landmarks)
     else:
         sleeves = sleeves_from_silhouette(mask)
-    return GarmentFeatures(dominant_colours(lab[mask]), float(lab[..., 0][mask].mean() / 100), box, aspect, fill,
-                           sleeves, pattern_score(lab[..., 0], mask))
+    return GarmentFeatures(
+        dominant_colours(lab[mask]),
+        float(lab[..., 0][mask].mean() / 100),
+        box,
+        aspect,
+        fill,
+        sleeves,
+        pattern_score(lab[..., 0], mask),
+    )
 
 
 # --- colour ---
 
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB in 0..1 ([..., 3]) -> CIE L*a*b* (D65)."""
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]],
-                            dtype=np.float32)
+    xyz = linear @ np.array(
+        [[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]], dtype=np.float32
+    )
     xyz = xyz / np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
@@ -107,7 +132,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIE L*a*b* -> sRGB in 0..1 (clipped)."""
     fy = (lab[..., 0] + 16) / 116
     f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
-    xyz = np.where(f > 0.2069, f ** 3, (f - 16 / 116) / 7.787) * np.array([0.95047, 1.0, 1.08883])
+    xyz = np.where(f > 0.2069, f**3, (f - 16 / 116) / 7.787) * np.array([0.95047, 1.0, 1.08883])
     linear = xyz @ np.array([[3.2406, -0.9689, 0.0557], [-1.5372, 1.8758, -0.2040], [-0.4986, 0.0415, 1.0570]])
     rgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.clip(linear, 0, None) ** (1 / 2.4) - 0.055)
     return np.clip(rgb, 0, 1)
@@ -139,14 +164,18 @@ def dominant_colours(pixels: np.ndarray, k: int = COLOURS, rounds: int = 12) -> 
 
 # --- silhouette and sleeves ---
 
+
 def silhouette(mask: np.ndarray) -> tuple[tuple[float, float, float, float], float, float]:
     """Box (fractions), aspect (width / height) and fill of the garment mask."""
     rows, cols = np.nonzero(mask)
     height, width = mask.shape
     y1, y2, x1, x2 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     area = (x2 - x1) * (y2 - y1)
-    return ((round(x1 / width, 4), round(y1 / height, 4), round(x2 / width, 4), round(y2 / height, 4)),
-            round(float((x2 - x1) / (y2 - y1)), 4), round(float(mask.sum() / area), 4))
+    return (
+        (round(x1 / width, 4), round(y1 / height, 4), round(x2 / width, 4), round(y2 / height, 4)),
+        round(float((x2 - x1) / (y2 - y1)), 4),
+        round(float(mask.sum() / area), 4),
+    )
 
 
 def sleeves_from_silhouette(mask: np.ndarray) -> str | None:
@@ -161,7 +190,7 @@ def sleeves_from_silhouette(mask: np.ndarray) -> str | None:
     height = bottom - top + 1
     extents = np.array([_extent(mask[y]) for y in range(top, bottom + 1)], dtype=np.float32)
     bodies = np.array([_run_through(mask[y], centre) for y in range(top, bottom + 1)], dtype=np.float32)
-    body = float(np.median(bodies[height // 2:])) or 1.0
+    body = float(np.median(bodies[height // 2 :])) or 1.0
     wide = np.nonzero(extents > 1.25 * body)[0]
     if len(wide) == 0:
         return "none"
@@ -222,7 +251,7 @@ def _skin_starts(skin: np.ndarray, arm: list[Landmark], steps: int = 24) -> floa
         u = t - min(int(t), len(points) - 2)
         x, y = (a.x + (b.x - a.x) * u) * size, (a.y + (b.y - a.y) * u) * size
         x0, y0 = int(np.clip(x, 1, size - 2)), int(np.clip(y, 1, size - 2))
-        samples.append(skin[y0 - 1:y0 + 2, x0 - 1:x0 + 2].mean() > 0.5)
+        samples.append(skin[y0 - 1 : y0 + 2, x0 - 1 : x0 + 2].mean() > 0.5)
     reach = (len(points) - 1) / 2  # the share of the arm the samples cover (to the elbow only: 0.5)
     for i in range(len(samples)):
         if all(samples[i:]):
@@ -231,6 +260,7 @@ def _skin_starts(skin: np.ndarray, arm: list[Landmark], steps: int = 24) -> floa
 
 
 # --- pattern ---
+
 
 def pattern_score(lightness: np.ndarray, mask: np.ndarray) -> float:
     """Share of garment pixels on a strong lightness edge (stripes, checks, prints), 0..1."""

@@ -7,6 +7,7 @@ named `x.jpg` to Ghostscript (an interpreter that can loop forever), and its rar
 FLI, ...) are where crafted files find bugs. Files are read with a size limit and only when they are
 regular files (never `/dev/zero` or a pipe).
 """
+
 from __future__ import annotations
 
 import io
@@ -123,8 +124,9 @@ def _to_upright_rgb(image: Image.Image, max_side: int, original: tuple[int, int]
 def _eight_bit(image: Image.Image) -> Image.Image:
     """A 16-bit, 32-bit or float grey image scaled into 0-255 (a 16-bit PNG keeps its look, not white)."""
     values = np.asarray(image, dtype=np.float32)  # 200 MB at 50 megapixels, freed at once
-    if image.mode.startswith("I;16") or (image.mode == "I" and 0 <= values.min() and values.max() <= 65535
-                                          and values.max() > 255):
+    if image.mode.startswith("I;16") or (
+        image.mode == "I" and 0 <= values.min() and values.max() <= 65535 and values.max() > 255
+    ):
         values = values / 257.0  # the full 16-bit range onto 8 bits
     elif values.max() > 255 or values.min() < 0 or image.mode == "F":
         low, high = float(np.nanmin(values)), float(np.nanmax(values))

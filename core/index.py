@@ -5,6 +5,7 @@ integer codes of each row's gender and categories, so filtered search builds a F
 with numpy instead of scanning Python lists. The file is written to a temporary name and renamed,
 so a reader never sees an index without its id map, or a half-written one.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,15 +46,21 @@ class SearchFilter:
     ids: tuple[int, ...] | None = None  # only these catalog ids (None: no restriction)
 
     @classmethod
-    def make(cls, gender: str | Sequence[str] | None = None, category: str | Sequence[str] | None = None,
-             include_unisex: bool = True, sleeves: str | Sequence[str] | None = None,
-             length: str | Sequence[str] | None = None) -> SearchFilter:
+    def make(
+        cls,
+        gender: str | Sequence[str] | None = None,
+        category: str | Sequence[str] | None = None,
+        include_unisex: bool = True,
+        sleeves: str | Sequence[str] | None = None,
+        length: str | Sequence[str] | None = None,
+    ) -> SearchFilter:
         """A filter from user choices. Asking for one gender keeps Unisex items unless told otherwise."""
         genders = _as_tuple(gender)
         if genders and include_unisex and "Unisex" not in genders:
             genders = (*genders, "Unisex")
-        return cls(genders=genders, categories=_as_tuple(category), sleeves=_as_tuple(sleeves),
-                   lengths=_as_tuple(length))
+        return cls(
+            genders=genders, categories=_as_tuple(category), sleeves=_as_tuple(sleeves), lengths=_as_tuple(length)
+        )
 
     @property
     def is_empty(self) -> bool:
@@ -87,8 +94,15 @@ class Neighbour:
 
 
 class VectorIndex:
-    def __init__(self, index: faiss.Index, ids: np.ndarray, codes: dict[str, np.ndarray],
-                 vocab: dict[str, list[str]], manifest: Manifest, live: np.ndarray | None = None):
+    def __init__(
+        self,
+        index: faiss.Index,
+        ids: np.ndarray,
+        codes: dict[str, np.ndarray],
+        vocab: dict[str, list[str]],
+        manifest: Manifest,
+        live: np.ndarray | None = None,
+    ):
         self.index = index
         self.ids = ids  # int64 [N]: catalog id of each row
         # bool [N]: rows still in the catalog; None: all. An update (updated()) retires the rows of changed
@@ -116,8 +130,14 @@ class VectorIndex:
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
-    def build(cls, products: Sequence[Product], vectors: np.ndarray, model_key: str, catalog_state: str,
-              exact_limit: int = 100_000) -> VectorIndex:
+    def build(
+        cls,
+        products: Sequence[Product],
+        vectors: np.ndarray,
+        model_key: str,
+        catalog_state: str,
+        exact_limit: int = 100_000,
+    ) -> VectorIndex:
         """Exact (flat) search up to `exact_limit` products, inverted lists (IVF, tuned) above."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # [N, D], L2-normalised
         if len(products) != len(vectors):
@@ -131,8 +151,14 @@ class VectorIndex:
         else:
             index, tuning = _inverted_lists(vectors)
         ids, codes, vocab = filter_codes(products)
-        manifest = Manifest(model_key=model_key, dim=dim, count=len(ids), catalog_state=catalog_state,
-                            tallies=tallies(codes, vocab), **tuning)
+        manifest = Manifest(
+            model_key=model_key,
+            dim=dim,
+            count=len(ids),
+            catalog_state=catalog_state,
+            tallies=tallies(codes, vocab),
+            **tuning,
+        )
         return cls(index, ids, codes, vocab, manifest)
 
     # ---- searching -----------------------------------------------------------------------
@@ -182,11 +208,17 @@ class VectorIndex:
         kind = self.manifest.index_type
         if kind == "ivf":
             nprobe = min(self.manifest.lists, int(np.ceil(self.manifest.nprobe / max(share, 1e-9))))
-            return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe) if selector is not None \
+            return (
+                faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+                if selector is not None
                 else faiss.SearchParametersIVF(nprobe=nprobe)
+            )
         if kind == "hnsw":
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=128) if selector is not None \
+            return (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=128)
+                if selector is not None
                 else faiss.SearchParametersHNSW(efSearch=128)
+            )
         return faiss.SearchParameters(sel=selector) if selector is not None else None
 
     def _search_rows(self, query: np.ndarray, rows: np.ndarray, k: int) -> list[Neighbour]:
@@ -203,9 +235,11 @@ class VectorIndex:
         if where.genders:
             mask &= self._matches("gender", where.genders)
         if where.categories:
-            mask &= (self._matches("master_category", where.categories)
-                     | self._matches("sub_category", where.categories)
-                     | self._matches("article_type", where.categories))
+            mask &= (
+                self._matches("master_category", where.categories)
+                | self._matches("sub_category", where.categories)
+                | self._matches("article_type", where.categories)
+            )
         if where.article_types:
             mask &= self._matches("article_type", where.article_types)
         if where.ids is not None:
@@ -242,17 +276,27 @@ class VectorIndex:
         names = self.vocab[attribute]
         return [names[self.codes[attribute][r]] if ok else "" for r, ok in zip(rows, found)]
 
-    def updated(self, changed: set[int], products: Sequence[Product], vectors: np.ndarray,
-                catalog_state: str) -> VectorIndex:
+    def updated(
+        self, changed: set[int], products: Sequence[Product], vectors: np.ndarray, catalog_state: str
+    ) -> VectorIndex:
         """A new index: this one with the rows of the `changed` ids retired and `products` (their current
         versions, if still in the catalog) appended. This one is left as it is, for searches under way."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(products), -1) if len(products) \
+        vectors = (
+            np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(products), -1)
+            if len(products)
             else np.zeros((0, self.manifest.dim), dtype=np.float32)
+        )
         if vectors.shape[1] != self.manifest.dim:
             raise ValueError(f"vectors have {vectors.shape[1]} dimensions, the index {self.manifest.dim}")
         if not changed and not len(products):  # nothing to change: the same vectors under the new state
-            return type(self)(self.index, self.ids, self.codes, self.vocab,
-                              replace(self.manifest, catalog_state=catalog_state), self.live)
+            return type(self)(
+                self.index,
+                self.ids,
+                self.codes,
+                self.vocab,
+                replace(self.manifest, catalog_state=catalog_state),
+                self.live,
+            )
         live = np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
         live &= ~np.isin(self.ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
         index = faiss.clone_index(self.index)  # a copy: searches under way keep the one they have
@@ -262,9 +306,13 @@ class VectorIndex:
         codes = {a: np.concatenate([self.codes[a], new_codes[a]]) for a in FILTER_ATTRIBUTES}
         ids = np.concatenate([self.ids, new_ids])
         live = np.concatenate([live, np.ones(len(products), dtype=bool)])
-        manifest = replace(self.manifest, count=int(live.sum()), catalog_state=catalog_state,
-                           built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                           tallies=tallies({a: c[live] for a, c in codes.items()}, vocab))
+        manifest = replace(
+            self.manifest,
+            count=int(live.sum()),
+            catalog_state=catalog_state,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            tallies=tallies({a: c[live] for a, c in codes.items()}, vocab),
+        )
         return type(self)(index, ids, codes, vocab, manifest, live)
 
     def is_current(self, model_key: str, catalog_state: str) -> bool:
@@ -366,8 +414,9 @@ def _tune_probes(index: faiss.IndexIVF, vectors: np.ndarray, rng: np.random.Gene
     return index.nlist, 1.0
 
 
-def filter_codes(products: Sequence[Product], known: dict[str, list[str]] | None = None
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list[str]]]:
+def filter_codes(
+    products: Sequence[Product], known: dict[str, list[str]] | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list[str]]]:
     """(ids int64 [N], attribute -> int32 codes [N], attribute -> vocabulary) of the products, row by row.
     `known`: an index's vocabulary to extend (new values appended, so its codes keep their meaning)."""
     ids = np.array([p.id for p in products], dtype=np.int64)

@@ -4,6 +4,7 @@ Import is idempotent: each product carries a hash of its row and image bytes, so
 import changes nothing, and a changed row (or image) updates just that product. Bad rows are
 skipped and reported; a CSV without the required columns is refused before anything is written.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,7 @@ from core.catalog import Product, parse_id
 from core.errors import ArchiveError, CatalogFormatError, InvalidId, StorageError
 from core.images import load_image
 
-REQUIRED_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour",
-                    "productDisplayName")
+REQUIRED_COLUMNS = ("id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "productDisplayName")
 OPTIONAL_COLUMNS = ("season", "usage", "colorgroup")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 STORED_IMAGE_SIDE = 512
@@ -55,8 +55,10 @@ class ImportReport:
         return self.added + self.updated
 
     def summary(self) -> str:
-        text = (f"{self.rows} rows: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{len(self.skipped)} skipped")
+        text = (
+            f"{self.rows} rows: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.skipped)} skipped"
+        )
         return text + (f" in {self.seconds:.1f} s" if self.seconds else "")
 
 
@@ -90,7 +92,9 @@ def read_catalog(images_dir: Path, styles_csv: Path) -> tuple[list[CatalogRow], 
 def _csv_records(styles_csv: Path):
     try:
         if styles_csv.stat().st_size > MAX_CSV_BYTES:
-            raise CatalogFormatError(f"{styles_csv.name} is larger than {MAX_CSV_BYTES // 2**20} MB. Nothing was imported.")
+            raise CatalogFormatError(
+                f"{styles_csv.name} is larger than {MAX_CSV_BYTES // 2**20} MB. Nothing was imported."
+            )
         handle = open(styles_csv, newline="", encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise CatalogFormatError(f"Cannot read {styles_csv}: {exc}") from exc
@@ -112,8 +116,9 @@ def _csv_records(styles_csv: Path):
             for record in reader:
                 yield reader.line_num, record
         except csv.Error as exc:
-            raise CatalogFormatError(f"The CSV is malformed near line {reader.line_num}: {exc}. "
-                                     "Nothing was imported.") from exc
+            raise CatalogFormatError(
+                f"The CSV is malformed near line {reader.line_num}: {exc}. Nothing was imported."
+            ) from exc
 
 
 def _image_files(images_dir: Path) -> dict[int, Path]:
@@ -130,10 +135,17 @@ def _product(product_id: int, record: dict, image_name: str) -> Product:
         return " ".join(value.split())[:MAX_TEXT]  # no NULs or terminal escapes stored
 
     return Product(
-        id=product_id, name=text("productDisplayName"), gender=text("gender"),
-        master_category=text("masterCategory"), sub_category=text("subCategory"),
-        article_type=text("articleType"), base_colour=text("baseColour"), colour_group=text("colorgroup"),
-        season=text("season"), usage=text("usage"), image=f"{product_id}.jpg",
+        id=product_id,
+        name=text("productDisplayName"),
+        gender=text("gender"),
+        master_category=text("masterCategory"),
+        sub_category=text("subCategory"),
+        article_type=text("articleType"),
+        base_colour=text("baseColour"),
+        colour_group=text("colorgroup"),
+        season=text("season"),
+        usage=text("usage"),
+        image=f"{product_id}.jpg",
     )
 
 
@@ -154,9 +166,11 @@ def store_image(image_bytes: bytes, destination: Path) -> None:
         os.replace(temporary, destination)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise StorageError(f"Could not write {destination.parent}: {exc.strerror or exc}. The import stopped; "
-                           "the products imported so far are complete. Free some space and import again: "
-                           "unchanged products are skipped.") from exc
+        raise StorageError(
+            f"Could not write {destination.parent}: {exc.strerror or exc}. The import stopped; "
+            "the products imported so far are complete. Free some space and import again: "
+            "unchanged products are skipped."
+        ) from exc
 
 
 def extract_zip(data: bytes, into: Path) -> tuple[Path, Path]:

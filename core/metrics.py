@@ -2,6 +2,7 @@
 
 No I/O, no torch: tests check them against hand-computed examples. Relevance is binary.
 """
+
 from __future__ import annotations
 
 import math
@@ -84,8 +85,9 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def average_precision(predictions: Iterable[tuple[str, Box, float]], truths: dict[str, Box],
-                      threshold: float = 0.5) -> float:
+def average_precision(
+    predictions: Iterable[tuple[str, Box, float]], truths: dict[str, Box], threshold: float = 0.5
+) -> float:
     """AP of one class: predictions (image, box, score) against at most one true box per image.
 
     Predictions are taken by falling score; one is a true positive when it overlaps its image's unclaimed

@@ -9,6 +9,7 @@ milvus-lite`) or an address such as http://milvus:19530 (a server or a cluster b
 Each build writes a new collection (named after the encoder and the catalog state) and only then drops the
 previous one, so searches never meet a half-loaded collection.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,10 @@ def client_for(uri: str):
             try:
                 MilvusClient = _import_client()
             except ImportError as exc:
-                raise MilvusUnavailable("VECTOR_BACKEND=milvus needs pymilvus (and milvus-lite for a local file): "
-                                        "pip install pymilvus milvus-lite") from exc
+                raise MilvusUnavailable(
+                    "VECTOR_BACKEND=milvus needs pymilvus (and milvus-lite for a local file): "
+                    "pip install pymilvus milvus-lite"
+                ) from exc
             try:
                 _CLIENTS[uri] = MilvusClient(uri)
             except Exception as exc:  # noqa: BLE001 - connection, server and file errors all mean "unreachable"
@@ -84,16 +87,30 @@ def index_type_for(count: int, exact_limit: int) -> str:
 class MilvusIndex(VectorIndex):
     """VectorIndex whose vectors live in a Milvus collection; ids, filter codes and the manifest stay local."""
 
-    def __init__(self, client, collection: str, ids: np.ndarray, codes: dict[str, np.ndarray],
-                 vocab: dict[str, list[str]], manifest: Manifest):
+    def __init__(
+        self,
+        client,
+        collection: str,
+        ids: np.ndarray,
+        codes: dict[str, np.ndarray],
+        vocab: dict[str, list[str]],
+        manifest: Manifest,
+    ):
         super().__init__(None, ids, codes, vocab, manifest)
         self.client, self.collection = client, collection
 
     # ---- building ------------------------------------------------------------------------
     @classmethod
-    def build_in(cls, uri: str, products: Sequence[Product], vectors: np.ndarray, model_key: str,
-                 catalog_state: str, exact_limit: int = 100_000,
-                 progress: Callable[[int, int, str], None] | None = None) -> MilvusIndex:
+    def build_in(
+        cls,
+        uri: str,
+        products: Sequence[Product],
+        vectors: np.ndarray,
+        model_key: str,
+        catalog_state: str,
+        exact_limit: int = 100_000,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> MilvusIndex:
         """Write the vectors into a new collection and return the index over it (the old one stays until
         the caller saves this index's file)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -105,16 +122,24 @@ class MilvusIndex(VectorIndex):
         kind = index_type_for(len(products), exact_limit)
         _create(client, name, dim, kind)
         for start in range(0, len(products), INSERT_BATCH):
-            rows = [{"id": int(p.id), "vector": v.tolist(), **{a: (getattr(p, a) or "")[:255] for a in FILTER_ATTRIBUTES}}
-                    for p, v in zip(products[start:start + INSERT_BATCH], vectors[start:start + INSERT_BATCH])]
+            rows = [
+                {"id": int(p.id), "vector": v.tolist(), **{a: (getattr(p, a) or "")[:255] for a in FILTER_ATTRIBUTES}}
+                for p, v in zip(products[start : start + INSERT_BATCH], vectors[start : start + INSERT_BATCH])
+            ]
             client.insert(collection_name=name, data=rows)
             if progress:
                 progress(min(start + INSERT_BATCH, len(products)), len(products), "Loading vectors into Milvus")
         client.flush(collection_name=name) if hasattr(client, "flush") else None
         ids, codes, vocab = filter_codes(products)
-        manifest = Manifest(model_key=model_key, dim=dim if len(products) else 0, count=len(ids),
-                            catalog_state=catalog_state, index_type=f"milvus-{kind.lower()}", backend="milvus",
-                            tallies=tallies(codes, vocab))
+        manifest = Manifest(
+            model_key=model_key,
+            dim=dim if len(products) else 0,
+            count=len(ids),
+            catalog_state=catalog_state,
+            index_type=f"milvus-{kind.lower()}",
+            backend="milvus",
+            tallies=tallies(codes, vocab),
+        )
         return cls(client, name, ids, codes, vocab, manifest)
 
     # ---- searching -----------------------------------------------------------------------
@@ -147,16 +172,26 @@ class MilvusIndex(VectorIndex):
             if len(hits) >= k or limit == candidates:
                 return hits[:k]
         ids = sorted(wanted)
-        slices = [replace(where, ids=tuple(ids[start:start + EXPRESSION_IDS]))
-                  for start in range(0, len(ids), EXPRESSION_IDS)]
+        slices = [
+            replace(where, ids=tuple(ids[start : start + EXPRESSION_IDS]))
+            for start in range(0, len(ids), EXPRESSION_IDS)
+        ]
         merged = [hit for part in slices for hit in self._query(query, k, milvus_filter(part))]
         return sorted(merged, key=lambda hit: -hit.score)[:k]
 
     def _query(self, query: np.ndarray, limit: int, expression: str) -> list[Neighbour]:
-        params = {"metric_type": "IP",
-                  "params": {"ef": max(128, 2 * limit)} if "hnsw" in self.manifest.index_type else {}}
-        found = self.client.search(collection_name=self.collection, data=[query.tolist()], limit=limit,
-                                   filter=expression, search_params=params, output_fields=["id"])
+        params = {
+            "metric_type": "IP",
+            "params": {"ef": max(128, 2 * limit)} if "hnsw" in self.manifest.index_type else {},
+        }
+        found = self.client.search(
+            collection_name=self.collection,
+            data=[query.tolist()],
+            limit=limit,
+            filter=expression,
+            search_params=params,
+            output_fields=["id"],
+        )
         return [Neighbour(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
 
     # ---- persistence ---------------------------------------------------------------------
@@ -169,10 +204,14 @@ class MilvusIndex(VectorIndex):
             self.client.drop_collection(previous)
 
     def _write(self, handle) -> None:
-        np.savez(handle, ids=self.ids, collection=np.frombuffer(self.collection.encode(), dtype=np.uint8),
-                 manifest=np.frombuffer(json.dumps(asdict(self.manifest)).encode(), dtype=np.uint8),
-                 vocab=np.frombuffer(json.dumps(self.vocab).encode(), dtype=np.uint8),
-                 **{f"code_{a}": c for a, c in self.codes.items()})
+        np.savez(
+            handle,
+            ids=self.ids,
+            collection=np.frombuffer(self.collection.encode(), dtype=np.uint8),
+            manifest=np.frombuffer(json.dumps(asdict(self.manifest)).encode(), dtype=np.uint8),
+            vocab=np.frombuffer(json.dumps(self.vocab).encode(), dtype=np.uint8),
+            **{f"code_{a}": c for a, c in self.codes.items()},
+        )
 
     @classmethod
     def load_from(cls, uri: str, path: Path) -> MilvusIndex:
@@ -222,8 +261,12 @@ def _create(client, name: str, dim: int, kind: str) -> None:
     for attribute in FILTER_ATTRIBUTES:
         schema.add_field(attribute, DataType.VARCHAR, max_length=256)
     params = client.prepare_index_params()
-    params.add_index(field_name="vector", index_type=kind, metric_type="IP",
-                     params={"M": HNSW_NEIGHBOURS, "efConstruction": 80} if kind == "HNSW" else {})
+    params.add_index(
+        field_name="vector",
+        index_type=kind,
+        metric_type="IP",
+        params={"M": HNSW_NEIGHBOURS, "efConstruction": 80} if kind == "HNSW" else {},
+    )
     client.create_collection(collection_name=name, schema=schema, index_params=params)
 
 

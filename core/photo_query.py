@@ -10,6 +10,7 @@ Search by photo, Shop the Look (each garment), Refine with an uploaded photo, `c
           -> article-type distribution of the encoder's head: a soft prior on the candidates' types
           -> the garment's colour, read from its own pixels only (never the background or skin)
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ EMBED = "photo"
 @dataclass(frozen=True)
 class PhotoQuery:
     """What was read from one photo, and what it searches with."""
+
     vector: np.ndarray  # float32 [D], unit: the embedding the index is searched with
     type_prior: dict[str, float]  # article type -> probability; empty when the encoder has no type head
     mask: np.ndarray | None  # bool [H, W] garment pixels of the photo; None when not segmented (or not trusted)
@@ -60,8 +62,14 @@ class PhotoReader:
     """Turns photos into PhotoQuery objects with one encoder and (optionally) one segmenter. Stateless, so
     the sessions of the app share one."""
 
-    def __init__(self, encoder: Encoder, segmenter: GarmentSegmenter | None = None,
-                 prior_weight: float = PRIOR_WEIGHT, flip: bool = False, embed: str = EMBED):
+    def __init__(
+        self,
+        encoder: Encoder,
+        segmenter: GarmentSegmenter | None = None,
+        prior_weight: float = PRIOR_WEIGHT,
+        flip: bool = False,
+        embed: str = EMBED,
+    ):
         if embed not in EMBED_MODES:
             raise ValueError(f"embed must be one of {', '.join(EMBED_MODES)}, not {embed!r}")
         self.encoder, self.segmenter = encoder, segmenter
@@ -74,8 +82,10 @@ class PhotoReader:
         cutouts = [cut_out(p, m) if m is not None else p for p, m in zip(pictures, masks)]
         vectors = self._embed(pictures, cutouts)  # [N, D]
         priors, predictions = self._heads(vectors)
-        return [PhotoQuery(v, prior, m, garment_colour(p, m), c, pred)
-                for v, prior, m, p, c, pred in zip(vectors, priors, masks, pictures, cutouts, predictions)]
+        return [
+            PhotoQuery(v, prior, m, garment_colour(p, m), c, pred)
+            for v, prior, m, p, c, pred in zip(vectors, priors, masks, pictures, cutouts, predictions)
+        ]
 
     def _embed(self, pictures: Sequence[Image.Image], cutouts: Sequence[Image.Image]) -> np.ndarray:
         """The query vectors of the embed mode (a picture without a trusted mask is its own cut-out)."""
@@ -126,8 +136,9 @@ def likely_types(prior: dict[str, float]) -> tuple[str, ...]:
     return tuple(name for name, p in ranked if p >= PRIOR_MIN)
 
 
-def rescore(neighbours: Sequence[Neighbour], index: VectorIndex, prior: dict[str, float],
-            weight: float) -> list[Neighbour]:
+def rescore(
+    neighbours: Sequence[Neighbour], index: VectorIndex, prior: dict[str, float], weight: float
+) -> list[Neighbour]:
     """Candidates re-ordered by cosine + weight * P(their article type); unchanged without a prior."""
     if not prior or weight <= 0 or not neighbours:
         return list(neighbours)

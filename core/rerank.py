@@ -8,6 +8,7 @@ first-stage score and rank. The Reranker (an MLP trained with a pairwise ranking
 training/train_reranker.py) adds a learned correction to the first-stage score. Explanations come
 from the same features: the chips that agree with what was asked.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,12 +29,24 @@ from core.garment_features import SLEEVES, GarmentFeatures, rgb_to_lab
 FORMAT = "stylelens-reranker/1"
 BUNDLED_RERANKER = path_of("reranker-small")
 FEATURE_NAMES = (
-    "score", "score_gap", "rank",
-    "colour_asked", "colour_match", "reference_colour_match",
-    "lighter_asked", "lightness_step", "lightness_change",
-    "sleeves_asked", "sleeves_match", "reference_sleeves_match",
-    "pattern_asked", "pattern_match", "pattern_change", "shape_change",
-    "type_read", "type_probability",
+    "score",
+    "score_gap",
+    "rank",
+    "colour_asked",
+    "colour_match",
+    "reference_colour_match",
+    "lighter_asked",
+    "lightness_step",
+    "lightness_change",
+    "sleeves_asked",
+    "sleeves_match",
+    "reference_sleeves_match",
+    "pattern_asked",
+    "pattern_match",
+    "pattern_change",
+    "shape_change",
+    "type_read",
+    "type_probability",
 )
 PATTERNED = {"striped": 1.0, "checked": 1.0, "printed": 1.0, "solid": -1.0}
 
@@ -42,6 +55,7 @@ PATTERNED = {"striped": 1.0, "checked": 1.0, "printed": 1.0, "solid": -1.0}
 class Query:
     """What re-ranking knows of a query: the feedback read from its text (if any), the reference's features
     (if the query has a picture), and the sleeve and garment lengths asked for, read against the reference."""
+
     feedback: Feedback | None = None
     reference: GarmentFeatures | None = None
     wish: Wish = Wish()
@@ -66,8 +80,16 @@ def closeness(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.exp(-np.linalg.norm(a - b) / 25.0))
 
 
-def pair_features(query: Query, candidate: GarmentFeatures | None, score: float, top_score: float, rank: int,
-                  depth: int, prototypes: dict[str, np.ndarray], kind: str | None = None) -> np.ndarray:
+def pair_features(
+    query: Query,
+    candidate: GarmentFeatures | None,
+    score: float,
+    top_score: float,
+    rank: int,
+    depth: int,
+    prototypes: dict[str, np.ndarray],
+    kind: str | None = None,
+) -> np.ndarray:
     """One row of FEATURE_NAMES for one candidate of article type `kind` (candidate None: its photo's
     features are unknown)."""
     row = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
@@ -109,23 +131,32 @@ def _same_sleeves(a: str | None, b: str | None) -> float:
 
 
 @torch.no_grad()
-def rerank_order(model: Reranker, prototypes: dict[str, np.ndarray], query: Query,
-                 candidates: list[GarmentFeatures | None], scores: list[float],
-                 kinds: list[str] | None = None) -> tuple[list[int], np.ndarray]:
+def rerank_order(
+    model: Reranker,
+    prototypes: dict[str, np.ndarray],
+    query: Query,
+    candidates: list[GarmentFeatures | None],
+    scores: list[float],
+    kinds: list[str] | None = None,
+) -> tuple[list[int], np.ndarray]:
     """Candidate positions best first, and the re-ranked scores (in the candidates' order). `kinds`: the
     candidates' article types (read against a photo query's type prior)."""
     if not scores:
         return [], np.zeros(0, dtype=np.float32)
     kinds = kinds if kinds is not None else [None] * len(scores)
-    rows = np.stack([pair_features(query, c, s, scores[0], i, len(scores), prototypes, kind)
-                     for i, (c, s, kind) in enumerate(zip(candidates, scores, kinds))])
+    rows = np.stack(
+        [
+            pair_features(query, c, s, scores[0], i, len(scores), prototypes, kind)
+            for i, (c, s, kind) in enumerate(zip(candidates, scores, kinds))
+        ]
+    )
     new = model(torch.from_numpy(rows)).numpy()
     return [int(i) for i in np.argsort(-new, kind="stable")], new
 
 
 COLOUR_MATCH = 0.45  # closeness to the asked colour's prototype that counts as "that colour"
 PATTERN_BUSY = 0.32  # pattern score above which a photo reads as patterned (catalog medians: solid 0.25,
-                     # striped 0.29, printed 0.33, checked 0.49, training split, by product name)
+# striped 0.29, printed 0.33, checked 0.49, training split, by product name)
 
 
 def explain(query: Query, candidate: GarmentFeatures | None, prototypes: dict[str, np.ndarray]) -> list[Chip]:
@@ -164,8 +195,9 @@ class Reranker(nn.Module):
 
     def __init__(self, features: int = len(FEATURE_NAMES), hidden: int = 32):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+        )
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
@@ -186,9 +218,15 @@ def pairwise_loss(scores: torch.Tensor, relevant: torch.Tensor, mask: torch.Tens
 
 
 def save_reranker(path: Path, model: Reranker, prototypes: dict[str, np.ndarray], record: dict) -> None:
-    save_payload(path, FORMAT, model, record, config={"features": model.net[0].in_features,
-                                                      "hidden": model.net[0].out_features},
-                 prototypes={k: v.tolist() for k, v in prototypes.items()}, feature_names=list(FEATURE_NAMES))
+    save_payload(
+        path,
+        FORMAT,
+        model,
+        record,
+        config={"features": model.net[0].in_features, "hidden": model.net[0].out_features},
+        prototypes={k: v.tolist() for k, v in prototypes.items()},
+        feature_names=list(FEATURE_NAMES),
+    )
 
 
 def load_reranker(path: Path | None = None) -> tuple[Reranker, dict[str, np.ndarray], dict]:

@@ -11,6 +11,7 @@ backgrounds, whose masks are exact). It answers one mask per picture: the main g
 
 A checkpoint holds the config that built the network, its weights and the record of how it was trained.
 """
+
 from __future__ import annotations
 
 import threading
@@ -46,8 +47,14 @@ class SegmenterConfig:
 
 
 def _block(inputs: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(True),
-                         nn.Conv2d(outputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(True))
+    return nn.Sequential(
+        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False),
+        nn.BatchNorm2d(outputs),
+        nn.ReLU(True),
+        nn.Conv2d(outputs, outputs, 3, padding=1, bias=False),
+        nn.BatchNorm2d(outputs),
+        nn.ReLU(True),
+    )
 
 
 class UNet(nn.Module):
@@ -58,7 +65,9 @@ class UNet(nn.Module):
         self.config = config
         widths = config.widths
         self.down = nn.ModuleList([_block(3 if i == 0 else widths[i - 1], w) for i, w in enumerate(widths)])
-        self.up = nn.ModuleList([_block(widths[i] + widths[i - 1], widths[i - 1]) for i in range(len(widths) - 1, 0, -1)])
+        self.up = nn.ModuleList(
+            [_block(widths[i] + widths[i - 1], widths[i - 1]) for i in range(len(widths) - 1, 0, -1)]
+        )
         self.out = nn.Conv2d(widths[0], 1, 1)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, 3, S, S] normalised -> [B, 1, S, S] logits
@@ -67,7 +76,9 @@ class UNet(nn.Module):
             x = block(x if level == 0 else F.max_pool2d(x, 2))
             skips.append(x)
         for block, skip in zip(self.up, reversed(skips[:-1])):
-            x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1))
+            x = block(
+                torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
+            )
         return self.out(x)
 
 
@@ -165,8 +176,10 @@ def configured_segmenter(settings) -> GarmentSegmenter | None:
         return load_segmenter()
     path = Path(name).expanduser()
     if not path.is_file():
-        raise ModelUnavailable(f"SEGMENTER={name!r}: no such file. Use garment-segmenter, off, or the path of a "
-                               "segmenter checkpoint (.pt).")
+        raise ModelUnavailable(
+            f"SEGMENTER={name!r}: no such file. Use garment-segmenter, off, or the path of a "
+            "segmenter checkpoint (.pt)."
+        )
     return _cached(path)
 
 

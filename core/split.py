@@ -4,6 +4,7 @@ A product is held out when the SHA-256 of its id, read as a number, falls in the
 HELD_OUT_PERCENT of 100 buckets. The rule needs no file, never changes when products are added, and
 gives the same answer in training, benchmarks and later issues (feedback triplets, re-ranking).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Catalog: browse and filter products, import images + CSV, rebuild the search index."""
+
 from pathlib import Path
 
 import pandas as pd
@@ -45,8 +46,11 @@ def browse_ui(lens) -> None:
     total = lens.count(text, **filters)
     pages = max(1, -(-total // PAGE_SIZE))
     # Keyed by the filters, so a new filter starts again at page 1 (and never past its last page).
-    page = st.number_input("Page", 1, pages, 1, key=f"page-{gender}-{category}-{sleeves}-{length}-{text}") \
-        if pages > 1 else 1
+    page = (
+        st.number_input("Page", 1, pages, 1, key=f"page-{gender}-{category}-{sleeves}-{length}-{text}")
+        if pages > 1
+        else 1
+    )
     products = lens.browse(text=text, skip=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, **filters)
     st.caption(f"{total:,} products · page {page} of {pages}")
     if not products:
@@ -87,10 +91,17 @@ def run_import(lens, images: Path, styles: Path) -> None:
 
 
 def categories_ui(lens) -> None:
-    st.markdown("Which kinds of product are in a set of photos? Each photo is classified by the encoder's "
-                "article-type head; the most common types are counted.")
-    uploads = st.file_uploader("Photos, or a zip of photos", type=["jpg", "jpeg", "png", "webp", "zip"],
-                               accept_multiple_files=True, key="category-uploads", max_upload_size=MAX_ARCHIVE_UPLOAD_MB)
+    st.markdown(
+        "Which kinds of product are in a set of photos? Each photo is classified by the encoder's "
+        "article-type head; the most common types are counted."
+    )
+    uploads = st.file_uploader(
+        "Photos, or a zip of photos",
+        type=["jpg", "jpeg", "png", "webp", "zip"],
+        accept_multiple_files=True,
+        key="category-uploads",
+        max_upload_size=MAX_ARCHIVE_UPLOAD_MB,
+    )
     top = st.slider("How many categories", 3, 15, 5)
     if not uploads or not st.button("Find the top categories", type="primary"):
         return
@@ -114,24 +125,49 @@ def show_categories(report, top: int) -> None:
         st.warning(f"{len(report.skipped)} files could not be read as images and were skipped.", icon="⚠️")
     if not report.predictions:
         return
-    counts = pd.DataFrame([{"article type": c.article_type, "images": c.images, "share": c.share,
-                            "mean confidence": c.mean_confidence} for c in report.top(top)])
+    counts = pd.DataFrame(
+        [
+            {"article type": c.article_type, "images": c.images, "share": c.share, "mean confidence": c.mean_confidence}
+            for c in report.top(top)
+        ]
+    )
     st.markdown(f"**Top {len(counts)} categories in {len(report.predictions):,} images**")
     st.bar_chart(counts, x="article type", y="images", horizontal=True)
-    st.dataframe(counts, hide_index=True, width="stretch",
-                 column_config={"share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-                                "mean confidence": st.column_config.NumberColumn(format="%.2f")})
+    st.dataframe(
+        counts,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "share": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+            "mean confidence": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
     with st.expander("Every image"):
-        st.dataframe(pd.DataFrame([{"image": name, "article type": p.article_type, "confidence": p.article_type_score,
-                                    "colour": p.colour, "gender": p.gender} for name, p in report.predictions]),
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "image": name,
+                        "article type": p.article_type,
+                        "confidence": p.article_type_score,
+                        "colour": p.colour,
+                        "gender": p.gender,
+                    }
+                    for name, p in report.predictions
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def index_ui(lens) -> None:
     status = lens.status()
-    st.write(f"**{status.indexed:,}** of **{status.products:,}** products indexed "
-             f"({status.index_type}, encoder `{status.encoder}`) — "
-             + ("in step with the catalog ✅" if status.index_in_step else "out of step ⚠️"))
+    st.write(
+        f"**{status.indexed:,}** of **{status.products:,}** products indexed "
+        f"({status.index_type}, encoder `{status.encoder}`) — "
+        + ("in step with the catalog ✅" if status.index_in_step else "out of step ⚠️")
+    )
     if st.button("Rebuild index"):
         bar = st.progress(0.0, text="Rebuilding…")
         index = lens.rebuild_index(progress=progress_callback(bar), full=True)

@@ -1,4 +1,5 @@
 """Evaluate: run a query file through the search and look at Recall@K curves and a map of the embeddings."""
+
 import json
 from pathlib import Path
 
@@ -30,7 +31,7 @@ QUERY_FORMAT = (
     "A query file is JSON Lines, one query per line, with any of `image` (a path relative to the file), "
     "`ref_id` (a catalog product used as the query picture; it never counts among its own results), `text`, "
     "and the required `relevant_ids` (catalog ids that count as correct); `kind` groups queries in the report. "
-    "Example: `{\"text\": \"red floral dress\", \"relevant_ids\": [1163, 2208], \"kind\": \"text\"}`. "
+    'Example: `{"text": "red floral dress", "relevant_ids": [1163, 2208], "kind": "text"}`. '
     "`benchmarks/make_queries.py` writes the benchmark files into `data/benchmarks/`."
 )
 METRIC_COLUMNS = ["n", "recall@1", "recall@5", "recall@10", "recall@50", "precision@10", "mrr", "ndcg@10"]
@@ -52,15 +53,23 @@ def query_source_ui(best_method: str) -> tuple[str, object, dict]:
         else:
             st.info(SERVER_PATHS_OFF, icon="🔒")
     with upload:
-        uploaded = st.file_uploader("A .jsonl file (text and ref_id queries), or a .zip of one .jsonl with its images",
-                                    type=["jsonl", "zip"], max_upload_size=MAX_ARCHIVE_UPLOAD_MB)
+        uploaded = st.file_uploader(
+            "A .jsonl file (text and ref_id queries), or a .zip of one .jsonl with its images",
+            type=["jsonl", "zip"],
+            max_upload_size=MAX_ARCHIVE_UPLOAD_MB,
+        )
         run_upload = st.button("Run evaluation", type="primary", disabled=uploaded is None, key="run-upload")
     left, right = st.columns(2)
     k = left.slider("Ranking depth K", MIN_EVAL_K, MAX_EVAL_K, 50, step=10)
     methods = [m for m in METHODS if m != "composer" or best_method == "composer"]
-    method = right.radio("Image + text queries combined by", methods, index=methods.index(best_method),
-                         horizontal=True, help="image: the picture only · text: the words only · sum: both "
-                         "embeddings added · composer: the trained model (Refine page)")
+    method = right.radio(
+        "Image + text queries combined by",
+        methods,
+        index=methods.index(best_method),
+        horizontal=True,
+        help="image: the picture only · text: the words only · sum: both "
+        "embeddings added · composer: the trained model (Refine page)",
+    )
     constraints = right.checkbox("Apply the app's gender / type constraints to image + text queries")
     options = {"k": k, "method": method, "constraints": constraints}
     if run_path:
@@ -102,28 +111,43 @@ def _evaluate_file(lens, path: Path, options: dict, bar, confine: bool = False):
 def results_ui(result: dict) -> None:
     report = result["report"]
     st.subheader(f"Results · {result['name']}")
-    st.caption(f"encoder `{report['encoder']}` · image + text by `{report['method']}`"
-               + (" with constraints" if report["constraints"] else "") + f" · K = {report['k']} · {report['seconds']:.1f} s")
+    st.caption(
+        f"encoder `{report['encoder']}` · image + text by `{report['method']}`"
+        + (" with constraints" if report["constraints"] else "")
+        + f" · K = {report['k']} · {report['seconds']:.1f} s"
+    )
     cards = st.columns(5)
     for column, name in zip(cards, ["n", "recall@10", "precision@10", "mrr", "ndcg@10"]):
         value = report[name]
         column.metric(name, f"{value:,}" if name == "n" else f"{value:.3f}")
     rows = [{"kind": "all", **{c: report.get(c) for c in METRIC_COLUMNS}}]
     rows += [{"kind": kind, **{c: scores.get(c) for c in METRIC_COLUMNS}} for kind, scores in report["by_kind"].items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in METRIC_COLUMNS[1:]})
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={c: st.column_config.NumberColumn(format="%.3f") for c in METRIC_COLUMNS[1:]},
+    )
     curves = pd.DataFrame(result["curves"], index=pd.RangeIndex(1, report["k"] + 1, name="K"))
     long = curves.reset_index().melt("K", var_name="kind", value_name="recall@K")
-    chart = alt.Chart(long).mark_line().encode(
-        x=alt.X("K:Q", scale=alt.Scale(type="log")), y=alt.Y("recall@K:Q", scale=alt.Scale(domain=[0, 1])),
-        color="kind:N", tooltip=["kind", "K", alt.Tooltip("recall@K:Q", format=".3f")])
+    chart = (
+        alt.Chart(long)
+        .mark_line()
+        .encode(
+            x=alt.X("K:Q", scale=alt.Scale(type="log")),
+            y=alt.Y("recall@K:Q", scale=alt.Scale(domain=[0, 1])),
+            color="kind:N",
+            tooltip=["kind", "K", alt.Tooltip("recall@K:Q", format=".3f")],
+        )
+    )
     st.markdown("**Recall@K** (share of queries with a relevant product in the top K)")
     st.altair_chart(chart, width="stretch")
     if report["skipped"]:
         with st.expander(f"{len(report['skipped'])} queries skipped"):
             st.dataframe(pd.DataFrame(report["skipped"]), hide_index=True, width="stretch")
-    st.download_button("Download the report (JSON)", json.dumps(report, indent=2), file_name="evaluation.json",
-                       mime="application/json")
+    st.download_button(
+        "Download the report (JSON)", json.dumps(report, indent=2), file_name="evaluation.json", mime="application/json"
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -138,8 +162,9 @@ def map_ui(lens) -> None:
     st.caption("t-SNE of a random sample of products: products of one category should form their own islands.")
     left, right = st.columns(2)
     sample = left.select_slider("Products on the map", [500, 1000, 1500, 2000, 3000], value=1500)
-    group_by = right.selectbox("Colour by", ["sub_category", "article_type", "master_category", "gender",
-                                             "colour_group"])
+    group_by = right.selectbox(
+        "Colour by", ["sub_category", "article_type", "master_category", "gender", "colour_group"]
+    )
     if st.button("Draw the map") or st.session_state.get("map-drawn"):
         st.session_state["map-drawn"] = True
         ensure_index(lens)  # vectors of this encoder exist for every product
@@ -149,9 +174,17 @@ def map_ui(lens) -> None:
             except QueryError as exc:  # too few embedded products for a map
                 st.warning(str(exc), icon="⚠️")
                 return
-        chart = alt.Chart(points).mark_circle(size=22, opacity=0.75).encode(
-            x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=alt.Color("group:N", title=group_by),
-            tooltip=["name", "group", "product_id"]).properties(height=560)
+        chart = (
+            alt.Chart(points)
+            .mark_circle(size=22, opacity=0.75)
+            .encode(
+                x=alt.X("x:Q", axis=None),
+                y=alt.Y("y:Q", axis=None),
+                color=alt.Color("group:N", title=group_by),
+                tooltip=["name", "group", "product_id"],
+            )
+            .properties(height=560)
+        )
         st.altair_chart(chart, width="stretch")
 
 

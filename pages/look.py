@@ -1,4 +1,5 @@
 """Shop the Look: a photo of a person -> pose check, gender, garment boxes, similar products for every garment."""
+
 import hashlib
 import random
 
@@ -23,8 +24,10 @@ from ui.widgets import (
 )
 
 page_header("Shop the Look", "🧍")
-st.caption("Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "
-           "finds each garment and shows similar catalog products for every one.")
+st.caption(
+    "Upload a full-length photo of a person: StyleLens checks the pose, works out whose clothing it is, "
+    "finds each garment and shows similar catalog products for every one."
+)
 
 SAMPLE_COUNT = 6
 ICONS = {"topwear": "👕", "bottomwear": "👖", "footwear": "👟", "fullbody": "👗", "product": "🛍️"}
@@ -81,14 +84,24 @@ def gender_panel(result) -> None:
         st.markdown("**Shopping for:** anyone — a product photo's similar products are not limited by gender.")
         return
     if st.session_state.get("look_gender", "As detected") == "As detected":
-        source = {"face and clothes": "read from the face and the clothes",
-                  "clothes": "read from the clothes only: no face found"}
-        st.markdown(f"**Shopping for:** {result.gender} · {result.gender_score:.0%} confidence  \n"
-                    f"<small>{source.get(result.gender_source, '')}</small>", unsafe_allow_html=True)
+        source = {
+            "face and clothes": "read from the face and the clothes",
+            "clothes": "read from the clothes only: no face found",
+        }
+        st.markdown(
+            f"**Shopping for:** {result.gender} · {result.gender_score:.0%} confidence  \n"
+            f"<small>{source.get(result.gender_source, '')}</small>",
+            unsafe_allow_html=True,
+        )
     else:
         st.markdown(f"**Shopping for:** {result.gender} (your choice)")
-    st.radio("Whose clothing?", ["As detected", "Women", "Men"], key="look_gender", horizontal=True,
-             help="Results never cross gender unless you change it here; unisex items are always included.")
+    st.radio(
+        "Whose clothing?",
+        ["As detected", "Women", "Men"],
+        key="look_gender",
+        horizontal=True,
+        help="Results never cross gender unless you change it here; unisex items are always included.",
+    )
 
 
 def garments_panel(lens, photo, result) -> None:
@@ -99,13 +112,16 @@ def garments_panel(lens, photo, result) -> None:
         with left:
             picture(garment.cutout or photo.crop(garment.box), caption=f"detector score {d.score:.2f}")
             if garment.colour is not None:
-                st.markdown(f"{swatch_html(garment.colour)} <small>colour of the garment's own pixels</small>",
-                            unsafe_allow_html=True)
+                st.markdown(
+                    f"{swatch_html(garment.colour)} <small>colour of the garment's own pixels</small>",
+                    unsafe_allow_html=True,
+                )
         with right:
             if not garment.hits:
                 st.caption("No catalog product of this kind and gender.")
-            clicked = product_grid(lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",),
-                                   chips=garment.chips)
+            clicked = product_grid(
+                lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",), chips=garment.chips
+            )
         if clicked:
             st.session_state["refine_ref"] = clicked[1]
             st.switch_page("pages/refine.py")
@@ -114,16 +130,26 @@ def garments_panel(lens, photo, result) -> None:
 with page_resources():
     lens = engine()
     try:
-        models = {"detect": garment_detector(), "pose_model": pose_model(),
-                  "gender_model": gender_model(lens.settings.encoder_name)}
+        models = {
+            "detect": garment_detector(),
+            "pose_model": pose_model(),
+            "gender_model": gender_model(lens.settings.encoder_name),
+        }
     except ModelUnavailable as exc:
         st.error(f"**A Shop the Look model could not be loaded.** {exc}", icon="🛑")
         st.stop()
 
+
 def look(lens, photo, kind: str, value, k: int, gender: str | None, rerank: bool):
     """The pipeline's result, kept for the photo and settings: other clicks (Refine, a tab) do not rerun it."""
-    key = (kind, value if kind == "path" else hashlib.sha256(value).hexdigest(), k, gender, rerank,
-           lens.catalog_state())
+    key = (
+        kind,
+        value if kind == "path" else hashlib.sha256(value).hexdigest(),
+        k,
+        gender,
+        rerank,
+        lens.catalog_state(),
+    )
     kept = st.session_state.get("look_result")
     if kept is None or kept[0] != key:
         kept = (key, shop_the_look(lens, photo, **models, k=k, gender=gender, rerank=rerank))
@@ -161,11 +187,13 @@ with user_errors():
             for note in result.notes:
                 st.info(note, icon="ℹ️")
             total = sum(result.timings_ms.values())
-            st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items())
-                       + f" · total {total:.0f} ms")
+            st.caption(
+                "Timing: "
+                + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items())
+                + f" · total {total:.0f} ms"
+            )
         st.divider()
         st.markdown("**4 · Similar products for every garment**")
         if not result.garments:
-            st.warning("No garment was found in this photo. Try a sharper, full-length photo of one person.",
-                       icon="⚠️")
+            st.warning("No garment was found in this photo. Try a sharper, full-length photo of one person.", icon="⚠️")
         garments_panel(lens, photo, result)

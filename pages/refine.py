@@ -1,4 +1,5 @@
 """Refine with Feedback: a reference product or photo + "lighter, for women" -> a re-ranked grid, as a dialogue."""
+
 import html
 
 import streamlit as st
@@ -25,14 +26,22 @@ from ui.widgets import (
 
 page_header("Refine with Feedback", "✨")
 
-EXAMPLES = ["longer sleeves, lighter color", "same but in navy", "the women's version", "sleeveless", "a longer dress",
-            "darker and striped"]
-HELP = ("Describe the change you want. StyleLens reads **colours** (\"in navy\"), **lighter / darker**, "
-        "**sleeves** (\"longer sleeves\", \"sleeveless\", \"with sleeves\"), **length** (\"a longer dress\", "
-        "\"cropped\", \"midi\", \"full length\"), **women / men**, **product types** (\"as a shirt\"), "
-        "**usage** (\"for the gym\"), **season** and **patterns** (striped, checked, printed, solid), typos included. "
-        "Sleeves and length are read relative to the reference (\"longer\" than its own). Fit is not recorded "
-        "in the catalog yet.")
+EXAMPLES = [
+    "longer sleeves, lighter color",
+    "same but in navy",
+    "the women's version",
+    "sleeveless",
+    "a longer dress",
+    "darker and striped",
+]
+HELP = (
+    'Describe the change you want. StyleLens reads **colours** ("in navy"), **lighter / darker**, '
+    '**sleeves** ("longer sleeves", "sleeveless", "with sleeves"), **length** ("a longer dress", '
+    '"cropped", "midi", "full length"), **women / men**, **product types** ("as a shirt"), '
+    '**usage** ("for the gym"), **season** and **patterns** (striped, checked, printed, solid), typos included. '
+    'Sleeves and length are read relative to the reference ("longer" than its own). Fit is not recorded '
+    "in the catalog yet."
+)
 
 
 def dialogue() -> list[dict]:
@@ -67,8 +76,9 @@ def reference_ui(lens) -> None:
                 start_with(("product", int(product_id)))
                 st.rerun()
     with upload:
-        photo = st.file_uploader("A product photo", type=IMAGE_TYPES, key="refine-upload",
-                                 max_upload_size=MAX_FILE_BYTES // 2**20)
+        photo = st.file_uploader(
+            "A product photo", type=IMAGE_TYPES, key="refine-upload", max_upload_size=MAX_FILE_BYTES // 2**20
+        )
         if photo is not None and st.button("Use this photo", type="primary"):
             load_image(photo.getvalue())  # refuse a bad file now, with a message
             start_with(("upload", photo.getvalue()))
@@ -112,11 +122,15 @@ def results_ui(lens, result) -> int | None:
         st.markdown(f"Reference colour {swatch_html(reference.colours[0][0])}", unsafe_allow_html=True)
     clicked = None
     for start in range(0, len(result.hits), COLUMNS):
-        for column, hit in zip(st.columns(COLUMNS), result.hits[start:start + COLUMNS]):
+        for column, hit in zip(st.columns(COLUMNS), result.hits[start : start + COLUMNS]):
             why = result.explanations.get(hit.product.id)
             with column:
-                product_card(lens, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}",
-                             features=why.features if why else None)
+                product_card(
+                    lens,
+                    hit.product,
+                    caption=f"#{hit.rank} · score {hit.score:.3f}",
+                    features=why.features if why else None,
+                )
                 if why is not None:
                     swatch = swatch_html(why.swatch) if why.swatch else ""
                     photo = " 📷 " + chips_html(why.photo_chips) if why.photo_chips else ""
@@ -127,13 +141,24 @@ def results_ui(lens, result) -> int | None:
 
 
 def feedback_ui(turn: dict, step: int, method_default: str) -> tuple[str, str]:
-    text = st.text_input("Your feedback", value=turn["text"], max_chars=10_000, key=f"feedback-{step}",
-                         placeholder="e.g. " + " · ".join(EXAMPLES), help=HELP)
+    text = st.text_input(
+        "Your feedback",
+        value=turn["text"],
+        max_chars=10_000,
+        key=f"feedback-{step}",
+        placeholder="e.g. " + " · ".join(EXAMPLES),
+        help=HELP,
+    )
     methods = [m for m in METHODS if m != "composer" or method_default == "composer"]  # only those that load
     with st.expander("Advanced"):
-        method = st.radio("Composition", methods, index=methods.index(method_default), horizontal=True,
-                          help="image: the reference only · text: the words only · sum: both embeddings added · "
-                               "composer: the trained FashionVLP-style model")
+        method = st.radio(
+            "Composition",
+            methods,
+            index=methods.index(method_default),
+            horizontal=True,
+            help="image: the reference only · text: the words only · sum: both embeddings added · "
+            "composer: the trained FashionVLP-style model",
+        )
     return text, method
 
 

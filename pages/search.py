@@ -1,4 +1,5 @@
 """Search: type a description or upload a product photo; see the closest catalog products."""
+
 import streamlit as st
 
 from core.attributes import LENGTH_NAMES, SLEEVES, describe_features
@@ -29,9 +30,13 @@ def filters_ui(categories: list[str]) -> tuple[SearchFilter, int]:
         gender = st.selectbox("Gender", GENDERS, help="Unisex items are included with any gender.")
         chosen = st.multiselect("Category", categories)
         sleeves = st.multiselect("Sleeves", SLEEVES, help="sleeve length read from each product photo")
-        lengths = st.multiselect("Length", LENGTH_NAMES, help="garment length read from each product photo "
-                                 "(tops: cropped / regular / long; dresses and skirts: mini / knee / midi / maxi; "
-                                 "trousers: shorts / cropped / full)")
+        lengths = st.multiselect(
+            "Length",
+            LENGTH_NAMES,
+            help="garment length read from each product photo "
+            "(tops: cropped / regular / long; dresses and skirts: mini / knee / midi / maxi; "
+            "trousers: shorts / cropped / full)",
+        )
         k = st.slider("Results", 5, 50, 15, step=5)
     return SearchFilter.make(None if gender == "Any" else gender, chosen, sleeves=sleeves, length=lengths), k
 
@@ -63,15 +68,20 @@ def query_ui() -> None:
 def looks_like(lens, picture, photo) -> str:
     """What the heads read in the photo (the search's own reading when its encoder has heads), as one line."""
     try:
-        guess = photo.prediction if photo is not None and photo.prediction is not None else \
-            attribute_reader(lens.settings.encoder_name).read([picture])[0].prediction
+        guess = (
+            photo.prediction
+            if photo is not None and photo.prediction is not None
+            else attribute_reader(lens.settings.encoder_name).read([picture])[0].prediction
+        )
     except ModelUnavailable:  # no attribute heads available (bundled weights missing)
         return ""
     if guess is None:
         return ""
     kinds = ", ".join(f"{name} {score:.0%}" for name, score in guess.top_article_types)
-    return (f"**Looks like:** {kinds}  \n**Colour:** {guess.colour} ({guess.colour_score:.0%}) · "
-            f"**Gender:** {guess.gender} ({guess.gender_score:.0%})")
+    return (
+        f"**Looks like:** {kinds}  \n**Colour:** {guess.colour} ({guess.colour_score:.0%}) · "
+        f"**Gender:** {guess.gender} ({guess.gender_score:.0%})"
+    )
 
 
 def photo_panel(lens, picture, photo) -> None:
@@ -129,8 +139,9 @@ with user_errors():
             st.info(note)
         st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
         before_after(lens, result)
-        clicked = product_grid(lens, result.hits, key="hits", actions=("More like this", "✨ Refine"),
-                               explanations=result.explanations)
+        clicked = product_grid(
+            lens, result.hits, key="hits", actions=("More like this", "✨ Refine"), explanations=result.explanations
+        )
         if clicked and clicked[0] == "More like this":
             _set_query("similar", clicked[1])
             st.rerun()

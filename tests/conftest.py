@@ -1,6 +1,7 @@
 """Shared fixtures: one real MongoDB-protocol server per test session (over the wire, on a free
 port), a small synthetic catalog the tests draw themselves, and the baseline encoder loaded once.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,10 +26,26 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["ENCODER_NAME"] = "baseline"  # the fixtures' encoder; the bundled one has tests of its own
 os.environ["SEGMENTER"] = "off"  # the fixtures embed photos whole; tests/test_photo_query.py covers the segmented path
 
-COLUMNS = ["id", "gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage",
-           "productDisplayName", "colorgroup"]
-COLOURS = {"Red": (200, 30, 30), "Blue": (30, 60, 200), "Green": (40, 150, 60), "Black": (20, 20, 20),
-           "Yellow": (235, 200, 40), "Pink": (240, 140, 180)}
+COLUMNS = [
+    "id",
+    "gender",
+    "masterCategory",
+    "subCategory",
+    "articleType",
+    "baseColour",
+    "season",
+    "usage",
+    "productDisplayName",
+    "colorgroup",
+]
+COLOURS = {
+    "Red": (200, 30, 30),
+    "Blue": (30, 60, 200),
+    "Green": (40, 150, 60),
+    "Black": (20, 20, 20),
+    "Yellow": (235, 200, 40),
+    "Pink": (240, 140, 180),
+}
 KINDS = [  # (gender, master, sub, article, shape)
     ("Men", "Apparel", "Topwear", "Tshirts", "tshirt"),
     ("Women", "Apparel", "Dress", "Dresses", "dress"),
@@ -43,16 +60,50 @@ def draw_product(shape: str, colour: tuple[int, int, int], size: int = 96) -> Im
     d = ImageDraw.Draw(image)
     s = size / 96
     if shape == "tshirt":
-        d.polygon([(20 * s, 25 * s), (38 * s, 15 * s), (58 * s, 15 * s), (76 * s, 25 * s), (68 * s, 40 * s),
-                   (62 * s, 36 * s), (62 * s, 82 * s), (34 * s, 82 * s), (34 * s, 36 * s), (28 * s, 40 * s)], fill=colour)
+        d.polygon(
+            [
+                (20 * s, 25 * s),
+                (38 * s, 15 * s),
+                (58 * s, 15 * s),
+                (76 * s, 25 * s),
+                (68 * s, 40 * s),
+                (62 * s, 36 * s),
+                (62 * s, 82 * s),
+                (34 * s, 82 * s),
+                (34 * s, 36 * s),
+                (28 * s, 40 * s),
+            ],
+            fill=colour,
+        )
     elif shape == "dress":
-        d.polygon([(38 * s, 10 * s), (58 * s, 10 * s), (62 * s, 40 * s), (80 * s, 88 * s), (16 * s, 88 * s),
-                   (34 * s, 40 * s)], fill=colour)
+        d.polygon(
+            [
+                (38 * s, 10 * s),
+                (58 * s, 10 * s),
+                (62 * s, 40 * s),
+                (80 * s, 88 * s),
+                (16 * s, 88 * s),
+                (34 * s, 40 * s),
+            ],
+            fill=colour,
+        )
     elif shape == "trousers":
-        d.polygon([(30 * s, 10 * s), (66 * s, 10 * s), (70 * s, 88 * s), (52 * s, 88 * s), (48 * s, 40 * s),
-                   (44 * s, 88 * s), (26 * s, 88 * s)], fill=colour)
+        d.polygon(
+            [
+                (30 * s, 10 * s),
+                (66 * s, 10 * s),
+                (70 * s, 88 * s),
+                (52 * s, 88 * s),
+                (48 * s, 40 * s),
+                (44 * s, 88 * s),
+                (26 * s, 88 * s),
+            ],
+            fill=colour,
+        )
     else:
-        d.polygon([(12 * s, 60 * s), (60 * s, 55 * s), (84 * s, 72 * s), (84 * s, 80 * s), (12 * s, 80 * s)], fill=colour)
+        d.polygon(
+            [(12 * s, 60 * s), (60 * s, 55 * s), (84 * s, 72 * s), (84 * s, 80 * s), (12 * s, 80 * s)], fill=colour
+        )
     return image
 
 
@@ -63,9 +114,20 @@ def write_catalog(folder: Path, n_colours: int = 6, start_id: int = 1000) -> lis
     for gender, master, sub, article, shape in KINDS:
         for colour_name, rgb in list(COLOURS.items())[:n_colours]:
             draw_product(shape, rgb).save(folder / "images" / f"{product_id}.jpg", quality=95)
-            rows.append({"id": product_id, "gender": gender, "masterCategory": master, "subCategory": sub,
-                         "articleType": article, "baseColour": colour_name, "season": "Summer", "usage": "Casual",
-                         "productDisplayName": f"Acme {gender} {colour_name} {article}", "colorgroup": colour_name})
+            rows.append(
+                {
+                    "id": product_id,
+                    "gender": gender,
+                    "masterCategory": master,
+                    "subCategory": sub,
+                    "articleType": article,
+                    "baseColour": colour_name,
+                    "season": "Summer",
+                    "usage": "Casual",
+                    "productDisplayName": f"Acme {gender} {colour_name} {article}",
+                    "colorgroup": colour_name,
+                }
+            )
             product_id += 1
     write_styles(folder / "styles.csv", rows)
     return rows
@@ -120,14 +182,27 @@ def loaded_engine(engine, catalog_dir) -> StyleLens:
     return engine
 
 
-def store_garment_features(engine: StyleLens, sleeves_of: dict[int, str | None],
-                           lightness_of: dict[int, float] | None = None) -> None:
+def store_garment_features(
+    engine: StyleLens, sleeves_of: dict[int, str | None], lightness_of: dict[int, float] | None = None
+) -> None:
     """Store garment features as the attribute model would have read them (sleeves, lightness), stamped with the
     engine's current features version so nothing recomputes them."""
     from core.garment_features import GarmentFeatures
 
     version = engine.features_version()
-    engine.catalog.set_features({
-        i: GarmentFeatures((((40, 40, 90), 0.9),), (lightness_of or {}).get(i, 0.3), (0.1, 0.1, 0.9, 0.9), 1.0, 0.7,
-                           sleeves, 0.1, version, 0.9 if sleeves else 0.0).to_doc()
-        for i, sleeves in sleeves_of.items()})
+    engine.catalog.set_features(
+        {
+            i: GarmentFeatures(
+                (((40, 40, 90), 0.9),),
+                (lightness_of or {}).get(i, 0.3),
+                (0.1, 0.1, 0.9, 0.9),
+                1.0,
+                0.7,
+                sleeves,
+                0.1,
+                version,
+                0.9 if sleeves else 0.0,
+            ).to_doc()
+            for i, sleeves in sleeves_of.items()
+        }
+    )

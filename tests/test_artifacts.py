@@ -1,5 +1,6 @@
 """The artifact registry: every shipped model has its weights, its one loader and a card whose key figures
 `python -m core models` lists; the bundled paths of core/ all come from it."""
+
 import json
 
 import pytest
@@ -47,11 +48,16 @@ def test_models_lists_them_with_their_key_figures(capsys):
 
 def test_a_card_rendered_with_key_figures_reads_back_and_records_are_typed(tmp_path):
     card = tmp_path / "m.md"
-    card.write_text(with_key_figures("# Model card: m\n\nWhat it is.\n\n## Measured\n| a | b |\n",
-                                     {"recall@10 on held-out photos": "0.700 (baseline 0.500)"}))
+    card.write_text(
+        with_key_figures(
+            "# Model card: m\n\nWhat it is.\n\n## Measured\n| a | b |\n",
+            {"recall@10 on held-out photos": "0.700 (baseline 0.500)"},
+        )
+    )
     assert key_figures(card) == {"recall@10 on held-out photos": "0.700 (baseline 0.500)"}
     assert key_figures(tmp_path / "missing.md") == {}
-    record = TrainingRecord.from_dict({"command": "python -m training.x", "version": 3, "minutes": 2.5,
-                                       "history": [1, 2]})
+    record = TrainingRecord.from_dict(
+        {"command": "python -m training.x", "version": 3, "minutes": 2.5, "history": [1, 2]}
+    )
     assert record.version == "3" and record.minutes == 2.5 and record.extra == {"history": [1, 2]}
     assert record.to_json() == {"command": "python -m training.x", "version": "3", "minutes": 2.5}

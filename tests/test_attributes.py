@@ -1,5 +1,6 @@
 """Sleeve and garment length: reading requests, resolving them against the reference, the learned head,
 stored attributes as first-stage filters, chips, and `python -m core describe`."""
+
 import json
 
 import pytest
@@ -24,24 +25,27 @@ from core.feedback import parse_feedback
 from core.index import SearchFilter
 
 
-@pytest.mark.parametrize("text, sleeves, length", [
-    ("longer sleeves, lighter color", "longer", None),
-    ("longr sleves and lighter", "longer", None),  # typos
-    ("shorter sleeves", "shorter", None),
-    ("sleeveless", "none", None),
-    ("no sleeves please", "none", None),
-    ("with sleeves", "with", None),
-    ("3/4 sleeves", "elbow", None),
-    ("long sleeve tshirt for men", "long", None),
-    ("a longer dress", None, "longer"),
-    ("make it shorter", None, "shorter"),
-    ("cropped", None, "cropped"),
-    ("full length", None, "full"),
-    ("midi skirt", None, "midi"),
-    ("red dress with long sleeves, knee length", "long", "knee"),
-    ("in navy", None, None),
-    ("shorts", None, None),  # a product type, not a length
-])
+@pytest.mark.parametrize(
+    "text, sleeves, length",
+    [
+        ("longer sleeves, lighter color", "longer", None),
+        ("longr sleves and lighter", "longer", None),  # typos
+        ("shorter sleeves", "shorter", None),
+        ("sleeveless", "none", None),
+        ("no sleeves please", "none", None),
+        ("with sleeves", "with", None),
+        ("3/4 sleeves", "elbow", None),
+        ("long sleeve tshirt for men", "long", None),
+        ("a longer dress", None, "longer"),
+        ("make it shorter", None, "shorter"),
+        ("cropped", None, "cropped"),
+        ("full length", None, "full"),
+        ("midi skirt", None, "midi"),
+        ("red dress with long sleeves, knee length", "long", "knee"),
+        ("in navy", None, None),
+        ("shorts", None, None),  # a product type, not a length
+    ],
+)
 def test_sleeve_and_length_requests_are_read(text, sleeves, length):
     feedback = parse_feedback(text)
     assert (feedback.sleeves, feedback.length) == (sleeves, length)
@@ -50,7 +54,12 @@ def test_sleeve_and_length_requests_are_read(text, sleeves, length):
 
 def test_requests_combine_with_colour_gender_and_type():
     feedback = parse_feedback("longer sleeves, lighter colour, for women, as a top")
-    assert (feedback.sleeves, feedback.lightness, feedback.gender, feedback.article_type) == ("longer", 1, "Women", "Tops")
+    assert (feedback.sleeves, feedback.lightness, feedback.gender, feedback.article_type) == (
+        "longer",
+        1,
+        "Women",
+        "Tops",
+    )
     assert "longer sleeves" in feedback.describe()
 
 
@@ -72,6 +81,7 @@ def test_relative_requests_resolve_against_the_reference():
 
 class TokenEncoder:
     """Stands in for the bundled encoder: 4x4 tokens whose first channel is the image's mean red."""
+
     model_key = "token-encoder@1"
 
     def image_grid(self, images, layer=4):
@@ -92,8 +102,9 @@ def trained_head() -> AttributeHead:
     optimizer = torch.optim.Adam(head.parameters(), lr=0.02)
     for _ in range(150):
         out = head(tokens)
-        loss = torch.nn.functional.cross_entropy(out["sleeves"], long_) + \
-            torch.nn.functional.cross_entropy(out["length:bottom"], full)
+        loss = torch.nn.functional.cross_entropy(out["sleeves"], long_) + torch.nn.functional.cross_entropy(
+            out["length:bottom"], full
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -129,8 +140,11 @@ def store_tee_sleeves(engine, sleeves_of: dict[int, str], lightness_of: dict[int
     """Store sleeves for the test catalog's T-shirts and none for the rest (what each product's photo shows is
     then known exactly); returns the T-shirts."""
     products = engine.catalog.browse(limit=500)
-    store_garment_features(engine, {p.id: sleeves_of.get(p.id, "short") if p.article_type == "Tshirts" else None
-                                    for p in products}, lightness_of)
+    store_garment_features(
+        engine,
+        {p.id: sleeves_of.get(p.id, "short") if p.article_type == "Tshirts" else None for p in products},
+        lightness_of,
+    )
     return [p for p in products if p.article_type == "Tshirts"]
 
 
@@ -186,7 +200,8 @@ def test_cli_describe_prints_one_object_per_product_or_photo(loaded_engine, tmp_
 
 
 def test_without_the_attribute_model_the_geometric_estimate_is_stored_and_filters_still_work(
-        settings, encoder, catalog_dir, tmp_path, monkeypatch):
+    settings, encoder, catalog_dir, tmp_path, monkeypatch
+):
     from core.catalog import Catalog
     from core.engine import StyleLens
     from core.garment_features import EXTRACTOR_VERSION
@@ -222,7 +237,8 @@ def test_an_uploaded_reference_keeps_the_type_read_from_it_when_a_cut_is_asked(l
 
 
 def test_an_import_reads_each_photo_through_the_backbone_once_for_its_vector_and_features(
-        settings, catalog_dir, tmp_path, monkeypatch):
+    settings, catalog_dir, tmp_path, monkeypatch
+):
     """With an encoder that offers the shared pass (the bundled kind), an import's vectors and features are
     those of the separate paths (embed_catalog; extract + read), stored in one write per product."""
     import numpy as np

@@ -1,6 +1,7 @@
 """Browser smoke test: the real app served by `streamlit run`, each page loaded in headless Chromium
 and screenshotted to test-artifacts/. Skips (with the reason) where Chromium is absent; .ci/run installs it.
 """
+
 import contextlib
 import os
 import shutil
@@ -16,8 +17,15 @@ from conftest import PROJECT_ROOT, store_garment_features
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = PROJECT_ROOT / "test-artifacts"
 PAGES = {"home": "", "look": "look", "search": "search", "catalog": "catalog", "evaluate": "evaluate"}  # URL paths
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
@@ -31,12 +39,20 @@ def free_port() -> int:
 @pytest.fixture
 def app_url(loaded_engine, request):
     port = free_port()
-    env = {**os.environ, "MONGO_URI": loaded_engine.settings.mongo_uri, "DB_NAME": loaded_engine.settings.db_name,
-           "STYLELENS_DATA_DIR": str(loaded_engine.settings.data_dir),
-           **getattr(request, "param", {})}  # a test may change settings of the app it opens
+    env = {
+        **os.environ,
+        "MONGO_URI": loaded_engine.settings.mongo_uri,
+        "DB_NAME": loaded_engine.settings.db_name,
+        "STYLELENS_DATA_DIR": str(loaded_engine.settings.data_dir),
+        **getattr(request, "param", {}),
+    }  # a test may change settings of the app it opens
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -63,18 +79,30 @@ def test_each_page_loads_in_chromium(app_url):
                 page.goto(f"{app_url}/{path}")
                 page.wait_for_selector("h1", timeout=90_000)
                 wait_idle(page)  # the script has started and finished (a page that loads models takes a while)
-                page.wait_for_function("() => (document.querySelector('[data-testid=\"stSidebar\"]') || {})"
-                                       ".innerText?.includes('Evaluate')", timeout=30_000)
+                page.wait_for_function(
+                    "() => (document.querySelector('[data-testid=\"stSidebar\"]') || {})"
+                    ".innerText?.includes('Evaluate')",
+                    timeout=30_000,
+                )
                 page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=30_000)
                 broken = page.evaluate("() => Array.from(document.images).filter(i => !i.naturalWidth).length")
                 assert broken == 0, f"{broken} images did not load on {name}"
                 body = page.inner_text("body")
                 assert "Traceback" not in body and "Error" not in page.title()
-                assert {"home": "Products", "look": "Pick a sample", "search": "Describe it", "catalog": "Browse",
-                         "evaluate": "Query file"}[name] in body
+                assert {
+                    "home": "Products",
+                    "look": "Pick a sample",
+                    "search": "Describe it",
+                    "catalog": "Browse",
+                    "evaluate": "Query file",
+                }[name] in body
                 sidebar = page.inner_text("[data-testid='stSidebar']")
                 assert [w for w in sidebar.split() if w in ("Home", "Search", "Catalog", "Evaluate", "app")] == [
-                    "Home", "Search", "Catalog", "Evaluate"]
+                    "Home",
+                    "Search",
+                    "Catalog",
+                    "Evaluate",
+                ]
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
                 assert (SHOTS / f"{name}.png").stat().st_size > 10_000
         finally:
@@ -108,8 +136,10 @@ def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
     from conftest import draw_product
 
     queries = tmp_path / "queries.jsonl"
-    queries.write_text('{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n'
-                       '{"ref_id": 1006, "relevant_ids": [1007, 1008, 1009], "kind": "image"}\n')
+    queries.write_text(
+        '{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n'
+        '{"ref_id": 1006, "relevant_ids": [1007, 1008, 1009], "kind": "image"}\n'
+    )
     photos = [tmp_path / "shirt.png", tmp_path / "shoe.png"]
     draw_product("tshirt", (200, 30, 30), size=200).save(photos[0])
     draw_product("shoe", (20, 20, 20), size=200).save(photos[1])
@@ -123,8 +153,9 @@ def test_evaluate_and_top_categories_in_chromium(app_url, tmp_path):
         page.get_by_text("Recall@K").wait_for(timeout=120_000)
         wait_idle(page)
         page.get_by_role("button", name="Draw the map").click()
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 2",
-                               timeout=120_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 2", timeout=120_000
+        )
         wait_idle(page)
         body = page.inner_text("body")
         assert "Traceback" not in body and "Results · " in body
@@ -177,8 +208,9 @@ def dress_on_a_bed(path) -> None:
 
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "assets" / "garment-segmenter.pt").is_file(), reason="no segmenter shipped")
-@pytest.mark.parametrize("app_url", [{"SEGMENTER": "garment-segmenter", "ENCODER_NAME": "stylelens-small"}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "app_url", [{"SEGMENTER": "garment-segmenter", "ENCODER_NAME": "stylelens-small"}], indirect=True
+)
 def test_search_by_a_photo_of_a_dress_on_a_bed_in_chromium(app_url, tmp_path):
     """A user uploads a phone photo of a dress on a bed: the garment is found (its colour read from its own
     pixels), and dresses come back. The app runs the bundled models end to end (encoder with its type head,
@@ -193,7 +225,7 @@ def test_search_by_a_photo_of_a_dress_on_a_bed_in_chromium(app_url, tmp_path):
         wait_idle(page)
         body = page.inner_text("body")
         assert "Traceback" not in body and "colour of the garment's own pixels" in body
-        first_card = body[:body.index("#1 ·")][-120:]  # name, then "gender · type · colour", then the rank
+        first_card = body[: body.index("#1 ·")][-120:]  # name, then "gender · type · colour", then the rank
         assert "Women · Dresses · Red" in first_card, first_card
         page.screenshot(path=str(SHOTS / "search-dress-on-bed.png"), full_page=True)
 
@@ -204,8 +236,11 @@ def test_longer_sleeves_lighter_color_in_chromium(app_url, loaded_engine):
     products = loaded_engine.catalog.browse(limit=500)
     tees = [p for p in products if p.article_type == "Tshirts"]
     reference, long_light = tees[0], [p.id for p in tees[1:3]]
-    store_garment_features(loaded_engine, {p.id: ("long" if p.id in long_light else "short") if p in tees else None
-                                           for p in products}, {p.id: 0.8 if p.id in long_light else 0.2 for p in tees})
+    store_garment_features(
+        loaded_engine,
+        {p.id: ("long" if p.id in long_light else "short") if p in tees else None for p in products},
+        {p.id: 0.8 if p.id in long_light else 0.2 for p in tees},
+    )
     SHOTS.mkdir(exist_ok=True)
     with app_page(f"{app_url}/refine") as page:
         page.get_by_role("textbox", name="Find a product by name").fill(reference.name)

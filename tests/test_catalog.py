@@ -1,4 +1,5 @@
 """The catalog over the wire: round-trip, order of get(ids), filters, and no operator injection."""
+
 import pytest
 
 from core.catalog import Catalog, Product
@@ -6,8 +7,17 @@ from core.errors import QueryError
 
 
 def product(i: int, **changes) -> Product:
-    fields = dict(id=i, name=f"Item {i}", gender="Men", master_category="Apparel", sub_category="Topwear",
-                  article_type="Tshirts", base_colour="Red", colour_group="Red", image=f"{i}.jpg")
+    fields = dict(
+        id=i,
+        name=f"Item {i}",
+        gender="Men",
+        master_category="Apparel",
+        sub_category="Topwear",
+        article_type="Tshirts",
+        base_colour="Red",
+        colour_group="Red",
+        image=f"{i}.jpg",
+    )
     fields.update(changes)
     return Product(**fields)
 

@@ -1,4 +1,5 @@
 """The "top-K categories in a set of images" tool, its CLI and its page, with a tiny checkpoint."""
+
 import io
 import json
 import zipfile
@@ -18,8 +19,11 @@ from tests.conftest import draw_product
 def tiny_model(tmp_path_factory):
     labels = Labels(article_types=("Tshirts", "Heels"), colours=("Red", "Blue"), genders=("Men", "Women"))
     path = tmp_path_factory.mktemp("heads") / "tiny.pt"
-    save_checkpoint(StyleLensModel(TowerConfig(image_size=32, widths=(8, 8, 16, 16), embed_dim=16), labels).eval(),
-                    path, {"version": "1"})
+    save_checkpoint(
+        StyleLensModel(TowerConfig(image_size=32, widths=(8, 8, 16, 16), embed_dim=16), labels).eval(),
+        path,
+        {"version": "1"},
+    )
     return load_encoder(str(path))
 
 

@@ -1,4 +1,5 @@
 """The command line: JSON contracts and clear, non-zero exits on bad input."""
+
 import json
 import os
 import subprocess
@@ -9,10 +10,15 @@ from conftest import PROJECT_ROOT
 
 
 def cli(settings, *args):
-    env = {**os.environ, "MONGO_URI": settings.mongo_uri, "DB_NAME": settings.db_name,
-           "STYLELENS_DATA_DIR": str(settings.data_dir)}
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, env=env,
-                          cwd=PROJECT_ROOT, timeout=300)
+    env = {
+        **os.environ,
+        "MONGO_URI": settings.mongo_uri,
+        "DB_NAME": settings.db_name,
+        "STYLELENS_DATA_DIR": str(settings.data_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300
+    )
 
 
 def test_ingest_search_and_status(settings, catalog_dir):
@@ -31,7 +37,11 @@ def test_ingest_search_and_status(settings, catalog_dir):
 
     status = json.loads(cli(settings, "status", "--json").stdout)
     assert {k: status[k] for k in ("products", "indexed", "index_in_step", "database")} == {
-        "products": 24, "indexed": 24, "index_in_step": True, "database": "ok"}
+        "products": 24,
+        "indexed": 24,
+        "index_in_step": True,
+        "database": "ok",
+    }
     assert status["encoder"] == "baseline@1"
 
 

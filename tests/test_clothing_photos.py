@@ -1,4 +1,5 @@
 """The clothing-photos label mapping (one table) and the fixed split by sender."""
+
 import csv
 import json
 
@@ -47,9 +48,20 @@ def _write_photos(folder, rows):
 def test_photos_split_by_sender_never_by_image(tmp_path):
     held = sorted(clothing_photos.held_out_senders())[:2]
     kept = [str(n) for n in range(1000) if not clothing_photos.sender_is_held_out(str(n))][:2]
-    rows = [(f"p{i}", sender, label) for i, (sender, label) in enumerate(
-        [(held[0], "Dress"), (held[0], "Shoes"), (held[1], "Hat"), (kept[0], "Dress"), (kept[0], "Body"),
-         (kept[1], "Pants"), (kept[1], "T-Shirt")])]
+    rows = [
+        (f"p{i}", sender, label)
+        for i, (sender, label) in enumerate(
+            [
+                (held[0], "Dress"),
+                (held[0], "Shoes"),
+                (held[1], "Hat"),
+                (kept[0], "Dress"),
+                (kept[0], "Body"),
+                (kept[1], "Pants"),
+                (kept[1], "T-Shirt"),
+            ]
+        )
+    ]
     _write_photos(tmp_path, rows)
     (tmp_path / "images" / "p6.jpg").unlink()  # a listed photo whose file is missing is skipped
     photos = read_photos(tmp_path)

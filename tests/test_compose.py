@@ -1,4 +1,5 @@
 """Composed search (reference + feedback) through the engine and the CLI, on the synthetic catalog."""
+
 import json
 
 import pytest
@@ -34,14 +35,17 @@ def test_an_uploaded_reference_works_without_catalog_constraints(loaded_engine):
     assert len(result.hits) == 5 and {h.product.gender for h in result.hits} <= {"Women", "Unisex"}
 
 
-@pytest.mark.parametrize("text, note", [
-    ("", "No feedback given"),
-    ("   ", "No feedback given"),
-    ("plus sombre por favor", "No change StyleLens knows"),
-    ("slim fit", "does not record fit"),
-    ("ligher", "“ligher” as “lighter”"),
-    ("lighter " * 2000, "only the first 500"),
-])
+@pytest.mark.parametrize(
+    "text, note",
+    [
+        ("", "No feedback given"),
+        ("   ", "No feedback given"),
+        ("plus sombre por favor", "No change StyleLens knows"),
+        ("slim fit", "does not record fit"),
+        ("ligher", "“ligher” as “lighter”"),
+        ("lighter " * 2000, "only the first 500"),
+    ],
+)
 def test_odd_feedback_still_gives_results_with_a_note(loaded_engine, text, note):
     result = loaded_engine.search_composed(text, ref_id=RED_TSHIRT, k=5)
     assert result.hits
@@ -69,18 +73,20 @@ def test_cli_compose_and_evaluate_with_a_method(loaded_engine, tmp_path, capsys)
     assert out["method"] == "sum" and len(out["hits"]) == 3 and out["understood"]["colour_group"] == "Green"
     assert main(["compose", "--ref-id", "999999", "--text", "in green"]) == 1
     queries = tmp_path / "feedback.jsonl"
-    queries.write_text(json.dumps({"ref_id": RED_TSHIRT, "text": "in green", "relevant_ids": [1002],
-                                   "kind": "colour"}) + "\n")
+    queries.write_text(
+        json.dumps({"ref_id": RED_TSHIRT, "text": "in green", "relevant_ids": [1002], "kind": "colour"}) + "\n"
+    )
     for method in ("image", "text", "sum"):
         assert main(["evaluate", "--queries", str(queries), "--method", method, "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
         assert report["method"] == method and report["n"] == 1
-    queries.write_text(json.dumps({"ref_id": RED_TSHIRT, "text": "for women, a dress", "relevant_ids": [1006],
-                                   "kind": "gender"}) + "\n")
+    queries.write_text(
+        json.dumps({"ref_id": RED_TSHIRT, "text": "for women, a dress", "relevant_ids": [1006], "kind": "gender"})
+        + "\n"
+    )
     assert main(["evaluate", "--queries", str(queries), "--method", "image", "--json"]) == 0
     free = json.loads(capsys.readouterr().out)
-    assert main(["evaluate", "--queries", str(queries), "--method", "image", "--constraints",
-                 "--json"]) == 0
+    assert main(["evaluate", "--queries", str(queries), "--method", "image", "--constraints", "--json"]) == 0
     constrained = json.loads(capsys.readouterr().out)
     assert constrained["constraints"] and constrained["recall@1"] == 1.0  # only women's items remain, red first
     assert free["recall@1"] == 0.0  # the image alone finds other men's t-shirts

@@ -1,4 +1,5 @@
 """The learned composer: shapes, save/load round trip, the encoder check, and a tiny training run."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,17 +10,22 @@ from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_ch
 from core.errors import ModelUnavailable, QueryError
 from tests.conftest import draw_product, write_catalog
 
-SMALL = ComposerConfig(image_dim=16, image_tokens=1, text_dim=384, embed_dim=16, width=32, layers=1, heads=2,
-                       max_text_tokens=8)
+SMALL = ComposerConfig(
+    image_dim=16, image_tokens=1, text_dim=384, embed_dim=16, width=32, layers=1, heads=2, max_text_tokens=8
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    labels = Labels(article_types=("Tshirts", "Heels", "Dresses", "Jeans"), colours=("Red", "Blue"),
-                    genders=("Men", "Women"))
+    labels = Labels(
+        article_types=("Tshirts", "Heels", "Dresses", "Jeans"), colours=("Red", "Blue"), genders=("Men", "Women")
+    )
     path = tmp_path_factory.mktemp("enc") / "tiny.pt"
-    save_checkpoint(StyleLensModel(TowerConfig(image_size=32, widths=(8, 8, 16, 16), embed_dim=16), labels).eval(),
-                    path, {"version": "1"})
+    save_checkpoint(
+        StyleLensModel(TowerConfig(image_size=32, widths=(8, 8, 16, 16), embed_dim=16), labels).eval(),
+        path,
+        {"version": "1"},
+    )
     return path
 
 
@@ -30,8 +36,13 @@ def tiny_encoder(tiny_checkpoint):
 
 def test_composer_shapes_and_unit_output():
     model = Composer(SMALL).eval()
-    query = model(torch.randn(3, 1, 16), torch.nn.functional.normalize(torch.randn(3, 16), dim=1),
-                  torch.randn(3, 5, 384), torch.tensor([[1, 1, 1, 0, 0]] * 3, dtype=torch.bool), torch.randn(3, 16))
+    query = model(
+        torch.randn(3, 1, 16),
+        torch.nn.functional.normalize(torch.randn(3, 16), dim=1),
+        torch.randn(3, 5, 384),
+        torch.tensor([[1, 1, 1, 0, 0]] * 3, dtype=torch.bool),
+        torch.randn(3, 16),
+    )
     assert query.shape == (3, 16)
     assert torch.allclose(query.norm(dim=1), torch.ones(3), atol=1e-5)
 
@@ -66,12 +77,23 @@ def test_training_run_on_a_tiny_catalog(tiny_encoder, tiny_checkpoint, tmp_path)
 
     write_catalog(tmp_path / "catalog")
     out = tmp_path / "composer.pt"
-    arguments = ["--catalog", str(tmp_path / "catalog"), "--encoder", str(tiny_checkpoint),
-                 "--out", str(out), "--work", str(tmp_path / "work"), "--batch", "16", "--per-reference", "4"]
+    arguments = [
+        "--catalog",
+        str(tmp_path / "catalog"),
+        "--encoder",
+        str(tiny_checkpoint),
+        "--out",
+        str(out),
+        "--work",
+        str(tmp_path / "work"),
+        "--batch",
+        "16",
+        "--per-reference",
+        "4",
+    ]
     train_main([*arguments, "--epochs", "1"])
     train_main([*arguments, "--epochs", "2"])  # resumes
     model, record = load_composer(out)
     assert [h["epoch"] for h in record["history"]] == [1, 2]
     assert record["encoder"] == tiny_encoder.model_key and "held-out" in record["split"]
     assert model.config.image_tokens == 1 and model.config.embed_dim == 16
-

@@ -1,4 +1,5 @@
 """Keypoints and garment boxes drawn on a photo: drawn where they belong, the original left untouched."""
+
 from PIL import Image
 
 from core.look.drawing import BOX_COLOURS, draw_boxes, draw_pose
@@ -10,7 +11,7 @@ def test_boxes_are_drawn_in_their_class_colour_on_a_copy():
     drawn = draw_boxes(photo, [("footwear", (100, 400, 300, 580), 0.9)])
     assert photo.getpixel((100, 500)) == (255, 255, 255)
     colour = BOX_COLOURS["footwear"]
-    assert drawn.getpixel((100, 500)) == tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    assert drawn.getpixel((100, 500)) == tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
     assert drawn.getpixel((200, 500)) == (255, 255, 255)  # inside the box: the photo
 
 

@@ -1,5 +1,6 @@
 """Encoder loading: registry names, a StyleLens checkpoint file, and Hugging Face CLIP-style folders
 (a tiny CLIP built and saved by the test, so the `hf:` path is exercised offline)."""
+
 import numpy as np
 import pytest
 import torch
@@ -28,12 +29,25 @@ def tiny_clip_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-clip")
     tokenizer = AutoTokenizer.from_pretrained(bundled_minilm_path(), local_files_only=True)
     config = CLIPConfig(
-        text_config={"vocab_size": tokenizer.vocab_size, "hidden_size": 32, "intermediate_size": 64,
-                     "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 77,
-                     "pad_token_id": tokenizer.pad_token_id},
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                       "image_size": 32, "patch_size": 8},
-        projection_dim=16)
+        text_config={
+            "vocab_size": tokenizer.vocab_size,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 77,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=16,
+    )
     torch.manual_seed(0)
     CLIPModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

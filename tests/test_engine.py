@@ -1,4 +1,5 @@
 """Search through the engine: results, filters, bad queries, and the index kept in step."""
+
 import numpy as np
 import pytest
 from conftest import draw_product, write_catalog, write_styles
@@ -102,8 +103,9 @@ def test_a_changed_product_drops_other_models_vectors(loaded_engine, catalog_dir
     loaded_engine.catalog.set_embeddings([1000], np.ones((1, 4), np.float32), "other@1")
     assert loaded_engine.catalog.count_embedded("other@1") == 1
     product = loaded_engine.catalog.get([1000])[0]
-    loaded_engine.catalog.upsert([product], loaded_engine.encoder.embed_catalog([draw_product("dress", (0, 0, 0))],
-                                                                                ["x"]), "baseline@1")
+    loaded_engine.catalog.upsert(
+        [product], loaded_engine.encoder.embed_catalog([draw_product("dress", (0, 0, 0))], ["x"]), "baseline@1"
+    )
     assert loaded_engine.catalog.count_embedded("other@1") == 0
 
 

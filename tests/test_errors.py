@@ -1,5 +1,6 @@
 """The error hierarchy: every expected failure is a StyleLensError of its family (mapped to the CLI's exit codes);
 anything else is a bug and is never turned into a message."""
+
 import pytest
 
 import core.__main__
@@ -23,14 +24,29 @@ from core.errors import (
 
 
 def test_each_family_is_a_styleslens_error_and_none_is_a_value_error():
-    families = {QueryError: (InvalidId, QueryFileError), ImageError: (FileLimitError,),
-                CatalogFormatError: (ArchiveError,), ModelUnavailable: (AttributeModelUnavailable,),
-                DatabaseUnavailable: (MilvusUnavailable,), StorageError: ()}
+    families = {
+        QueryError: (InvalidId, QueryFileError),
+        ImageError: (FileLimitError,),
+        CatalogFormatError: (ArchiveError,),
+        ModelUnavailable: (AttributeModelUnavailable,),
+        DatabaseUnavailable: (MilvusUnavailable,),
+        StorageError: (),
+    }
     for family, members in families.items():
         assert issubclass(family, StyleLensError) and not issubclass(family, ValueError)
         assert all(issubclass(member, family) for member in members)
-    assert [exit_code(error("x")) for error in (QueryError, ImageError, CatalogFormatError, ModelUnavailable,
-                                                DatabaseUnavailable, MilvusUnavailable, StorageError)] == [1, 1, 1, 4, 3, 3, 5]
+    assert [
+        exit_code(error("x"))
+        for error in (
+            QueryError,
+            ImageError,
+            CatalogFormatError,
+            ModelUnavailable,
+            DatabaseUnavailable,
+            MilvusUnavailable,
+            StorageError,
+        )
+    ] == [1, 1, 1, 4, 3, 3, 5]
     assert EXIT_CODES[-1] == (StyleLensError, 1)
 
 

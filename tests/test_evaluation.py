@@ -1,4 +1,5 @@
 """The evaluation harness and `python -m core evaluate` on the synthetic catalog (baseline encoder)."""
+
 import json
 
 import numpy as np
@@ -21,14 +22,17 @@ def write_queries(folder, records):
 
 
 def test_read_queries_keeps_good_lines_and_says_why_others_are_skipped(tmp_path):
-    path = write_queries(tmp_path, [
-        {"text": "red t-shirt", "relevant_ids": [1000], "kind": "text"},
-        "{not json",
-        {"text": "no answers"},
-        {"relevant_ids": [1000]},
-        "",
-        {"image": "photos/a.jpg", "ref_id": 1001, "text": "in blue", "relevant_ids": ["1002"]},
-    ])
+    path = write_queries(
+        tmp_path,
+        [
+            {"text": "red t-shirt", "relevant_ids": [1000], "kind": "text"},
+            "{not json",
+            {"text": "no answers"},
+            {"relevant_ids": [1000]},
+            "",
+            {"image": "photos/a.jpg", "ref_id": 1001, "text": "in blue", "relevant_ids": ["1002"]},
+        ],
+    )
     queries, skipped = read_queries(path)
     assert [q.line for q in queries] == [1, 6]
     assert [line for line, _ in skipped] == [2, 3, 4]
@@ -48,18 +52,23 @@ def test_a_file_without_usable_queries_is_refused(tmp_path):
 def test_text_image_and_reference_queries_are_scored(loaded_engine, tmp_path):
     (tmp_path / "photos").mkdir()
     draw_product("dress", (200, 30, 30)).save(tmp_path / "photos" / "red-dress.png")
-    path = write_queries(tmp_path, [
-        {"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"},
-        {"image": "photos/red-dress.png", "relevant_ids": DRESSES, "kind": "image"},
-        {"ref_id": 1000, "relevant_ids": TSHIRTS, "kind": "image"},
-        {"ref_id": 1000, "relevant_ids": [1000]},  # only itself relevant: it never counts
-        {"ref_id": 999999, "relevant_ids": [1000]},
-    ])
+    path = write_queries(
+        tmp_path,
+        [
+            {"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"},
+            {"image": "photos/red-dress.png", "relevant_ids": DRESSES, "kind": "image"},
+            {"ref_id": 1000, "relevant_ids": TSHIRTS, "kind": "image"},
+            {"ref_id": 1000, "relevant_ids": [1000]},  # only itself relevant: it never counts
+            {"ref_id": 999999, "relevant_ids": [1000]},
+        ],
+    )
     queries, skipped = read_queries(path)
     report = evaluate(loaded_engine, queries, k=50, skipped=skipped)
     assert report.overall["n"] == 3
-    assert report.skipped == [(4, "no relevant id other than the query's own reference"),
-                              (5, "ref_id 999999 is not in the catalog")]
+    assert report.skipped == [
+        (4, "no relevant id other than the query's own reference"),
+        (5, "ref_id 999999 is not in the catalog"),
+    ]
     text, dress, ref = report.outcomes
     assert text.first_rank == 1 and text.metrics["mrr"] == 1.0
     assert dress.ranked[0] in DRESSES and dress.metrics["recall@1"] == 1.0
@@ -95,10 +104,13 @@ def test_the_baseline_methods_by_hand():
 
 
 def test_cli_evaluate_prints_the_contract_fields(loaded_engine, tmp_path, capsys):
-    path = write_queries(tmp_path, [
-        {"text": "Acme Women Blue Dresses", "relevant_ids": [1007], "kind": "text"},
-        {"ref_id": 1012, "relevant_ids": list(range(1012, 1018)), "kind": "image"},
-    ])
+    path = write_queries(
+        tmp_path,
+        [
+            {"text": "Acme Women Blue Dresses", "relevant_ids": [1007], "kind": "text"},
+            {"ref_id": 1012, "relevant_ids": list(range(1012, 1018)), "kind": "image"},
+        ],
+    )
     assert main(["evaluate", "--queries", str(path), "--k", "60", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     for field in ("n", "recall@1", "recall@5", "recall@10", "recall@50", "precision@10", "mrr", "ndcg@10", "by_kind"):

@@ -1,4 +1,5 @@
 """The database stopping while StyleLens runs: a clear error, nothing lost, and recovery once it is back."""
+
 import os
 import signal
 import time
@@ -76,7 +77,8 @@ def test_page_reports_a_stopped_database_and_recovers(own_server, monkeypatch, t
     monkeypatch.setenv("MONGO_URI", uri)
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path / "data"))
     StyleLens(load_settings(), Catalog.open(load_settings()), encoder).import_catalog(
-        catalog_dir / "images", catalog_dir / "styles.csv")
+        catalog_dir / "images", catalog_dir / "styles.csv"
+    )
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120).switch_page("pages/search.py")
     at.session_state["query"] = ("text", "red dress")
     assert at.run().markdown and not at.error

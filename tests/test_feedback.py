@@ -1,21 +1,25 @@
 """Reading feedback text: intents, casual wording, typos, and what the catalog cannot see."""
+
 import pytest
 
 from core.feedback import parse_feedback
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("same but in navy", {"colour_group": "Blue"}),
-    ("lighter color", {"lightness": 1}),
-    ("a bit darker pls", {"lightness": -1}),
-    ("the women's version", {"gender": "Women"}),
-    ("for him", {"gender": "Men"}),
-    ("as a shirt instead", {"article_type": "Shirts"}),
-    ("make it a t-shirt in red", {"article_type": "Tshirts", "colour_group": "Red"}),
-    ("flip flops for the gym", {"article_type": "Flip Flops", "usage": "Sports"}),
-    ("striped, for winter", {"pattern": "striped", "season": "Winter"}),
-    ("lighter and for women", {"lightness": 1, "gender": "Women"}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("same but in navy", {"colour_group": "Blue"}),
+        ("lighter color", {"lightness": 1}),
+        ("a bit darker pls", {"lightness": -1}),
+        ("the women's version", {"gender": "Women"}),
+        ("for him", {"gender": "Men"}),
+        ("as a shirt instead", {"article_type": "Shirts"}),
+        ("make it a t-shirt in red", {"article_type": "Tshirts", "colour_group": "Red"}),
+        ("flip flops for the gym", {"article_type": "Flip Flops", "usage": "Sports"}),
+        ("striped, for winter", {"pattern": "striped", "season": "Winter"}),
+        ("lighter and for women", {"lightness": 1, "gender": "Women"}),
+    ],
+)
 def test_intents_are_read(text, expected):
     feedback = parse_feedback(text)
     for name, value in expected.items():

@@ -1,4 +1,5 @@
 """Garment features on constructed pictures: colours, lightness, silhouette, sleeves, pattern."""
+
 from PIL import Image, ImageDraw
 
 from core.garment_features import GarmentFeatures, extract, sleeves_on_model
@@ -72,8 +73,11 @@ def arms(skin_from: float) -> tuple[Image.Image, list[Landmark]]:
             pen.rectangle([x - 8, start, x + 8, 142], fill=SKIN)
     points = [Landmark(0.5, 0.5, 0.0)] * 33
     for shoulder, elbow, wrist, x in ((11, 13, 15, 0.75), (12, 14, 16, 0.25)):
-        points[shoulder], points[elbow], points[wrist] = (Landmark(x, 0.3, 0.9), Landmark(x, 0.5, 0.9),
-                                                          Landmark(x, 0.7, 0.9))
+        points[shoulder], points[elbow], points[wrist] = (
+            Landmark(x, 0.3, 0.9),
+            Landmark(x, 0.5, 0.9),
+            Landmark(x, 0.7, 0.9),
+        )
     return photo, points
 
 

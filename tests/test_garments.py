@@ -1,4 +1,5 @@
 """Mask -> garment box conversion and the label grouping of "shop the look", on constructed label maps."""
+
 import numpy as np
 
 from core.look.garments import DETECTOR_CLASSES, GROUP_OF_LABEL, garment_boxes

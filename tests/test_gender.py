@@ -1,4 +1,5 @@
 """The gender check: a linear layer over the bundled encoder's views of the person and their face."""
+
 import pytest
 import torch
 from PIL import Image
@@ -9,6 +10,7 @@ from core.look.gender import FACE_SIDE, GenderModel, face_crop, load_gender_mode
 
 class Encoder:
     """Stand-in encoder: embeds a picture as its mean red and mean blue (0..1)."""
+
     model_key = "toy@1"
 
     def __init__(self):
@@ -18,8 +20,9 @@ class Encoder:
         import numpy as np
 
         self.seen += [image.size for image in images]
-        return np.array([[np.asarray(i)[..., 0].mean() / 255, np.asarray(i)[..., 2].mean() / 255] for i in images],
-                        dtype=np.float32)
+        return np.array(
+            [[np.asarray(i)[..., 0].mean() / 255, np.asarray(i)[..., 2].mean() / 255] for i in images], dtype=np.float32
+        )
 
 
 def bluish_is_men() -> torch.nn.Linear:

@@ -1,5 +1,6 @@
 """The drills' hostile inputs (benchmarks/hostile.py), every one, against the test catalog: each ends by itself
 within 5 s, refused with a message or handled, with no process left and nothing half-written."""
+
 import os
 import stat
 
@@ -23,8 +24,9 @@ def hostile_context(tmp_path_factory, mongo_uri, encoder):
 
     folder = tmp_path_factory.mktemp("hostile")
     saved = {k: os.environ.get(k) for k in ("MONGO_URI", "DB_NAME", "STYLELENS_DATA_DIR", "PATH")}
-    os.environ.update(MONGO_URI=mongo_uri, DB_NAME=f"test_{uuid.uuid4().hex[:10]}",
-                      STYLELENS_DATA_DIR=str(folder / "data"))
+    os.environ.update(
+        MONGO_URI=mongo_uri, DB_NAME=f"test_{uuid.uuid4().hex[:10]}", STYLELENS_DATA_DIR=str(folder / "data")
+    )
     # A Ghostscript that leaves a marker and hangs: if Pillow ever hands a file to it, the case fails.
     fake_bin = folder / "bin"
     fake_bin.mkdir()
@@ -63,7 +65,12 @@ def test_hostile_input(case, hostile_context):
 def test_summary_counts_each_group():
     from benchmarks.hostile import Outcome
 
-    table = summary([Outcome("a", "image", "refused", "", 0.1), Outcome("b", "image", "FAILED", "", 2.0),
-                     Outcome("c", "text", "handled", "", 0.3)])
+    table = summary(
+        [
+            Outcome("a", "image", "refused", "", 0.1),
+            Outcome("b", "image", "FAILED", "", 2.0),
+            Outcome("c", "text", "handled", "", 0.3),
+        ]
+    )
     assert table["image"] == {"cases": 2, "refused": 1, "handled": 0, "failed": 1, "max_s": 2.0}
     assert table["text"]["handled"] == 1

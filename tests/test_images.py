@@ -1,4 +1,5 @@
 """Every kind of bad or unusual image gives an upright RGB picture or a clear ImageError."""
+
 import io
 
 import pytest
@@ -18,11 +19,14 @@ def test_plain_jpeg_is_rgb():
     assert image.mode == "RGB" and image.size == (40, 30)
 
 
-@pytest.mark.parametrize("data, words", [
-    (b"", "empty"),
-    (b"this is a text file, not a picture", "not an image"),
-    (b"%PDF-1.4 fake pdf", "not an image"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"", "empty"),
+        (b"this is a text file, not a picture", "not an image"),
+        (b"%PDF-1.4 fake pdf", "not an image"),
+    ],
+)
 def test_non_images_are_refused(data, words):
     with pytest.raises(ImageError, match=words):
         load_image(data)

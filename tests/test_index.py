@@ -1,4 +1,5 @@
 """The FAISS index: filtered search, persistence with its id map, staleness and rebuilds."""
+
 import numpy as np
 import pytest
 
@@ -10,9 +11,18 @@ def products_and_vectors(n=40, dim=8, seed=0):
     rng = np.random.default_rng(seed)
     vectors = rng.normal(size=(n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    products = [Product(id=100 + i, name=f"p{i}", gender=["Men", "Women", "Unisex"][i % 3],
-                        master_category="Apparel", sub_category=["Topwear", "Bottomwear"][i % 2],
-                        article_type=["Tshirts", "Jeans"][i % 2], base_colour="Red") for i in range(n)]
+    products = [
+        Product(
+            id=100 + i,
+            name=f"p{i}",
+            gender=["Men", "Women", "Unisex"][i % 3],
+            master_category="Apparel",
+            sub_category=["Topwear", "Bottomwear"][i % 2],
+            article_type=["Tshirts", "Jeans"][i % 2],
+            base_colour="Red",
+        )
+        for i in range(n)
+    ]
     return products, vectors
 
 
@@ -44,24 +54,40 @@ def test_large_catalogs_get_a_tuned_ivf_index_that_keeps_filters_exact_enough(tm
     centres = rng.normal(size=(30, 16)).astype(np.float32)
     vectors = centres[rng.integers(0, 30, 3000)] + 0.4 * rng.normal(size=(3000, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    products = [Product(id=i, name=f"p{i}", gender=["Men", "Women"][i % 2], master_category="Apparel",
-                        sub_category="Shoes" if i % 20 == 0 else "Topwear", article_type="x", base_colour="Red")
-                for i in range(3000)]
+    products = [
+        Product(
+            id=i,
+            name=f"p{i}",
+            gender=["Men", "Women"][i % 2],
+            master_category="Apparel",
+            sub_category="Shoes" if i % 20 == 0 else "Topwear",
+            article_type="x",
+            base_colour="Red",
+        )
+        for i in range(3000)
+    ]
     index = VectorIndex.build(products, vectors, "m@1", "s", exact_limit=1000)
     manifest = index.manifest
     assert manifest.index_type == "ivf" and manifest.lists == 76 and 1 <= manifest.nprobe < manifest.lists
     assert manifest.tuned_recall >= core.index.TARGET_RECALL
     queries = vectors[rng.choice(3000, 50, replace=False)] + 0.1 * rng.normal(size=(50, 16)).astype(np.float32)
-    for where, allowed in [(SearchFilter(), np.ones(3000, bool)),
-                           (SearchFilter.make("Men", include_unisex=False), np.arange(3000) % 2 == 0),  # broad
-                           (SearchFilter.make(category="Shoes"), np.arange(3000) % 20 == 0)]:  # selective: exact
-        overlap = np.mean([len({h.id for h in index.search(q, 10, where)} & set(brute_force(vectors, q, allowed, 10)))
-                           / 10 for q in queries])
+    for where, allowed in [
+        (SearchFilter(), np.ones(3000, bool)),
+        (SearchFilter.make("Men", include_unisex=False), np.arange(3000) % 2 == 0),  # broad
+        (SearchFilter.make(category="Shoes"), np.arange(3000) % 20 == 0),
+    ]:  # selective: exact
+        overlap = np.mean(
+            [
+                len({h.id for h in index.search(q, 10, where)} & set(brute_force(vectors, q, allowed, 10))) / 10
+                for q in queries
+            ]
+        )
         assert overlap >= 0.9, (where, overlap)
         assert all(allowed[h.id] for q in queries[:5] for h in index.search(q, 10, where))
     shoes = SearchFilter.make(category="Shoes")
-    assert [h.id for h in index.search(queries[0], 10, shoes)] == brute_force(vectors, queries[0],
-                                                                             np.arange(3000) % 20 == 0, 10)
+    assert [h.id for h in index.search(queries[0], 10, shoes)] == brute_force(
+        vectors, queries[0], np.arange(3000) % 20 == 0, 10
+    )
     index.save(tmp_path / "ivf.npz")
     loaded = VectorIndex.load(tmp_path / "ivf.npz")
     assert loaded.manifest == manifest

@@ -1,4 +1,5 @@
 """Catalog import: idempotent, updates changed rows, reports bad rows, writes nothing on a bad CSV."""
+
 import io
 import shutil
 import zipfile

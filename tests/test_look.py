@@ -1,5 +1,6 @@
 """Shop the look on a constructed outfit photo with stand-in models: class -> category mapping, one box per
 class, filtered per-garment retrieval, notes, the packshot shortcut and the JSON contract."""
+
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,11 @@ def outfit() -> tuple[Image.Image, list[Detection]]:
     photo = Image.new("RGB", (200, 400), "white")
     photo.paste(draw_product("tshirt", (200, 30, 30), size=180), (10, 10))
     photo.paste(draw_product("trousers", (30, 60, 200), size=180), (10, 200))
-    return photo, [Detection("topwear", (10, 10, 190, 190), 0.9), Detection("topwear", (0, 0, 100, 100), 0.3),
-                   Detection("bottomwear", (10, 200, 190, 380), 0.8)]
+    return photo, [
+        Detection("topwear", (10, 10, 190, 190), 0.9),
+        Detection("topwear", (0, 0, 100, 100), 0.3),
+        Detection("bottomwear", (10, 200, 190, 380), 0.8),
+    ]
 
 
 def test_each_detector_class_maps_to_catalog_categories():
@@ -63,8 +67,12 @@ def test_every_garment_gets_products_of_its_kind_and_gender(loaded_engine):
     assert data["full_shot"] and data["front_facing"] and data["reasons"] == []
     assert data["gender"] == "Men" and data["gender_confidence"] == 0.87
     assert data["garments"][0]["label"] == "topwear" and data["garments"][0]["box"] == [10, 10, 190, 190]
-    assert {"score", "hits"} <= set(data["garments"][0]) and set(data["timings_ms"]) == {"pose", "gender", "detect",
-                                                                                         "search"}
+    assert {"score", "hits"} <= set(data["garments"][0]) and set(data["timings_ms"]) == {
+        "pose",
+        "gender",
+        "detect",
+        "search",
+    }
 
 
 def test_the_user_can_override_the_gender(loaded_engine):
@@ -95,7 +103,9 @@ def test_cli_look_says_when_the_detector_is_not_trained_yet(settings, tmp_path, 
 
     monkeypatch.setattr(core.look.shop, "DETECTOR_WEIGHTS", tmp_path / "missing.pt")
     draw_product("dress", (0, 0, 0)).save(tmp_path / "photo.png")
-    assert main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 4  # a model unavailable (core.errors.EXIT_CODES)
+    assert (
+        main(["look", "--image", str(tmp_path / "photo.png"), "--json"]) == 4
+    )  # a model unavailable (core.errors.EXIT_CODES)
     assert "garment detector" in capsys.readouterr().err
 
 
@@ -169,8 +179,9 @@ def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, t
     detector = GarmentDetector(tiny_detector, confidence=0.0)
     found = detector(Image.new("RGB", (300, 400), "white"))
     assert detector.image_size == 160 and found
-    assert all(d.label in CATALOG_CATEGORIES and 0 <= d.box[0] <= d.box[2] <= 300 and 0 <= d.box[3] <= 400
-               for d in found)
+    assert all(
+        d.label in CATALOG_CATEGORIES and 0 <= d.box[0] <= d.box[2] <= 300 and 0 <= d.box[3] <= 400 for d in found
+    )
     other = torch.load(tiny_detector, weights_only=False)
     other["model"].names = {i: str(i) for i in range(4)}
     torch.save(other, tmp_path / "coco.pt")
@@ -178,8 +189,9 @@ def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, t
         GarmentDetector(tmp_path / "coco.pt")
 
 
-def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny_detector, tmp_path, capsys,
-                                                  monkeypatch):
+def test_cli_look_prints_one_json_object_per_photo(
+    settings, loaded_engine, tiny_detector, tmp_path, capsys, monkeypatch
+):
     import json
 
     import core.look.gender
@@ -192,8 +204,9 @@ def test_cli_look_prints_one_json_object_per_photo(settings, loaded_engine, tiny
     from core.encoders import BUNDLED_ENCODER, load_encoder
 
     bundled = load_encoder(BUNDLED_ENCODER)
-    core.look.gender.save_gender_model(tmp_path / "gender.pt", torch.nn.Linear(2 * bundled.dim, 2),
-                                  {"encoder": bundled.model_key})
+    core.look.gender.save_gender_model(
+        tmp_path / "gender.pt", torch.nn.Linear(2 * bundled.dim, 2), {"encoder": bundled.model_key}
+    )
     monkeypatch.setattr(core.look.gender, "BUNDLED_GENDER_MODEL", tmp_path / "gender.pt")
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -243,4 +256,6 @@ def test_garments_are_segmented_boxed_by_their_masks_and_drawn(loaded_engine):
     assert data["segmented"] and data["box"] == [10, 10, 190, 190] and data["mask_box"] == list(top.mask_box)
     assert data["colour"] == "#c81e1e"
     tinted = np.asarray(draw_masks(photo, [("topwear", top.mask)]))
-    assert (tinted[top.mask] != np.asarray(photo)[top.mask]).any() and (tinted[~top.mask] == np.asarray(photo)[~top.mask]).all()
+    assert (tinted[top.mask] != np.asarray(photo)[top.mask]).any() and (
+        tinted[~top.mask] == np.asarray(photo)[~top.mask]
+    ).all()

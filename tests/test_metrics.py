@@ -1,4 +1,5 @@
 """Retrieval metrics against numbers worked out by hand."""
+
 import math
 
 import pytest
@@ -79,8 +80,12 @@ def test_average_precision_by_hand():
     perfect = [("a", (0, 0, 10, 10), 0.9), ("b", (1, 1, 10, 10), 0.8)]
     assert average_precision(perfect, truths) == 1.0
     # ranked: miss (wrong place), hit a, duplicate on a (miss), hit b -> P/R steps (1/2 at R .5, 2/4 at R 1)
-    mixed = [("a", (50, 50, 60, 60), 0.95), ("a", (0, 0, 10, 10), 0.9), ("a", (0, 0, 10, 10), 0.85),
-             ("b", (0, 0, 10, 10), 0.5)]
+    mixed = [
+        ("a", (50, 50, 60, 60), 0.95),
+        ("a", (0, 0, 10, 10), 0.9),
+        ("a", (0, 0, 10, 10), 0.85),
+        ("b", (0, 0, 10, 10), 0.5),
+    ]
     assert average_precision(mixed, truths) == 0.5 * 0.5 + 0.5 * 0.5
     assert average_precision([("c", (0, 0, 10, 10), 0.9)], truths) == 0.0
     assert average_precision([], {}) == 0.0

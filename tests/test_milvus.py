@@ -1,5 +1,6 @@
 """The vector-store contract, for both backends: FAISS (embedded) and Milvus (Milvus Lite in a file, the real
 Milvus client). Same catalog ids, filters, in-step check and rebuild; the same top-10 for the same queries."""
+
 import numpy as np
 import pytest
 
@@ -31,8 +32,13 @@ def test_milvus_and_faiss_return_the_same_results_for_the_same_queries(milvus_en
     assert isinstance(milvus_index, MilvusIndex) and milvus_index.manifest.backend == "milvus"
     assert len(milvus_index) == len(faiss_index) == len(products)
     shirts = {p.id for p in products if p.article_type == "Tshirts"}
-    filters = [SearchFilter(), SearchFilter.make("Women"), SearchFilter.make(category="Footwear"),
-               SearchFilter(ids=tuple(sorted(shirts)[:3])), SearchFilter.make("Men", "Topwear")]
+    filters = [
+        SearchFilter(),
+        SearchFilter.make("Women"),
+        SearchFilter.make(category="Footwear"),
+        SearchFilter(ids=tuple(sorted(shirts)[:3])),
+        SearchFilter.make("Men", "Topwear"),
+    ]
     for row in range(0, len(vectors), 7):
         for where in filters:
             ours = [n.id for n in milvus_index.search(vectors[row], 10, where)]
@@ -41,8 +47,7 @@ def test_milvus_and_faiss_return_the_same_results_for_the_same_queries(milvus_en
 
 
 @pytest.mark.parametrize("largest_limit", [16_384, 3])  # over-fetch by the ids' share; ids in slices
-def test_an_id_filter_too_long_for_one_expression_gives_the_same_results(milvus_engine, monkeypatch,
-                                                                         largest_limit):
+def test_an_id_filter_too_long_for_one_expression_gives_the_same_results(milvus_engine, monkeypatch, largest_limit):
     import core.milvus_index
 
     monkeypatch.setattr(core.milvus_index, "EXPRESSION_IDS", 4)
@@ -117,14 +122,32 @@ def test_the_cli_runs_on_milvus_lite_with_milvus_uri_a_file(loaded_engine, tmp_p
     from conftest import PROJECT_ROOT
 
     settings = loaded_engine.settings
-    env = {**os.environ, "MONGO_URI": settings.mongo_uri, "DB_NAME": settings.db_name,
-           "STYLELENS_DATA_DIR": str(settings.data_dir), "ENCODER_NAME": "baseline",
-           "VECTOR_BACKEND": "milvus", "MILVUS_URI": str(tmp_path / "cli-milvus.db")}
-    run = subprocess.run([sys.executable, "-m", "core", "search", "--text", "red t-shirt", "--k", "3", "--json"],
-                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "MONGO_URI": settings.mongo_uri,
+        "DB_NAME": settings.db_name,
+        "STYLELENS_DATA_DIR": str(settings.data_dir),
+        "ENCODER_NAME": "baseline",
+        "VECTOR_BACKEND": "milvus",
+        "MILVUS_URI": str(tmp_path / "cli-milvus.db"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "core", "search", "--text", "red t-shirt", "--k", "3", "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(json.loads(run.stdout)["hits"]) == 3
-    status = subprocess.run([sys.executable, "-m", "core", "status", "--json"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    status = subprocess.run(
+        [sys.executable, "-m", "core", "status", "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     data = json.loads(status.stdout)
     assert data["backend"] == "milvus" and data["index_in_step"] and data["index_type"] == "milvus-flat"

@@ -1,4 +1,5 @@
 """The pages, run headless through Streamlit's AppTest against the test database."""
+
 import io
 
 import pytest
@@ -24,7 +25,9 @@ def page(name: str) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in getattr(at, kind)]
+    parts = [
+        e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -50,14 +53,17 @@ def test_text_search_shows_a_grid(loaded_engine):
     assert "Acme Men Green Jeans" in texts(at)
 
 
-@pytest.mark.parametrize("query, message", [
-    (("text", ""), "Type a description"),
-    (("text", "red " * 3000), "only the first 500"),
-    (("image", TRUNCATED_JPEG), "damaged or truncated"),
-    (("image", b"hello"), "not an image"),
-    (("image", b"%!PS\n{ } loop\n"), "not an image"),  # PostScript named .jpg: never handed to Ghostscript
-    (("text", '{"$where": "sleep(100000)"}'), "Timing"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        (("text", ""), "Type a description"),
+        (("text", "red " * 3000), "only the first 500"),
+        (("image", TRUNCATED_JPEG), "damaged or truncated"),
+        (("image", b"hello"), "not an image"),
+        (("image", b"%!PS\n{ } loop\n"), "not an image"),  # PostScript named .jpg: never handed to Ghostscript
+        (("text", '{"$where": "sleep(100000)"}'), "Timing"),
+    ],
+)
 def test_search_bad_input_gives_a_message(loaded_engine, query, message):
     at = page("pages/search.py")
     at.session_state["query"] = query
@@ -92,8 +98,9 @@ def test_catalog_page_reports_a_bad_folder(settings, tmp_path):
     assert not at.exception and "No CSV file" in texts(at)
 
 
-@pytest.mark.parametrize("name", ["app.py", "pages/search.py", "pages/catalog.py", "pages/evaluate.py",
-                                  "pages/refine.py"])
+@pytest.mark.parametrize(
+    "name", ["app.py", "pages/search.py", "pages/catalog.py", "pages/evaluate.py", "pages/refine.py"]
+)
 def test_pages_say_when_the_database_is_down(monkeypatch, tmp_path, name):
     monkeypatch.setenv("MONGO_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300")
     monkeypatch.setenv("STYLELENS_DATA_DIR", str(tmp_path))
@@ -104,9 +111,11 @@ def test_pages_say_when_the_database_is_down(monkeypatch, tmp_path, name):
 
 def test_evaluate_page_runs_a_query_file_and_draws_curves_and_map(loaded_engine, tmp_path):
     path = tmp_path / "queries.jsonl"
-    path.write_text('{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n'
-                    '{"ref_id": 1006, "relevant_ids": [1007, 1008, 1009, 1010, 1011], "kind": "image"}\n'
-                    'not json\n')
+    path.write_text(
+        '{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n'
+        '{"ref_id": 1006, "relevant_ids": [1007, 1008, 1009, 1010, 1011], "kind": "image"}\n'
+        "not json\n"
+    )
     at = page("pages/evaluate.py").run()
     assert not at.exception
     at.text_input[0].set_value(str(path))
@@ -145,8 +154,11 @@ def test_refine_page_runs_a_two_step_dialogue_and_steps_back(loaded_engine):
     assert not at.exception and len(at.session_state["dialogue"]) == 2
     at.text_input(key="feedback-2").input("the women's version, as a dress").run()
     assert not at.exception and "Acme Women Blue Dresses" in texts(at)
-    card_lines = [line for line in texts(at).splitlines()
-                  if line.count(" · ") == 2 and "score" not in line and not line.startswith(("Acme", "**"))]
+    card_lines = [
+        line
+        for line in texts(at).splitlines()
+        if line.count(" · ") == 2 and "score" not in line and not line.startswith(("Acme", "**"))
+    ]
     assert card_lines and all(line.startswith(("Women · Dresses", "Unisex · Dresses")) for line in card_lines)
     assert "Women ✓" in texts(at)
     next(b for b in at.button if b.label == "↩ Step back").click().run()

@@ -1,5 +1,6 @@
 """The one photo path: segmentation, colour from the garment's pixels, the type prior, and every photo
 search (Search, Shop the Look, Refine with an upload, categories, evaluate) going through it."""
+
 import json
 
 import numpy as np
@@ -77,6 +78,7 @@ def test_embed_modes_photo_and_both(encoder):
     assert whole.segmented and whole.colour == RED  # the mask still gives the colour
     assert np.allclose(whole.vector, PhotoReader(encoder).read([picture])[0].vector)  # the photo as it came
     from core.encoders import l2_normalize
+
     assert np.allclose(both.vector, l2_normalize((cutout.vector + whole.vector)[None])[0], atol=1e-5)
     with pytest.raises(ValueError, match="embed must be one of"):
         PhotoReader(encoder, embed="crop")
@@ -145,8 +147,11 @@ def test_every_photo_search_goes_through_the_one_path(loaded_engine, catalog_dir
 def test_a_red_garment_on_green_finds_red_products(loaded_engine):
     """Embedding the cut-out (embed="cutout"), the background no longer colours the result."""
     picture = Image.new("RGB", (150, 150), GREEN)
-    picture.paste(draw_product("dress", RED, size=100).convert("RGB"), (25, 25),
-                  Image.fromarray((np.asarray(draw_product("dress", RED, size=100))[..., 1] < 128).astype(np.uint8) * 255))
+    picture.paste(
+        draw_product("dress", RED, size=100).convert("RGB"),
+        (25, 25),
+        Image.fromarray((np.asarray(draw_product("dress", RED, size=100))[..., 1] < 128).astype(np.uint8) * 255),
+    )
     loaded_engine.set_photo_reader(PhotoReader(loaded_engine.encoder, SquareSegmenter(), embed="cutout"))
     top = loaded_engine.search_image(picture, k=1).hits[0].product
     assert (top.article_type, top.base_colour) == ("Dresses", "Red")

@@ -1,4 +1,5 @@
 """The pose verdict on constructed landmarks (MediaPipe's 33 points, x/y in 0..1, y downwards)."""
+
 from core.look.pose import (
     LEFT_ANKLE,
     LEFT_HIP,
@@ -19,10 +20,19 @@ from core.look.pose import (
 
 def standing(**changes) -> list[Landmark]:
     """A person facing the camera, head to feet inside the frame (their left on the image's right)."""
-    points = {NOSE: (0.50, 0.12), 7: (0.53, 0.12), 8: (0.47, 0.12),
-              LEFT_SHOULDER: (0.60, 0.25), RIGHT_SHOULDER: (0.40, 0.25), LEFT_HIP: (0.56, 0.50),
-              RIGHT_HIP: (0.44, 0.50), LEFT_KNEE: (0.56, 0.70), RIGHT_KNEE: (0.44, 0.70),
-              LEFT_ANKLE: (0.56, 0.90), RIGHT_ANKLE: (0.44, 0.90)}
+    points = {
+        NOSE: (0.50, 0.12),
+        7: (0.53, 0.12),
+        8: (0.47, 0.12),
+        LEFT_SHOULDER: (0.60, 0.25),
+        RIGHT_SHOULDER: (0.40, 0.25),
+        LEFT_HIP: (0.56, 0.50),
+        RIGHT_HIP: (0.44, 0.50),
+        LEFT_KNEE: (0.56, 0.70),
+        RIGHT_KNEE: (0.44, 0.70),
+        LEFT_ANKLE: (0.56, 0.90),
+        RIGHT_ANKLE: (0.44, 0.90),
+    }
     points.update(changes.get("moved", {}))
     hidden = changes.get("hidden", ())
     return [Landmark(*points.get(i, (0.5, 0.5)), 0.1 if i in hidden or i not in points else 0.95) for i in range(33)]
@@ -53,8 +63,14 @@ def test_half_body_shot_is_not_full_but_can_face_the_camera():
 
 def test_facing_is_judged_in_pixels_whatever_the_photos_shape():
     # the same person pasted into a wide landscape photo: half as wide a share of the photo's width
-    wide = standing(moved={LEFT_SHOULDER: (0.535, 0.25), RIGHT_SHOULDER: (0.465, 0.25), LEFT_HIP: (0.53, 0.50),
-                           RIGHT_HIP: (0.47, 0.50)})
+    wide = standing(
+        moved={
+            LEFT_SHOULDER: (0.535, 0.25),
+            RIGHT_SHOULDER: (0.465, 0.25),
+            LEFT_HIP: (0.53, 0.50),
+            RIGHT_HIP: (0.47, 0.50),
+        }
+    )
     assert judge_pose(wide, aspect=1.0).reasons == ("person turned sideways",)
     assert judge_pose(wide, aspect=16 / 9).front_facing
 
@@ -80,15 +96,31 @@ def test_sideways_and_back_views():
     sideways = standing(moved={LEFT_SHOULDER: (0.52, 0.25), RIGHT_SHOULDER: (0.48, 0.25)})
     verdict = judge_pose(sideways)
     assert verdict.full_shot and not verdict.front_facing and "person turned sideways" in verdict.reasons
-    back = standing(moved={LEFT_SHOULDER: (0.40, 0.25), RIGHT_SHOULDER: (0.60, 0.25),
-                           LEFT_HIP: (0.44, 0.50), RIGHT_HIP: (0.56, 0.50)})
+    back = standing(
+        moved={
+            LEFT_SHOULDER: (0.40, 0.25),
+            RIGHT_SHOULDER: (0.60, 0.25),
+            LEFT_HIP: (0.44, 0.50),
+            RIGHT_HIP: (0.56, 0.50),
+        }
+    )
     assert "person seen from the back" in judge_pose(back).reasons
 
 
 def test_too_small_in_the_frame():
-    tiny = {NOSE: (0.5, 0.40), 7: (0.51, 0.40), 8: (0.49, 0.40), LEFT_SHOULDER: (0.53, 0.44),
-            RIGHT_SHOULDER: (0.47, 0.44), LEFT_HIP: (0.52, 0.52), RIGHT_HIP: (0.48, 0.52), LEFT_KNEE: (0.52, 0.58),
-            RIGHT_KNEE: (0.48, 0.58), LEFT_ANKLE: (0.52, 0.64), RIGHT_ANKLE: (0.48, 0.64)}
+    tiny = {
+        NOSE: (0.5, 0.40),
+        7: (0.51, 0.40),
+        8: (0.49, 0.40),
+        LEFT_SHOULDER: (0.53, 0.44),
+        RIGHT_SHOULDER: (0.47, 0.44),
+        LEFT_HIP: (0.52, 0.52),
+        RIGHT_HIP: (0.48, 0.52),
+        LEFT_KNEE: (0.52, 0.58),
+        RIGHT_KNEE: (0.48, 0.58),
+        LEFT_ANKLE: (0.52, 0.64),
+        RIGHT_ANKLE: (0.48, 0.64),
+    }
     assert "the person is too small in the photo" in judge_pose(standing(moved=tiny)).reasons
 
 
@@ -128,4 +160,6 @@ def test_wide_photos_are_read_in_overlapping_squares_and_faces_seen_twice_count_
     assert [left for left, _ in tiles] == [0, 300, 600, 900] and all(t.size == (600, 600) for _, t in tiles)
     assert [left for left, _ in _square_tiles(Image.new("RGB", (500, 800)))] == [0]
     assert _without_duplicates([(100, 50, 150, 100), (102, 52, 150, 100), (400, 50, 440, 90)]) == [
-        (100, 50, 150, 100), (400, 50, 440, 90)]
+        (100, 50, 150, 100),
+        (400, 50, 440, 90),
+    ]

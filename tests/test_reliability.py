@@ -1,6 +1,7 @@
 """Reliability under a live demo (issue 13): shared models under threads, pid files, revisions that cannot lie,
 imports beside searches, a full disk, database users and addresses that do not work, a stalled server, and
 the pages' network guards. The hostile files themselves are in test_hostile.py."""
+
 import errno
 import json
 import os
@@ -52,10 +53,12 @@ def test_one_text_encoder_serves_many_threads_at_once():
 def test_mixed_queries_from_many_threads_through_one_engine(loaded_engine, catalog_dir):
     """A fast version of the drills' load: text, photo and feedback queries from 8 threads, no errors."""
     photo = (catalog_dir / "images" / "1001.jpg").read_bytes()
-    queries = [lambda: loaded_engine.search_text("red dress", 5),
-               lambda: loaded_engine.search_image(photo, 5),
-               lambda: loaded_engine.search_composed("lighter", ref_id=1001, k=5, method="sum"),
-               lambda: loaded_engine.search_text("black heels", 5, rerank=True)]
+    queries = [
+        lambda: loaded_engine.search_text("red dress", 5),
+        lambda: loaded_engine.search_image(photo, 5),
+        lambda: loaded_engine.search_composed("lighter", ref_id=1001, k=5, method="sum"),
+        lambda: loaded_engine.search_text("black heels", 5, rerank=True),
+    ]
     errors = []
 
     def work(worker: int) -> None:
@@ -149,7 +152,9 @@ def _big_catalog(folder: Path, count: int, start: int) -> Path:
     out = []
     for n in range(count):
         row = {**rows[n % len(rows)], "id": start + n, "productDisplayName": f"Batch product {n}"}
-        shutil.copy(folder / "seed" / "images" / f"{rows[n % len(rows)]['id']}.jpg", folder / "images" / f"{start + n}.jpg")
+        shutil.copy(
+            folder / "seed" / "images" / f"{rows[n % len(rows)]['id']}.jpg", folder / "images" / f"{start + n}.jpg"
+        )
         out.append(row)
     write_styles(folder / "styles.csv", out)
     return folder
@@ -262,14 +267,33 @@ def test_an_index_that_cannot_be_saved_still_serves_searches(loaded_engine, monk
 
 
 # ---- ids ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value, expected", [(5, 5), ("17", 17), (" 42 ", 42), (3.0, 3), ("0", 0),
-                                             (2**63 - 1, 2**63 - 1)])
+@pytest.mark.parametrize(
+    "value, expected", [(5, 5), ("17", 17), (" 42 ", 42), (3.0, 3), ("0", 0), (2**63 - 1, 2**63 - 1)]
+)
 def test_catalog_ids_that_parse(value, expected):
     assert parse_id(value) == expected
 
 
-@pytest.mark.parametrize("value", ["²", "١٢٣", "1e5", "-5", "", "abc", 2**63, -1, 1.5, float("inf"),
-                                   float("nan"), True, None, [1], "18446744073709551616"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "²",
+        "١٢٣",
+        "1e5",
+        "-5",
+        "",
+        "abc",
+        2**63,
+        -1,
+        1.5,
+        float("inf"),
+        float("nan"),
+        True,
+        None,
+        [1],
+        "18446744073709551616",
+    ],
+)
 def test_catalog_ids_that_do_not(value):
     with pytest.raises(InvalidId):
         parse_id(value)
@@ -303,9 +327,25 @@ def server_with_users(tmp_path_factory):
     folder, port = tmp_path_factory.mktemp("auth"), _free_port()
 
     def start(auth: bool) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "secantus", "--standalone", "--host", "127.0.0.1",
-                                    "--port", str(port), "--storage-path", str(folder), "--log-level", "ERROR",
-                                    *(["--auth"] if auth else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--standalone",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(folder),
+                "--log-level",
+                "ERROR",
+                *(["--auth"] if auth else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_for(port)
         return process
 
@@ -337,7 +377,9 @@ def test_wrong_password_says_so(server_with_users, monkeypatch, tmp_path):
 
 
 def test_read_only_user_can_search_but_not_import(server_with_users, monkeypatch, tmp_path, encoder, catalog_dir):
-    catalog = _open(monkeypatch, tmp_path, f"mongodb://viewer:secret@127.0.0.1:{server_with_users}/?directConnection=true")
+    catalog = _open(
+        monkeypatch, tmp_path, f"mongodb://viewer:secret@127.0.0.1:{server_with_users}/?directConnection=true"
+    )
     assert catalog.count() == 1
     lens = StyleLens(load_settings(), catalog, encoder)
     with pytest.raises(DatabaseUnavailable, match="read-only user cannot import"):
@@ -440,7 +482,9 @@ def _free_port() -> int:
 def _wait_for(port: int) -> None:
     for _ in range(150):
         try:
-            MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=300).admin.command("ping")
+            MongoClient(
+                f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=300
+            ).admin.command("ping")
             return
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.2)
@@ -457,8 +501,9 @@ def test_pose_check_on_slivers_and_panoramas(size):
     assert len(list(_square_tiles(image))) <= MAX_TILES
 
 
-def test_an_import_killed_half_way_leaves_whole_products_and_the_next_one_finishes(loaded_engine, tmp_path,
-                                                                                   monkeypatch):
+def test_an_import_killed_half_way_leaves_whole_products_and_the_next_one_finishes(
+    loaded_engine, tmp_path, monkeypatch
+):
     """A fast version of the drills' kill -9: the process dies after its first batch (lease left behind)."""
     import core.catalog as catalog_module
 

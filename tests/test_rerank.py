@@ -1,4 +1,5 @@
 """Re-ranking: query/candidate features, the pairwise loss, the learned correction and its checkpoint."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,13 +22,18 @@ def column(name: str) -> int:
 
 
 def test_sleeve_words_are_read():
-    assert [parse_feedback(t).sleeves for t in ("with long sleeves", "sleeveless please", "3/4 sleeves",
-                                                "short-sleeve", "in navy")] == ["long", "none", "elbow", "short", None]
+    assert [
+        parse_feedback(t).sleeves
+        for t in ("with long sleeves", "sleeveless please", "3/4 sleeves", "short-sleeve", "in navy")
+    ] == ["long", "none", "elbow", "short", None]
 
 
 def test_features_say_what_the_feedback_asked_and_how_the_candidate_answers():
-    query = Query(parse_feedback("in navy, lighter, with long sleeves"), garment((200, 30, 30), 0.4, "short"),
-                  resolve_wish("long", None, "Tshirts"))
+    query = Query(
+        parse_feedback("in navy, lighter, with long sleeves"),
+        garment((200, 30, 30), 0.4, "short"),
+        resolve_wish("long", None, "Tshirts"),
+    )
     prototypes = {"Blue": NAVY_LAB}  # "navy" reads as the Blue colour group
     navy_long = pair_features(query, garment((25, 35, 90), 0.5, "long"), 0.8, 0.9, 3, 100, prototypes)
     red_short = pair_features(query, garment((200, 30, 30), 0.3, "short"), 0.85, 0.9, 1, 100, prototypes)
@@ -47,10 +53,14 @@ def test_a_photo_query_tells_the_re_ranker_how_likely_each_candidate_kind_is():
     jeans = pair_features(photo, garment((200, 30, 30), 0.4, None), 0.65, 0.7, 1, 100, {}, "Jeans")
     heels = pair_features(photo, None, 0.66, 0.7, 0, 100, {}, "Heels")  # features unknown, kind still read
     assert dress[column("type_read")] == jeans[column("type_read")] == heels[column("type_read")] == 1.0
-    assert (dress[column("type_probability")], jeans[column("type_probability")],
-            heels[column("type_probability")]) == pytest.approx((0.7, 0.2, 0.0))
-    text = pair_features(Query(parse_feedback("in red")), garment((200, 30, 30), 0.4, None), 0.6, 0.7, 2, 100, {},
-                         "Dresses")
+    assert (
+        dress[column("type_probability")],
+        jeans[column("type_probability")],
+        heels[column("type_probability")],
+    ) == pytest.approx((0.7, 0.2, 0.0))
+    text = pair_features(
+        Query(parse_feedback("in red")), garment((200, 30, 30), 0.4, None), 0.6, 0.7, 2, 100, {}, "Dresses"
+    )
     assert text[column("type_read")] == text[column("type_probability")] == 0.0
 
 
@@ -139,7 +149,8 @@ def test_cli_search_compose_and_evaluate_take_rerank_on_off(loaded_engine, tmp_p
 
 
 def test_a_re_ranked_result_carries_its_first_stage_and_an_explanation_per_hit_from_one_search(
-        loaded_engine, tmp_path, monkeypatch):
+    loaded_engine, tmp_path, monkeypatch
+):
     """Pages draw before / after and the cards' chips from the result: the query runs once, and evaluation
     orders candidates with the same `rank` as the searches."""
     import core.rerank
@@ -169,6 +180,10 @@ def test_a_re_ranked_result_carries_its_first_stage_and_an_explanation_per_hit_f
         assert all(c.label.lower() not in {x.lower() for x in labels} for c in why.photo_chips)
     assert result.explanations[result.hits[0].product.id].chips[0].ok == (result.hits[0].product.colour_group == "Blue")
 
-    ranking = loaded_engine.rank(loaded_engine.encoder.embed_texts(["blue t-shirt"])[0], 5, SearchFilter(),
-                                 lambda: loaded_engine.rerank_query("blue t-shirt"))
+    ranking = loaded_engine.rank(
+        loaded_engine.encoder.embed_texts(["blue t-shirt"])[0],
+        5,
+        SearchFilter(),
+        lambda: loaded_engine.rerank_query("blue t-shirt"),
+    )
     assert ranking.reranked and len(ranking.final) == 5 and len(ranking.first_stage) == len(index)

@@ -1,5 +1,6 @@
 """What keeps a big catalog cheap: index updates from the change log instead of rebuilds, counts from the
 index's manifest instead of scans, re-ranking that reads only its candidates' features."""
+
 import numpy as np
 import pytest
 from conftest import store_garment_features, write_catalog, write_styles

@@ -1,4 +1,5 @@
 """Garment segmentation on constructed images: the network, its checkpoint, cut-outs and the setting."""
+
 import numpy as np
 import pytest
 import torch
@@ -47,7 +48,7 @@ def test_checkpoint_round_trip_gives_the_same_masks(tmp_path):
     loaded = GarmentSegmenter(tmp_path / "seg.pt")
     picture, _ = garment_on_background(np.random.default_rng(0))
     with torch.no_grad():
-        expected = torch.sigmoid(model(normalize(torch.from_numpy(np.array(picture)).permute(2, 0, 1)[None] / 255.)))
+        expected = torch.sigmoid(model(normalize(torch.from_numpy(np.array(picture)).permute(2, 0, 1)[None] / 255.0)))
     assert np.allclose(loaded.probabilities([picture])[0], expected[0, 0].numpy(), atol=1e-5)
     assert loaded.record["command"] == "test" and loaded.model.config == TINY
     big = picture.resize((120, 80))
@@ -136,8 +137,9 @@ def test_the_segmenter_setting(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "assets" / "garment-segmenter.pt").is_file(), reason="no segmenter shipped")
-@pytest.mark.parametrize("shape,background", [("dress", (176, 196, 222)), ("tshirt", (120, 90, 60)),
-                                              ("trousers", (200, 200, 190))])
+@pytest.mark.parametrize(
+    "shape,background", [("dress", (176, 196, 222)), ("tshirt", (120, 90, 60)), ("trousers", (200, 200, 190))]
+)
 def test_the_shipped_segmenter_finds_a_garment_on_a_plain_surface(shape, background):
     """A drawn garment lying on a bed, a floor or a wall (a little texture): its mask is found, not the surface."""
     from core.segment import load_segmenter

@@ -1,4 +1,5 @@
 """Training pieces on constructed data: the packshot mask, the losses, and a resumable two-epoch run."""
+
 import math
 
 import pytest
@@ -63,8 +64,18 @@ def test_training_runs_resumes_and_writes_a_loadable_checkpoint(tmp_path, capsys
     rows = write_catalog(tmp_path / "catalog")
     assert any(is_held_out(r["id"]) for r in rows) and not all(is_held_out(r["id"]) for r in rows)
     out, work = tmp_path / "model.pt", tmp_path / "work"
-    arguments = ["--catalog", str(tmp_path / "catalog"), "--out", str(out), "--work", str(work), "--batch", "8",
-                 "--min-class-items", "3"]
+    arguments = [
+        "--catalog",
+        str(tmp_path / "catalog"),
+        "--out",
+        str(out),
+        "--work",
+        str(work),
+        "--batch",
+        "8",
+        "--min-class-items",
+        "3",
+    ]
     train_main([*arguments, "--epochs", "1"])
     assert (work / "last.pt").exists()
     train_main([*arguments, "--epochs", "2"])
@@ -95,19 +106,53 @@ def test_fine_tuning_on_peoples_photos_keeps_held_out_senders_out(tmp_path, caps
     with open(photos / "labels.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "sender_id", "label", "kids"])
-        for i, (sender, label, shape) in enumerate([(kept, "Dress", "dress"), (kept, "Pants", "trousers"),
-                                                    (kept, "Shoes", "shoe"), (held, "Dress", "dress")]):
+        for i, (sender, label, shape) in enumerate(
+            [(kept, "Dress", "dress"), (kept, "Pants", "trousers"), (kept, "Shoes", "shoe"), (held, "Dress", "dress")]
+        ):
             writer.writerow([f"p{i}", sender, label, "False"])
             draw_product(shape, (90, 40, 160), size=80).save(photos / "images" / f"p{i}.jpg")
     out = tmp_path / "tuned.pt"
-    train_main([*base, "--out", str(out), "--work", str(tmp_path / "w2"), "--photos", str(photos),
-                "--init", str(tmp_path / "first.pt"), "--lr", "1e-4", "--real-per-batch", "2"])
+    train_main(
+        [
+            *base,
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "w2"),
+            "--photos",
+            str(photos),
+            "--init",
+            str(tmp_path / "first.pt"),
+            "--lr",
+            "1e-4",
+            "--real-per-batch",
+            "2",
+        ]
+    )
     assert "3 clothing photos" in capsys.readouterr().out  # the held-out sender's photo is not among them
     tuned = load_encoder(str(out))
-    assert tuned.record["fine_tuned_from"] == str(tmp_path / "first.pt") and tuned.record["trained_on"].startswith("cpu")
+    assert tuned.record["fine_tuned_from"] == str(tmp_path / "first.pt") and tuned.record["trained_on"].startswith(
+        "cpu"
+    )
     assert "clothing-photos" in tuned.record["data"] and tuned.record["previous_history"][0]["epoch"] == 1
     other = tmp_path / "other"
     write_catalog(other, n_colours=2)
     with pytest.raises(SystemExit, match="other labels"):  # a checkpoint of other article types cannot continue
-        train_main(["--catalog", str(other), "--batch", "4", "--min-class-items", "1", "--epochs", "1", "--out",
-                    str(tmp_path / "x.pt"), "--work", str(tmp_path / "w3"), "--init", str(tmp_path / "first.pt")])
+        train_main(
+            [
+                "--catalog",
+                str(other),
+                "--batch",
+                "4",
+                "--min-class-items",
+                "1",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "x.pt"),
+                "--work",
+                str(tmp_path / "w3"),
+                "--init",
+                str(tmp_path / "first.pt"),
+            ]
+        )

@@ -1,4 +1,5 @@
 """Feedback triplets made from catalog attributes: relevance follows the request, no held-out leakage."""
+
 import numpy as np
 import pytest
 
@@ -14,8 +15,9 @@ def catalog() -> list[Item]:
         for kind, family in (("Tshirts", "topwear"), ("Shirts", "topwear"), ("Jeans", "bottomwear")):
             for colour, light in COLOURS:
                 for pattern in ("solid", "striped"):
-                    items.append(Item(next_id, gender, kind, family, colour, "Casual", pattern, light,
-                                      held_out=next_id % 5 == 0))
+                    items.append(
+                        Item(next_id, gender, kind, family, colour, "Casual", pattern, light, held_out=next_id % 5 == 0)
+                    )
                     next_id += 1
     return items
 
@@ -93,13 +95,39 @@ def test_sleeve_and_length_requests_are_read_against_the_reference():
     items, next_id = [], 1
     for sleeves in SLEEVES:
         for colour, light in COLOURS:
-            items.append(Item(next_id, "Women", "Tops", "topwear", colour, "Casual", "solid", light,
-                              held_out=False, sleeves=sleeves, length="regular"))
+            items.append(
+                Item(
+                    next_id,
+                    "Women",
+                    "Tops",
+                    "topwear",
+                    colour,
+                    "Casual",
+                    "solid",
+                    light,
+                    held_out=False,
+                    sleeves=sleeves,
+                    length="regular",
+                )
+            )
             next_id += 1
     for length in ("mini", "knee", "midi", "maxi"):
         for colour, light in COLOURS:
-            items.append(Item(next_id, "Women", "Dresses", "dress", colour, "Casual", "solid", light,
-                              held_out=False, sleeves="short", length=length))
+            items.append(
+                Item(
+                    next_id,
+                    "Women",
+                    "Dresses",
+                    "dress",
+                    colour,
+                    "Casual",
+                    "solid",
+                    light,
+                    held_out=False,
+                    sleeves="short",
+                    length=length,
+                )
+            )
             next_id += 1
     maker = TripletMaker(items, {}, seed=3)
     maker._typo = lambda text: text  # typos are tested elsewhere; here every request must be readable

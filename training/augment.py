@@ -5,6 +5,7 @@ street, framed loosely, tilted, in warm or dim light. So a packshot's white back
 almost for free) is replaced by a real street-photo patch or a made-up texture, then the whole picture is
 re-framed, lit and blurred. Hue is left alone: the colour head must still read the true colour.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,9 @@ def procedural_backgrounds(count: int, size: int, generator: torch.Generator) ->
     return (base + texture - 0.12 + noise).clamp(0, 1)
 
 
-def random_affine(pixels: torch.Tensor, mask: torch.Tensor, generator: torch.Generator,
-                  max_rotation: float = 15.0) -> tuple[torch.Tensor, torch.Tensor]:
+def random_affine(
+    pixels: torch.Tensor, mask: torch.Tensor, generator: torch.Generator, max_rotation: float = 15.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Zoom in or out, shift, tilt and mirror pixels and mask together. Outside the frame: mask 0."""
     count = pixels.shape[0]
     scale = torch.empty(count).uniform_(0.75, 1.25, generator=generator)  # >1 zooms out
@@ -102,8 +104,13 @@ def photometric(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return pixels.clamp(0, 1)
 
 
-def phone_photo_like(pixels: torch.Tensor, mask: torch.Tensor, patches: torch.Tensor,
-                     generator: torch.Generator, composite_share: float = 0.6) -> torch.Tensor:
+def phone_photo_like(
+    pixels: torch.Tensor,
+    mask: torch.Tensor,
+    patches: torch.Tensor,
+    generator: torch.Generator,
+    composite_share: float = 0.6,
+) -> torch.Tensor:
     """The whole recipe on a batch of packshots in 0..1: [B, 3, S, S] -> [B, 3, S, S]."""
     count, size = pixels.shape[0], pixels.shape[-1]
     moved, moved_mask = random_affine(pixels, mask, generator)

@@ -8,6 +8,7 @@ by image: the held-out senders are listed in `clothing-photos-split.json` beside
 PHOTO_TO_CATALOG is the one table that says which catalog article types a shopper accepts for a photo's
 label; training ("any of these types") and the benchmark (relevant = products of these types) both read it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,32 @@ PHOTO_TO_CATALOG: dict[str, tuple[str, ...]] = {
     "Skirt": ("Skirts",),
     "Pants": ("Trousers", "Jeans", "Track Pants", "Capris", "Leggings"),
     "Shorts": ("Shorts",),
-    "Shoes": ("Casual Shoes", "Sports Shoes", "Formal Shoes", "Heels", "Flats", "Sandals", "Flip Flops",
-              "Sports Sandals"),
+    "Shoes": (
+        "Casual Shoes",
+        "Sports Shoes",
+        "Formal Shoes",
+        "Heels",
+        "Flats",
+        "Sandals",
+        "Flip Flops",
+        "Sports Sandals",
+    ),
     "Hat": ("Caps", "Hat"),
 }
 # the eleven kinds the real-photo benchmark reports as its headline (the frequent ones)
-HEADLINE_KINDS = ("T-Shirt", "Longsleeve", "Pants", "Shoes", "Shirt", "Dress", "Shorts", "Outwear", "Skirt", "Hat",
-                  "Hoodie")
+HEADLINE_KINDS = (
+    "T-Shirt",
+    "Longsleeve",
+    "Pants",
+    "Shoes",
+    "Shirt",
+    "Dress",
+    "Shorts",
+    "Outwear",
+    "Skirt",
+    "Hat",
+    "Hoodie",
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +101,9 @@ def held_out_senders(split_file: Path = SPLIT_FILE) -> frozenset[str]:
     return frozenset(json.loads(split_file.read_text())["held_out_senders"])
 
 
-def split(photos: list[ClothingPhoto], split_file: Path = SPLIT_FILE) -> tuple[list[ClothingPhoto], list[ClothingPhoto]]:
+def split(
+    photos: list[ClothingPhoto], split_file: Path = SPLIT_FILE
+) -> tuple[list[ClothingPhoto], list[ClothingPhoto]]:
     """(training photos, held-out photos) by sender."""
     held = held_out_senders(split_file)
     return [p for p in photos if p.sender not in held], [p for p in photos if p.sender in held]
@@ -93,10 +115,14 @@ def sender_is_held_out(sender: str) -> bool:
 
 
 def make_split(folder: Path) -> dict:
-    senders = sorted({row["sender_id"].strip() for row in csv.DictReader(open(folder / "labels.csv", encoding="utf-8"))},
-                     key=lambda s: (len(s), s))
-    return {"rule": f"sha256(sender_id) mod 100 < {HELD_OUT_PERCENT}",
-            "held_out_senders": [s for s in senders if sender_is_held_out(s)]}
+    senders = sorted(
+        {row["sender_id"].strip() for row in csv.DictReader(open(folder / "labels.csv", encoding="utf-8"))},
+        key=lambda s: (len(s), s),
+    )
+    return {
+        "rule": f"sha256(sender_id) mod 100 < {HELD_OUT_PERCENT}",
+        "held_out_senders": [s for s in senders if sender_is_held_out(s)],
+    }
 
 
 def main() -> None:

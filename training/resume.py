@@ -1,5 +1,6 @@
 """The resumable state of a training run (model, optimizer, epochs done and their history, in one file),
 and where it runs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,12 +9,15 @@ import torch
 from torch import nn
 
 
-def save_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, history: list,
-               **extra) -> None:
+def save_state(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, history: list, **extra
+) -> None:
     """Written to a temporary file first, so an interrupted save never leaves a broken state behind."""
     partial = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                "history": history, **extra}, partial)
+    torch.save(
+        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "history": history, **extra},
+        partial,
+    )
     partial.replace(path)
 
 
@@ -28,8 +32,9 @@ def load_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -
     return state
 
 
-def resume_or_start(work: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    seed: int) -> tuple[int, list, torch.Generator]:
+def resume_or_start(
+    work: Path, model: nn.Module, optimizer: torch.optim.Optimizer, seed: int
+) -> tuple[int, list, torch.Generator]:
     """(first epoch to run, history so far, augmentation generator) from `work`/last.pt, or a fresh start."""
     generator = torch.Generator().manual_seed(seed)
     state = load_state(work / "last.pt", model, optimizer)

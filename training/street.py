@@ -4,6 +4,7 @@ A street label maps to the catalog article types a shopper would accept for it (
 Casual Shoes or Sports Shoes). Photos are split by number: TRAIN_PHOTOS feed training, EVAL_PHOTOS are
 only used to check the encoder on in-the-wild garments.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -19,15 +20,37 @@ MIN_AREA = 0.004  # a garment part smaller than this fraction of the photo is no
 MARGIN = 0.08
 
 STREET_TO_CATALOG: dict[str, tuple[str, ...]] = {
-    "t-shirt": ("Tshirts",), "shirt": ("Shirts",), "blouse": ("Tops", "Shirts"), "top": ("Tops", "Tshirts"),
-    "sweater": ("Sweaters",), "jumper": ("Sweaters",), "cardigan": ("Sweaters",), "sweatshirt": ("Sweatshirts",),
-    "hoodie": ("Sweatshirts",), "jacket": ("Jackets",), "blazer": ("Jackets", "Blazers"), "coat": ("Jackets",),
-    "jeans": ("Jeans",), "pants": ("Trousers", "Track Pants", "Capris"), "shorts": ("Shorts",),
-    "skirt": ("Skirts",), "leggings": ("Leggings",), "dress": ("Dresses",),
-    "heels": ("Heels",), "pumps": ("Heels",), "wedges": ("Heels",), "sandals": ("Sandals", "Flats"),
-    "flats": ("Flats",), "sneakers": ("Casual Shoes", "Sports Shoes"), "boots": ("Casual Shoes", "Heels"),
-    "loafers": ("Casual Shoes", "Formal Shoes"), "shoes": ("Casual Shoes", "Formal Shoes", "Heels", "Flats"),
-    "bag": ("Handbags",), "purse": ("Handbags", "Clutches"), "sunglasses": ("Sunglasses",), "belt": ("Belts",),
+    "t-shirt": ("Tshirts",),
+    "shirt": ("Shirts",),
+    "blouse": ("Tops", "Shirts"),
+    "top": ("Tops", "Tshirts"),
+    "sweater": ("Sweaters",),
+    "jumper": ("Sweaters",),
+    "cardigan": ("Sweaters",),
+    "sweatshirt": ("Sweatshirts",),
+    "hoodie": ("Sweatshirts",),
+    "jacket": ("Jackets",),
+    "blazer": ("Jackets", "Blazers"),
+    "coat": ("Jackets",),
+    "jeans": ("Jeans",),
+    "pants": ("Trousers", "Track Pants", "Capris"),
+    "shorts": ("Shorts",),
+    "skirt": ("Skirts",),
+    "leggings": ("Leggings",),
+    "dress": ("Dresses",),
+    "heels": ("Heels",),
+    "pumps": ("Heels",),
+    "wedges": ("Heels",),
+    "sandals": ("Sandals", "Flats"),
+    "flats": ("Flats",),
+    "sneakers": ("Casual Shoes", "Sports Shoes"),
+    "boots": ("Casual Shoes", "Heels"),
+    "loafers": ("Casual Shoes", "Formal Shoes"),
+    "shoes": ("Casual Shoes", "Formal Shoes", "Heels", "Flats"),
+    "bag": ("Handbags",),
+    "purse": ("Handbags", "Clutches"),
+    "sunglasses": ("Sunglasses",),
+    "belt": ("Belts",),
     "watch": ("Watches",),
 }
 
@@ -87,8 +110,12 @@ def largest_part_box(mask: np.ndarray, min_area: float) -> tuple[int, int, int, 
     ys, xs = np.nonzero(parts == biggest)
     height, width = mask.shape
     pad_x, pad_y = int((xs.max() - xs.min()) * MARGIN) + 2, int((ys.max() - ys.min()) * MARGIN) + 2
-    return (max(0, int(xs.min()) - pad_x), max(0, int(ys.min()) - pad_y),
-            min(width, int(xs.max()) + 1 + pad_x), min(height, int(ys.max()) + 1 + pad_y))
+    return (
+        max(0, int(xs.min()) - pad_x),
+        max(0, int(ys.min()) - pad_y),
+        min(width, int(xs.max()) + 1 + pad_x),
+        min(height, int(ys.max()) + 1 + pad_y),
+    )
 
 
 def background_patches(street_dir: Path, count: int, size: int, seed: int) -> np.ndarray:
@@ -111,8 +138,9 @@ def background_patches(street_dir: Path, count: int, size: int, seed: int) -> np
     return np.stack(patches)
 
 
-def _annotated_background_patches(street_dir: Path, count: int, size: int, rng: np.random.Generator,
-                                  background_share: float = 0.9, tries: int = 30) -> np.ndarray:
+def _annotated_background_patches(
+    street_dir: Path, count: int, size: int, rng: np.random.Generator, background_share: float = 0.9, tries: int = 30
+) -> np.ndarray:
     from scipy.io import loadmat
 
     numbers = [n for n in TRAIN_PHOTOS if (street_dir / "photos" / f"{n:04d}.jpg").exists()]
@@ -125,7 +153,7 @@ def _annotated_background_patches(street_dir: Path, count: int, size: int, rng: 
             side = int(min(photo.size) * rng.uniform(0.2, 0.5))
             x = int(rng.integers(0, photo.width - side + 1))
             y = int(rng.integers(0, photo.height - side + 1))
-            if (labels[y:y + side, x:x + side] == 0).mean() >= background_share:
+            if (labels[y : y + side, x : x + side] == 0).mean() >= background_share:
                 patches.append(np.asarray(photo.crop((x, y, x + side, y + side)).resize((size, size))))
                 break
     return np.stack(patches) if patches else np.full((1, size, size, 3), 200, np.uint8)

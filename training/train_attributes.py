@@ -19,6 +19,7 @@ are cached under --work (each photo and its mirror image). Labels, by source:
 Evaluation data never enters: held-out senders, held-out catalog products, benchmarks/sleeve-labels.json,
 street photos 0641-0804 (benchmarks/attributes.py measures on those).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,22 +45,57 @@ from training.resume import trained_on
 VERSION = "1"
 LABELS_FILE = Path("training/attribute-labels.json")
 EVAL_LABELS = Path(__file__).resolve().parents[1] / "benchmarks" / "sleeve-labels.json"
-PHOTO_SLEEVES = {"T-Shirt": "short", "Polo": "short", "Longsleeve": "long", "Hoodie": "long", "Blazer": "long",
-                 "Outwear": "long", "Undershirt": "none"}
+PHOTO_SLEEVES = {
+    "T-Shirt": "short",
+    "Polo": "short",
+    "Longsleeve": "long",
+    "Hoodie": "long",
+    "Blazer": "long",
+    "Outwear": "long",
+    "Undershirt": "none",
+}
 PHOTO_LENGTHS = {"Shorts": ("bottom", "shorts"), "Pants": ("bottom", "full")}
-PHOTO_FAMILY = {**{k: "top" for k in PHOTO_SLEEVES}, "Shirt": "top", "Top": "top", "Blouse": "top",
-                "Dress": "dress", "Skirt": "dress", "Shorts": "bottom", "Pants": "bottom"}
+PHOTO_FAMILY = {
+    **{k: "top" for k in PHOTO_SLEEVES},
+    "Shirt": "top",
+    "Top": "top",
+    "Blouse": "top",
+    "Dress": "dress",
+    "Skirt": "dress",
+    "Shorts": "bottom",
+    "Pants": "bottom",
+}
 TYPE_LENGTHS = {  # catalog article type -> length it always has
-    "Tshirts": "regular", "Shirts": "regular", "Sweatshirts": "regular", "Sweaters": "regular", "Jackets": "regular",
-    "Kurtas": "long", "Kurtis": "long", "Tunics": "long",
-    "Shorts": "shorts", "Capris": "cropped", "Trousers": "full", "Jeans": "full", "Track Pants": "full",
-    "Leggings": "full", "Churidar": "full", "Tights": "full", "Jeggings": "full", "Salwar": "full",
+    "Tshirts": "regular",
+    "Shirts": "regular",
+    "Sweatshirts": "regular",
+    "Sweaters": "regular",
+    "Jackets": "regular",
+    "Kurtas": "long",
+    "Kurtis": "long",
+    "Tunics": "long",
+    "Shorts": "shorts",
+    "Capris": "cropped",
+    "Trousers": "full",
+    "Jeans": "full",
+    "Track Pants": "full",
+    "Leggings": "full",
+    "Churidar": "full",
+    "Tights": "full",
+    "Jeggings": "full",
+    "Salwar": "full",
 }
 TYPE_SLEEVES = {  # catalog article type -> geometric estimates accepted as weak labels (not "long" for
     # T-shirts: flat packshots of short-sleeved ones read long by their silhouette)
-    "Tshirts": ("short",), "Shirts": ("short", "long"), "Tops": ("none", "short", "long"),
-    "Sweaters": ("long", "none"), "Sweatshirts": ("long",), "Jackets": ("long",), "Kurtas": ("short", "long"),
-    "Kurtis": ("short", "long"), "Dresses": ("none", "short", "long"),
+    "Tshirts": ("short",),
+    "Shirts": ("short", "long"),
+    "Tops": ("none", "short", "long"),
+    "Sweaters": ("long", "none"),
+    "Sweatshirts": ("long",),
+    "Jackets": ("long",),
+    "Kurtas": ("short", "long"),
+    "Kurtis": ("short", "long"),
+    "Dresses": ("none", "short", "long"),
 }
 WEAK_WEIGHT = 0.1
 STREET_WEIGHT = 1.0
@@ -92,8 +128,9 @@ def photo_samples(folder: Path) -> list[Sample]:
     return samples
 
 
-def catalog_samples(catalog: Path, geometric: dict[int, str | None], eye: dict[str, dict],
-                    weak_weight: float = WEAK_WEIGHT) -> list[Sample]:
+def catalog_samples(
+    catalog: Path, geometric: dict[int, str | None], eye: dict[str, dict], weak_weight: float = WEAK_WEIGHT
+) -> list[Sample]:
     styles = pd.read_csv(catalog / "styles.csv", on_bad_lines="skip").fillna("")
     banned = set(json.loads(EVAL_LABELS.read_text())["labels"])
     samples = []
@@ -111,8 +148,16 @@ def catalog_samples(catalog: Path, geometric: dict[int, str | None], eye: dict[s
             weight = weak_weight
         length = marked.get("length") or TYPE_LENGTHS.get(row.articleType)
         if sleeves or length:
-            samples.append(Sample(f"catalog:{row.id}", _loader(catalog / "images" / f"{row.id}.jpg"), family,
-                                  sleeves, length, weight if sleeves else 1.0))
+            samples.append(
+                Sample(
+                    f"catalog:{row.id}",
+                    _loader(catalog / "images" / f"{row.id}.jpg"),
+                    family,
+                    sleeves,
+                    length,
+                    weight if sleeves else 1.0,
+                )
+            )
     return samples
 
 
@@ -144,8 +189,9 @@ def street_samples(folder: Path) -> list[Sample]:
             length = "shorts" if name == "shorts" else street_hem_length(labels, names, garment)
             if length:
                 crop = photo.crop(_with_margin(box, photo.size))
-                samples.append(Sample(f"street:{jpg.stem}:{name}", (lambda c=crop: c), family, None, length,
-                                      STREET_WEIGHT))
+                samples.append(
+                    Sample(f"street:{jpg.stem}:{name}", (lambda c=crop: c), family, None, length, STREET_WEIGHT)
+                )
     return samples
 
 
@@ -179,8 +225,9 @@ def geometric_sleeves(catalog: Path, cache: Path) -> dict[int, str | None]:
 
 
 # ---- features ------------------------------------------------------------------------------
-def cached_tokens(samples: list[Sample], encoder, cache: Path, layer: int = 4,
-                  batch: int = 64) -> dict[str, torch.Tensor]:
+def cached_tokens(
+    samples: list[Sample], encoder, cache: Path, layer: int = 4, batch: int = 64
+) -> dict[str, torch.Tensor]:
     """key -> tokens [2, cells, C] float16 of encoder stage `layer` (the photo and its mirror), cached per encoder."""
     known: dict[str, torch.Tensor] = {}
     if cache.is_file():
@@ -189,7 +236,7 @@ def cached_tokens(samples: list[Sample], encoder, cache: Path, layer: int = 4,
             known = saved["tokens"]
     todo = [s for s in samples if s.key not in known]
     for start in tqdm(range(0, len(todo), batch), desc="Encoder tokens", disable=not todo):
-        part = todo[start:start + batch]
+        part = todo[start : start + batch]
         images = [s.load() for s in part]
         both = images + [ImageOps.mirror(i) for i in images]
         tokens = encoder.image_grid(both, layer).to(torch.float16)
@@ -205,8 +252,12 @@ def tensors(samples: list[Sample], tokens: dict[str, torch.Tensor]) -> dict[str,
     """Stacked training tensors; -1 marks a missing label (sleeves, or length of each family)."""
     x = torch.stack([tokens[s.key] for s in samples]).float()  # [N, 2, 16, C]
     sleeves = torch.tensor([SLEEVES.index(s.sleeves) if s.sleeves else -1 for s in samples])
-    lengths = {family: torch.tensor([names.index(s.length) if s.family == family and s.length in names else -1
-                                     for s in samples]) for family, names in LENGTHS.items()}
+    lengths = {
+        family: torch.tensor(
+            [names.index(s.length) if s.family == family and s.length in names else -1 for s in samples]
+        )
+        for family, names in LENGTHS.items()
+    }
     weight = torch.tensor([s.weight for s in samples], dtype=torch.float32)
     return {"x": x, "sleeves": sleeves, "weight": weight, **{f"length:{f}": v for f, v in lengths.items()}}
 
@@ -222,8 +273,9 @@ def loss_of(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], sm
     return total
 
 
-def train(data: dict[str, torch.Tensor], epochs: int, seed: int, lr: float = 2e-3, batch: int = 256,
-          smoothing: float = 0.05) -> tuple[AttributeHead, list[dict]]:
+def train(
+    data: dict[str, torch.Tensor], epochs: int, seed: int, lr: float = 2e-3, batch: int = 256, smoothing: float = 0.05
+) -> tuple[AttributeHead, list[dict]]:
     torch.manual_seed(seed)
     head = AttributeHead(channels=data["x"].shape[-1], cells=data["x"].shape[-2])
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.05)
@@ -233,7 +285,7 @@ def train(data: dict[str, torch.Tensor], epochs: int, seed: int, lr: float = 2e-
         head.train()
         order, losses = torch.randperm(len(data["x"])), []
         for start in range(0, len(order), batch):
-            rows = order[start:start + batch]
+            rows = order[start : start + batch]
             mirror = torch.randint(0, 2, (len(rows),))
             part = {k: v[rows] for k, v in data.items()}
             part["x"] = part["x"][torch.arange(len(rows)), mirror]  # the photo or its mirror image
@@ -257,34 +309,56 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("data/training/attributes"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--layer", type=int, choices=[3, 4], default=3,
-                        help="the encoder stage whose grid the head reads (3: 8x8 cells, 4: 4x4)")
-    parser.add_argument("--members", type=int, default=5, help="heads trained from seeds seed..seed+members-1 and "
-                        "averaged (less variance from the few labels by eye)")
-    parser.add_argument("--weak-weight", type=float, default=WEAK_WEIGHT,
-                        help="weight of the geometric weak labels (0 leaves them out)")
+    parser.add_argument(
+        "--layer",
+        type=int,
+        choices=[3, 4],
+        default=3,
+        help="the encoder stage whose grid the head reads (3: 8x8 cells, 4: 4x4)",
+    )
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=5,
+        help="heads trained from seeds seed..seed+members-1 and averaged (less variance from the few labels by eye)",
+    )
+    parser.add_argument(
+        "--weak-weight", type=float, default=WEAK_WEIGHT, help="weight of the geometric weak labels (0 leaves them out)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     encoder = load_encoder(BUNDLED_ENCODER)
     eye = json.loads(args.labels.read_text())["labels"] if args.labels.is_file() else {}
     geometric = geometric_sleeves(args.catalog, args.work / "geometric-sleeves.json") if args.weak_weight > 0 else {}
-    samples = (photo_samples(args.photos) + catalog_samples(args.catalog, geometric, eye, args.weak_weight)
-               + street_samples(args.street))
+    samples = (
+        photo_samples(args.photos)
+        + catalog_samples(args.catalog, geometric, eye, args.weak_weight)
+        + street_samples(args.street)
+    )
     tokens = cached_tokens(samples, encoder, args.work / f"tokens-layer{args.layer}.pt", args.layer)
     data = tensors(samples, tokens)
     trained = [train(data, args.epochs, args.seed + member) for member in range(args.members)]
     heads, history = [head for head, _ in trained], trained[0][1]
     counts = {source: sum(s.key.startswith(source) for s in samples) for source in ("photo", "catalog", "street")}
     record = {
-        "version": VERSION, "encoder": encoder.model_key, "trained_on": trained_on("cpu"),
-        "minutes": round((time.perf_counter() - started) / 60, 1), "epochs": args.epochs, "members": args.members,
+        "version": VERSION,
+        "encoder": encoder.model_key,
+        "trained_on": trained_on("cpu"),
+        "minutes": round((time.perf_counter() - started) / 60, 1),
+        "epochs": args.epochs,
+        "members": args.members,
         "samples": counts,
         "sleeve_labels": {name: sum(s.sleeves == name for s in samples) for name in SLEEVES},
-        "length_labels": {f"{f}:{n}": sum(s.family == f and s.length == n for s in samples)
-                          for f, names in LENGTHS.items() for n in names},
-        "eye_labels": len(eye), "weak_weight": args.weak_weight, "history": history,
-        "command": "python -m training.train_attributes " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (False, None)),
+        "length_labels": {
+            f"{f}:{n}": sum(s.family == f and s.length == n for s in samples)
+            for f, names in LENGTHS.items()
+            for n in names
+        },
+        "eye_labels": len(eye),
+        "weak_weight": args.weak_weight,
+        "history": history,
+        "command": "python -m training.train_attributes "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (False, None)),
     }
     save_attribute_model(args.out, heads, record, args.layer)
     print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=2))

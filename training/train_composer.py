@@ -8,6 +8,7 @@ training/triplets.py from training-split references and targets only; embed thei
 MiniLM (contextual tokens) and the encoder's text tower; train with the batch-based classification
 loss (each composed query must pick its own target among the batch's targets). Seeded, resumable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,12 @@ class TrainConfig:
 def composer_config(encoder) -> ComposerConfig:
     """The composer's input sizes follow the encoder it composes for."""
     tower = encoder.model.config
-    return ComposerConfig(image_dim=tower.widths[-1], image_tokens=(tower.image_size // 32) ** 2,
-                          text_dim=encoder.text_encoder.dim, embed_dim=tower.embed_dim)
+    return ComposerConfig(
+        image_dim=tower.widths[-1],
+        image_tokens=(tower.image_size // 32) ** 2,
+        text_dim=encoder.text_encoder.dim,
+        embed_dim=tower.embed_dim,
+    )
 
 
 def encode_catalog(encoder, catalog: Path, cache: Path) -> dict:
@@ -61,7 +66,7 @@ def encode_catalog(encoder, catalog: Path, cache: Path) -> dict:
     rows, _ = read_catalog(catalog / "images", catalog / "styles.csv")
     products, tokens, vectors, served, light = [], [], [], [], []
     for start in tqdm(range(0, len(rows), 64), desc="Encoding the catalog"):
-        chunk = rows[start:start + 64]
+        chunk = rows[start : start + 64]
         images = [load_image(r.image_path) for r in chunk]
         grid, embedding = encoder.image_tokens(images)
         tokens.append(grid.half())
@@ -69,8 +74,14 @@ def encode_catalog(encoder, catalog: Path, cache: Path) -> dict:
         served.append(torch.from_numpy(encoder.embed_catalog(images, [r.product.caption for r in chunk])))
         light.extend(lightness(image) for image in images)
         products.extend(r.product for r in chunk)
-    data = {"products": products, "tokens": torch.cat(tokens), "vectors": torch.cat(vectors),
-            "served": torch.cat(served), "lightness": light, "encoder": encoder.model_key}
+    data = {
+        "products": products,
+        "tokens": torch.cat(tokens),
+        "vectors": torch.cat(vectors),
+        "served": torch.cat(served),
+        "lightness": light,
+        "encoder": encoder.model_key,
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(data, cache)
     return data
@@ -79,15 +90,32 @@ def encode_catalog(encoder, catalog: Path, cache: Path) -> dict:
 def catalog_items(data: dict, attributes: dict | None = None) -> list[Item]:
     """Items of the encoded catalog; `attributes` (training.triplets.read_attributes) gives sleeves and length."""
     attributes = attributes or {}
-    return [Item(id=p.id, gender=gender_of(p.gender), article_type=p.article_type,
-                 family=FAMILY.get(p.sub_category, ""), colour_group=p.colour_group, usage=p.usage,
-                 pattern=pattern_of(p.name), lightness=float(light), held_out=is_held_out(p.id),
-                 sleeves=attributes.get(p.id, (None, None))[0], length=attributes.get(p.id, (None, None))[1])
-            for p, light in zip(data["products"], data["lightness"])]
+    return [
+        Item(
+            id=p.id,
+            gender=gender_of(p.gender),
+            article_type=p.article_type,
+            family=FAMILY.get(p.sub_category, ""),
+            colour_group=p.colour_group,
+            usage=p.usage,
+            pattern=pattern_of(p.name),
+            lightness=float(light),
+            held_out=is_held_out(p.id),
+            sleeves=attributes.get(p.id, (None, None))[0],
+            length=attributes.get(p.id, (None, None))[1],
+        )
+        for p, light in zip(data["products"], data["lightness"])
+    ]
 
 
-def make_triplets(items: list[Item], vectors: torch.Tensor, references: list[Item], candidates: np.ndarray,
-                  per_reference: int, seed: int) -> list:
+def make_triplets(
+    items: list[Item],
+    vectors: torch.Tensor,
+    references: list[Item],
+    candidates: np.ndarray,
+    per_reference: int,
+    seed: int,
+) -> list:
     maker = TripletMaker(items, {item.id: v.numpy() for item, v in zip(items, vectors)}, seed=seed)
     triplets = []
     for ref in tqdm(references, desc="Making triplets"):
@@ -101,23 +129,35 @@ def make_triplets(items: list[Item], vectors: torch.Tensor, references: list[Ite
 def embed_texts(encoder, texts: list[str], max_tokens: int) -> dict:
     tokens, masks, sentences = [], [], []
     for start in tqdm(range(0, len(texts), 256), desc="Embedding feedback"):
-        chunk = texts[start:start + 256]
+        chunk = texts[start : start + 256]
         hidden, mask = encoder.text_tokens(chunk, max_tokens)
         padded = torch.zeros(len(chunk), max_tokens, hidden.shape[2], dtype=torch.float16)
-        padded[:, :hidden.shape[1]] = hidden.half()
+        padded[:, : hidden.shape[1]] = hidden.half()
         full_mask = torch.zeros(len(chunk), max_tokens, dtype=torch.bool)
-        full_mask[:, :mask.shape[1]] = mask
+        full_mask[:, : mask.shape[1]] = mask
         tokens.append(padded)
         masks.append(full_mask)
         sentences.append(torch.from_numpy(encoder.embed_texts(chunk)))
     return {"tokens": torch.cat(tokens), "masks": torch.cat(masks), "sentences": torch.cat(sentences)}
 
 
-def batch_loss(model: Composer, data: dict, texts: dict, refs: torch.Tensor, targets: torch.Tensor,
-               sentences: torch.Tensor, temperature: float) -> torch.Tensor:
+def batch_loss(
+    model: Composer,
+    data: dict,
+    texts: dict,
+    refs: torch.Tensor,
+    targets: torch.Tensor,
+    sentences: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
     """Batch-based classification: query i must score its own target above the other targets in the batch."""
-    query = model(data["tokens"][refs].float(), data["vectors"][refs], texts["tokens"][sentences].float(),
-                  texts["masks"][sentences], texts["sentences"][sentences])
+    query = model(
+        data["tokens"][refs].float(),
+        data["vectors"][refs],
+        texts["tokens"][sentences].float(),
+        texts["masks"][sentences],
+        texts["sentences"][sentences],
+    )
     target = data["served"][targets]  # [B, D]
     logits = query @ target.T / temperature
     same = targets[:, None] == targets[None, :]  # duplicates of a target in the batch are not negatives
@@ -150,8 +190,11 @@ def train(args: argparse.Namespace) -> None:
     refs = torch.tensor([row_of[t.ref_id] for t in triplets])
     targets = torch.tensor([row_of[t.target_id] for t in triplets])
     sentences = torch.tensor([sentence_of[t.text] for t in triplets])
-    print(f"{len(triplets)} triplets from {len(references)} training references, {len(texts['text'])} distinct "
-          "feedback texts", flush=True)
+    print(
+        f"{len(triplets)} triplets from {len(references)} training references, {len(texts['text'])} distinct "
+        "feedback texts",
+        flush=True,
+    )
 
     model = Composer(composer_config(encoder))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -170,25 +213,32 @@ def train(args: argparse.Namespace) -> None:
         for step in bar:
             progress = (epoch * steps + step) / max(1, total)
             for group in optimizer.param_groups:
-                group["lr"] = config.lr * min(1.0, (epoch * steps + step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
-            pick = order[step * config.batch:(step + 1) * config.batch]
+                group["lr"] = (
+                    config.lr * min(1.0, (epoch * steps + step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress))
+                )
+            pick = order[step * config.batch : (step + 1) * config.batch]
             loss = batch_loss(model, data, texts, refs[pick], targets[pick], sentences[pick], config.temperature)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             running += float(loss.detach())
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-        history.append({"epoch": epoch + 1, "loss": round(running / max(1, steps), 4),
-                        "seconds": round(time.time() - started, 1)})
+        history.append(
+            {"epoch": epoch + 1, "loss": round(running / max(1, steps), 4), "seconds": round(time.time() - started, 1)}
+        )
         print(json.dumps(history[-1]), flush=True)
         save_state(state_path, model, optimizer, epoch + 1, history)
 
-    record = {"version": VERSION, "encoder": encoder.model_key,
-              "data": f"{len(triplets)} triplets generated from {len(references)} training-split products of "
-                      f"{len(items)} (training/triplets.py); targets from the training split only",
-              "split": "references and targets exclude the held-out ids of core/split.py",
-              "command": "python -m training.train_composer " + " ".join(sys.argv[1:]),
-              "train_config": asdict(config), "history": history}
+    record = {
+        "version": VERSION,
+        "encoder": encoder.model_key,
+        "data": f"{len(triplets)} triplets generated from {len(references)} training-split products of "
+        f"{len(items)} (training/triplets.py); targets from the training split only",
+        "split": "references and targets exclude the held-out ids of core/split.py",
+        "command": "python -m training.train_composer " + " ".join(sys.argv[1:]),
+        "train_config": asdict(config),
+        "history": history,
+    }
     save_composer(model.eval(), Path(args.out), record)
     print(f"Saved {args.out}", flush=True)
 

@@ -8,6 +8,7 @@ them each epoch, but that is only watched: the last epoch is shipped, not the ep
 The YOLO dataset under --work links to the photos (no copies) and holds the label files. Resumable: run
 the same command again (after the last epoch, it just ships the weights).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,19 @@ def write_dataset(street_dir: Path, work: Path) -> Path:
             lines = []
             for found in garment_boxes(labels, names):
                 x1, y1, x2, y2 = found.box
-                lines.append(f"{DETECTOR_CLASSES.index(found.label)} {(x1 + x2) / 2 / width:.6f} "
-                             f"{(y1 + y2) / 2 / height:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+                lines.append(
+                    f"{DETECTOR_CLASSES.index(found.label)} {(x1 + x2) / 2 / width:.6f} "
+                    f"{(y1 + y2) / 2 / height:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+                )
             (work / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
             link = work / "images" / split / f"{stem}.jpg"
             if not link.exists():
                 os.symlink(photo.resolve(), link)
     yaml = work / "garments.yaml"
-    yaml.write_text(f"path: {work.resolve()}\ntrain: images/train\nval: images/val\n"
-                    f"names:\n" + "".join(f"  {i}: {name}\n" for i, name in enumerate(DETECTOR_CLASSES)))
+    yaml.write_text(
+        f"path: {work.resolve()}\ntrain: images/train\nval: images/val\n"
+        f"names:\n" + "".join(f"  {i}: {name}\n" for i, name in enumerate(DETECTOR_CLASSES))
+    )
     return yaml
 
 
@@ -66,9 +71,24 @@ def train(args: argparse.Namespace) -> None:
         print(f"Training already finished ({last}).")
     else:
         model = YOLO(args.config)
-        model.train(data=str(yaml), imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, workers=2,
-                    cache="ram", device="cpu", pretrained=False, amp=False, plots=False, seed=0, deterministic=True,
-                    project=str((work / "runs").resolve()), name="garments", exist_ok=True, patience=0)
+        model.train(
+            data=str(yaml),
+            imgsz=args.imgsz,
+            epochs=args.epochs,
+            batch=args.batch,
+            workers=2,
+            cache="ram",
+            device="cpu",
+            pretrained=False,
+            amp=False,
+            plots=False,
+            seed=0,
+            deterministic=True,
+            project=str((work / "runs").resolve()),
+            name="garments",
+            exist_ok=True,
+            patience=0,
+        )
     if args.finetune_epochs:
         last = finetune(YOLO, last, yaml, work, args)
     ship(last, Path(args.out))
@@ -81,11 +101,27 @@ def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace
     if last.exists() and not finished(last):
         yolo(str(last)).train(resume=True)
     elif not last.exists():
-        yolo(str(start)).train(data=str(yaml), imgsz=args.finetune_imgsz, epochs=args.finetune_epochs,
-                               batch=args.batch, workers=2, cache="ram", device="cpu", amp=False, plots=False,
-                               seed=0, deterministic=True, lr0=0.002, lrf=0.1, warmup_epochs=0, close_mosaic=4,
-                               project=str((work / "runs").resolve()), name="garments-finetune", exist_ok=True,
-                               patience=0)
+        yolo(str(start)).train(
+            data=str(yaml),
+            imgsz=args.finetune_imgsz,
+            epochs=args.finetune_epochs,
+            batch=args.batch,
+            workers=2,
+            cache="ram",
+            device="cpu",
+            amp=False,
+            plots=False,
+            seed=0,
+            deterministic=True,
+            lr0=0.002,
+            lrf=0.1,
+            warmup_epochs=0,
+            close_mosaic=4,
+            project=str((work / "runs").resolve()),
+            name="garments-finetune",
+            exist_ok=True,
+            patience=0,
+        )
     return last
 
 
@@ -116,8 +152,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--finetune-epochs", type=int, default=0,
-                        help="stage 2 epochs (0: none; 10 at 416 px measured no better: see the model card)")
+    parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="stage 2 epochs (0: none; 10 at 416 px measured no better: see the model card)",
+    )
     parser.add_argument("--finetune-imgsz", type=int, default=416, help="stage 2 image size")
     return parser
 

@@ -18,6 +18,7 @@ where it stopped. Seeded. Runs on a GPU when one is there (`--device auto`), els
         --init assets/stylelens-small.pt --epochs 12 --lr 5e-4 --real-per-batch 48 \
         --work data/training/encoder-real --out assets/stylelens-small.pt
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,11 +74,23 @@ class TrainConfig:
 def caption_variants(row: pd.Series) -> list[str]:
     """Ways people and the catalog describe one product; one is drawn per sample."""
     gender, kind, colour = row["gender"], row["articleType"], row["baseColour"]
-    parts = [row["productDisplayName"], gender, kind, row["subCategory"], colour, row["colorgroup"], row["usage"],
-             row["season"]]
+    parts = [
+        row["productDisplayName"],
+        gender,
+        kind,
+        row["subCategory"],
+        colour,
+        row["colorgroup"],
+        row["usage"],
+        row["season"],
+    ]
     full = ", ".join(dict.fromkeys(str(p) for p in parts if isinstance(p, str) and p))
-    return [str(row["productDisplayName"]), full, f"{colour} {kind} for {gender}".lower(),
-            f"{gender} {row['usage']} {kind} in {row['colorgroup']}"]
+    return [
+        str(row["productDisplayName"]),
+        full,
+        f"{colour} {kind} for {gender}".lower(),
+        f"{gender} {row['usage']} {kind} in {row['colorgroup']}",
+    ]
 
 
 def load_catalog_arrays(catalog_dir: Path, size: int, cache: Path, limit: int) -> dict:
@@ -93,15 +106,21 @@ def load_catalog_arrays(catalog_dir: Path, size: int, cache: Path, limit: int) -
         image = Image.open(catalog_dir / "images" / f"{product_id}.jpg").convert("RGB")
         pictures[row] = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
     pixels = torch.from_numpy(pictures).permute(0, 3, 1, 2).contiguous()
-    masks = torch.cat([augment.white_background_mask(pixels[i:i + 512].float() / 255) for i in
-                       range(0, len(pixels), 512)]).to(torch.uint8)
+    masks = torch.cat(
+        [augment.white_background_mask(pixels[i : i + 512].float() / 255) for i in range(0, len(pixels), 512)]
+    ).to(torch.uint8)
     texts = [caption_variants(row) for _, row in styles.iterrows()]
     flat = [t for variants in texts for t in variants]
     minilm = MiniLM()
-    sentences = np.concatenate([minilm.embed(flat[i:i + 512]) for i in
-                                tqdm(range(0, len(flat), 512), desc="Embedding captions")])
-    data = {"styles": styles, "pixels": pixels, "masks": masks,
-            "sentences": torch.from_numpy(sentences).view(len(styles), 4, -1)}
+    sentences = np.concatenate(
+        [minilm.embed(flat[i : i + 512]) for i in tqdm(range(0, len(flat), 512), desc="Embedding captions")]
+    )
+    data = {
+        "styles": styles,
+        "pixels": pixels,
+        "masks": masks,
+        "sentences": torch.from_numpy(sentences).view(len(styles), 4, -1),
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(data, cache)
     return data
@@ -119,13 +138,16 @@ def encode_labels(styles: pd.DataFrame, labels: Labels) -> dict[str, torch.Tenso
         lookup = {name: i for i, name in enumerate(names)}
         return torch.tensor([lookup.get(v, -100) for v in values])
 
-    return {"article": codes(styles["articleType"], labels.article_types),
-            "colour": codes(styles["colorgroup"], labels.colours),
-            "gender": codes([GENDER_OF.get(g, "") for g in styles["gender"]], labels.genders)}
+    return {
+        "article": codes(styles["articleType"], labels.article_types),
+        "colour": codes(styles["colorgroup"], labels.colours),
+        "gender": codes([GENDER_OF.get(g, "") for g in styles["gender"]], labels.genders),
+    }
 
 
-def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path,
-                photos_dir: Path | None = None) -> dict:
+def load_street(
+    street_dir: Path | None, labels: Labels, size: int, cache: Path, photos_dir: Path | None = None
+) -> dict:
     """Real photos with the catalog types they allow (pixels uint8 + allowed-class masks): street garment
     crops (training photos) and people's own photos of clothes (training senders); background patches."""
     if cache.exists():
@@ -156,7 +178,8 @@ def load_street(street_dir: Path | None, labels: Labels, size: int, cache: Path,
             with Image.open(photo.path) as image:
                 add(image, photo.article_types, "clothing-photos")
     data = {
-        "pixels": torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).contiguous() if pictures
+        "pixels": torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).contiguous()
+        if pictures
         else torch.zeros(0, 3, size, size, dtype=torch.uint8),
         "allowed": torch.stack(allowed) if allowed else torch.zeros(0, len(labels.article_types), dtype=torch.bool),
         "patches": torch.from_numpy(patches).permute(0, 3, 1, 2).contiguous(),
@@ -202,9 +225,9 @@ def previous_history(init: str) -> list:
     return load_checkpoint(Path(init))[1].get("history", []) if init else []
 
 
-
-def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator, config: TrainConfig,
-                  device: str = "cpu") -> dict:
+def training_step(
+    model: StyleLensModel, batch: dict, generator: torch.Generator, config: TrainConfig, device: str = "cpu"
+) -> dict:
     """Augment on the CPU (seeded generator), then one forward pass on `device`."""
     catalog = batch["pixels"].float() / 255
     shot = augment.phone_photo_like(catalog, batch["masks"].float(), batch["patches"], generator)
@@ -217,7 +240,7 @@ def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator
     pixels = normalize_pixels(torch.cat([catalog, street_pixels])).to(device)
     batch = {k: v.to(device) for k, v in batch.items() if k in ("sentences", "article", "colour", "gender", "allowed")}
     embeddings = model.image(pixels)
-    ours, theirs = embeddings[:len(catalog)], embeddings[len(catalog):]
+    ours, theirs = embeddings[: len(catalog)], embeddings[len(catalog) :]
     texts = model.text(batch["sentences"])
     heads = model.image.heads(ours)
     losses = {
@@ -232,20 +255,31 @@ def training_step(model: StyleLensModel, batch: dict, generator: torch.Generator
     return losses
 
 
-def batches(data: dict, street_data: dict, train_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator,
-            codes: dict):
+def batches(
+    data: dict, street_data: dict, train_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator, codes: dict
+):
     order = rng.permutation(train_rows)
     street_count = len(street_data["pixels"])
     for start in range(0, len(order) - config.catalog_per_batch + 1, config.catalog_per_batch):
-        rows = torch.from_numpy(order[start:start + config.catalog_per_batch])
+        rows = torch.from_numpy(order[start : start + config.catalog_per_batch])
         variant = torch.from_numpy(rng.choice(4, size=len(rows), p=[0.5, 0.2, 0.15, 0.15]))
-        picks = torch.from_numpy(rng.integers(0, street_count, config.street_per_batch)) if street_count else \
-            torch.zeros(0, dtype=torch.long)
+        picks = (
+            torch.from_numpy(rng.integers(0, street_count, config.street_per_batch))
+            if street_count
+            else torch.zeros(0, dtype=torch.long)
+        )
         patches = street_data["patches"] if len(street_data["patches"]) else data["pixels"][:1] * 0 + 200
-        yield {"pixels": data["pixels"][rows], "masks": data["masks"][rows],
-               "sentences": data["sentences"][rows, variant], "article": codes["article"][rows],
-               "colour": codes["colour"][rows], "gender": codes["gender"][rows], "patches": patches,
-               "street": street_data["pixels"][picks], "allowed": street_data["allowed"][picks]}
+        yield {
+            "pixels": data["pixels"][rows],
+            "masks": data["masks"][rows],
+            "sentences": data["sentences"][rows, variant],
+            "article": codes["article"][rows],
+            "colour": codes["colour"][rows],
+            "gender": codes["gender"][rows],
+            "patches": patches,
+            "street": street_data["pixels"][picks],
+            "allowed": street_data["allowed"][picks],
+        }
 
 
 def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
@@ -256,9 +290,16 @@ def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
 
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    config = TrainConfig(epochs=args.epochs, seed=args.seed, limit=args.limit, catalog_per_batch=args.batch,
-                         street_per_batch=args.real_per_batch or max(1, args.batch * 3 // 13), lr=args.lr,
-                         warmup_epochs=args.warmup_epochs, init=args.init or "")
+    config = TrainConfig(
+        epochs=args.epochs,
+        seed=args.seed,
+        limit=args.limit,
+        catalog_per_batch=args.batch,
+        street_per_batch=args.real_per_batch or max(1, args.batch * 3 // 13),
+        lr=args.lr,
+        warmup_epochs=args.warmup_epochs,
+        init=args.init or "",
+    )
     random.seed(config.seed), np.random.seed(config.seed), torch.manual_seed(config.seed)
     work = Path(args.work)
     tower = TowerConfig()
@@ -268,12 +309,19 @@ def train(args: argparse.Namespace) -> None:
     train_rows = np.flatnonzero(~held_out)
     labels = make_labels(styles, train_rows, args.min_class_items)
     codes = encode_labels(styles, labels)
-    street_data = load_street(Path(args.street) if args.street else None, labels, tower.image_size,
-                              work / "street-cache.pt", Path(args.photos) if args.photos else None)
+    street_data = load_street(
+        Path(args.street) if args.street else None,
+        labels,
+        tower.image_size,
+        work / "street-cache.pt",
+        Path(args.photos) if args.photos else None,
+    )
     sources = street_data.get("sources", ["street"] * len(street_data["pixels"]))
-    print(f"{len(train_rows)} training products, {held_out.sum()} held out, {sources.count('street')} street "
-          f"crops, {sources.count('clothing-photos')} clothing photos, {len(labels.article_types)} article types",
-          flush=True)
+    print(
+        f"{len(train_rows)} training products, {held_out.sum()} held out, {sources.count('street')} street "
+        f"crops, {sources.count('clothing-photos')} clothing photos, {len(labels.article_types)} article types",
+        flush=True,
+    )
 
     model = initial_model(tower, labels, config.init).to(args.device_used)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -287,8 +335,12 @@ def train(args: argparse.Namespace) -> None:
         model.train()
         rng = np.random.default_rng(config.seed * 1000 + epoch)
         sums: dict[str, float] = {}
-        bar = tqdm(batches(data, street_data, train_rows, config, rng, codes), total=steps_per_epoch,
-                   desc=f"epoch {epoch + 1}/{config.epochs}", mininterval=10)
+        bar = tqdm(
+            batches(data, street_data, train_rows, config, rng, codes),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            mininterval=10,
+        )
         for step, batch in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + step, total, warmup, config.lr)
@@ -300,22 +352,31 @@ def train(args: argparse.Namespace) -> None:
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-        history.append({"epoch": epoch + 1, **{k: round(v / steps_per_epoch, 4) for k, v in sums.items()},
-                        "seconds": round(time.time() - started, 1)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                **{k: round(v / steps_per_epoch, 4) for k, v in sums.items()},
+                "seconds": round(time.time() - started, 1),
+            }
+        )
         print(json.dumps(history[-1]), flush=True)
         save_state(state_path, model, optimizer, epoch + 1, history, generator=generator.get_state())
 
-    photos_part = (f"; clothing-photos of the training senders ({sources.count('clothing-photos')} photos, labels "
-                   "mapped by training/clothing_photos.py)" if args.photos else "")
+    photos_part = (
+        f"; clothing-photos of the training senders ({sources.count('clothing-photos')} photos, labels "
+        "mapped by training/clothing_photos.py)"
+        if args.photos
+        else ""
+    )
     record = {
         "version": VERSION,
         "data": f"fashion-products styles.csv + images ({len(train_rows)} training products of {len(styles)}); "
-                f"street-photos pixel-level annotations, photos {street.TRAIN_PHOTOS.start:04d}-"
-                f"{street.TRAIN_PHOTOS.stop - 1:04d} ({sources.count('street')} garment crops){photos_part}; "
-                "background patches of street photos (training/street.py background_patches)",
+        f"street-photos pixel-level annotations, photos {street.TRAIN_PHOTOS.start:04d}-"
+        f"{street.TRAIN_PHOTOS.stop - 1:04d} ({sources.count('street')} garment crops){photos_part}; "
+        "background patches of street photos (training/street.py background_patches)",
         "split": f"held out: sha256(product id) mod 100 < {HELD_OUT_PERCENT} ({int(held_out.sum())} products, "
-                 f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}; "
-                 f"clothing-photos senders in training/{clothing_photos.SPLIT_FILE.name}",
+        f"core/split.py); street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d}; "
+        f"clothing-photos senders in training/{clothing_photos.SPLIT_FILE.name}",
         "trained_on": trained_on(args.device_used),
         "fine_tuned_from": config.init or None,
         "previous_history": previous_history(config.init),
@@ -335,8 +396,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init", help="fine-tune this StyleLens checkpoint instead of starting from scratch")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--warmup-epochs", type=float, default=TrainConfig.warmup_epochs)
-    parser.add_argument("--real-per-batch", type=int, default=0,
-                        help="real photos per step (default: 3/13 of --batch)")
+    parser.add_argument("--real-per-batch", type=int, default=0, help="real photos per step (default: 3/13 of --batch)")
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     parser.add_argument("--out", default="assets/stylelens-small.pt")
     parser.add_argument("--work", default="data/training/encoder", help="caches and resumable state")
@@ -344,8 +404,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.catalog_per_batch, help="catalog products per step")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--min-class-items", type=int, default=MIN_CLASS_ITEMS,
-                        help="article types with fewer training products get no class of their own")
+    parser.add_argument(
+        "--min-class-items",
+        type=int,
+        default=MIN_CLASS_ITEMS,
+        help="article types with fewer training products get no class of their own",
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
     args = parser.parse_args(argv)
     args.device_used = pick_device(args.device)

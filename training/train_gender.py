@@ -12,6 +12,7 @@ chosen by 5-fold cross-validation on the street photos (balanced accuracy), mirr
 fold of their photo. Street photos 0641-0760 ("eval") are never used here: benchmarks/gender.py
 measures on them. Features are cached under --work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,18 +37,24 @@ STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # inverse regularisation strengths
 def labelled_street(street: Path, labels: Path, part: str) -> list[tuple[Path, str]]:
     marked = json.loads(labels.read_text())[part]
     first, last = marked["range"]
-    return [(street / "photos" / f"{n:04d}.jpg", "Men" if n in marked["men"] else "Women")
-            for n in range(first, last + 1)
-            if n not in marked["unsure"] and (street / "photos" / f"{n:04d}.jpg").exists()]
+    return [
+        (street / "photos" / f"{n:04d}.jpg", "Men" if n in marked["men"] else "Women")
+        for n in range(first, last + 1)
+        if n not in marked["unsure"] and (street / "photos" / f"{n:04d}.jpg").exists()
+    ]
 
 
 def catalog_people(catalog: Path, count: int, held_out: bool = False, seed: int = 0) -> list[tuple[Path, str]]:
     """Apparel photos (shown on a model) of Men/Women products, balanced, from one side of the split."""
     styles = pd.read_csv(catalog / "styles.csv", on_bad_lines="skip").fillna("")
-    people = styles[(styles["id"].map(is_held_out) == held_out) & (styles["masterCategory"] == "Apparel")
-                    & styles["gender"].isin(GENDERS)]
-    chosen = pd.concat([group.sample(min(len(group), count // 2), random_state=seed)
-                        for _, group in people.groupby("gender")])
+    people = styles[
+        (styles["id"].map(is_held_out) == held_out)
+        & (styles["masterCategory"] == "Apparel")
+        & styles["gender"].isin(GENDERS)
+    ]
+    chosen = pd.concat(
+        [group.sample(min(len(group), count // 2), random_state=seed) for _, group in people.groupby("gender")]
+    )
     return [(catalog / "images" / f"{i}.jpg", g) for i, g in zip(chosen["id"], chosen["gender"])]
 
 
@@ -58,10 +65,9 @@ def embed(photos: list[tuple[Path, str]], pose, model, mirror: bool, desc: str) 
     features, labels, sources = [], [], []
     for index, (path, gender) in enumerate(tqdm(photos, desc=desc)):
         image = load_image(path)
-        for picture in ([image, image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)] if mirror else [image]):
+        for picture in [image, image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)] if mirror else [image]:
             verdict = pose.verdict(picture)
-            features.append(model.embed_images(person_views(picture, verdict.face_box, verdict.person_box))
-                            .reshape(-1))
+            features.append(model.embed_images(person_views(picture, verdict.face_box, verdict.person_box)).reshape(-1))
             labels.append(GENDERS.index(gender))
             sources.append(index)
     return {"features": np.stack(features), "label": np.array(labels), "photo": np.array(sources)}
@@ -95,8 +101,11 @@ def choose_strength(street: dict, catalog: dict, folds: int = 5) -> tuple[float,
         for train, test in GroupKFold(folds).split(street["features"], street["label"], street["photo"]):
             x = np.concatenate([street["features"][train], catalog["features"]])
             y = np.concatenate([street["label"][train], catalog["label"]])
-            w = np.concatenate([balanced_weights(street["label"][train], 1.0),
-                                balanced_weights(catalog["label"], 1.0)]) * len(y) / 2
+            w = (
+                np.concatenate([balanced_weights(street["label"][train], 1.0), balanced_weights(catalog["label"], 1.0)])
+                * len(y)
+                / 2
+            )
             predicted[test] = fit(x, y, w, strength).predict(street["features"][test])
         scores[strength] = round(balanced_accuracy(predicted, street["label"]), 4)
         print(f"C={strength}: cross-validated balanced accuracy on street photos {scores[strength]}", flush=True)
@@ -119,10 +128,13 @@ def train(args: argparse.Namespace) -> None:
     encoder, pose, work = load_encoder(BUNDLED_ENCODER), PoseModel(), Path(args.work)
     street_photos = labelled_street(Path(args.street), Path(args.labels), "train")
     catalog_photos = catalog_people(Path(args.catalog), args.catalog_photos)
-    street = cached(work / f"street-{encoder.model_key}.npz",
-                    lambda: embed(street_photos, pose, encoder, True, "Street photos"))
-    catalog = cached(work / f"catalog-{args.catalog_photos}-{encoder.model_key}.npz",
-                     lambda: embed(catalog_photos, pose, encoder, False, "Catalog photos"))
+    street = cached(
+        work / f"street-{encoder.model_key}.npz", lambda: embed(street_photos, pose, encoder, True, "Street photos")
+    )
+    catalog = cached(
+        work / f"catalog-{args.catalog_photos}-{encoder.model_key}.npz",
+        lambda: embed(catalog_photos, pose, encoder, False, "Catalog photos"),
+    )
     strength, scores = choose_strength(street, catalog)
     x = np.concatenate([street["features"], catalog["features"]])
     y = np.concatenate([street["label"], catalog["label"]])
@@ -135,13 +147,21 @@ def train(args: argparse.Namespace) -> None:
         bias = float(classifier.intercept_[0])
         layer.bias.copy_(torch.tensor([-bias / 2, bias / 2]))
     men = sum(g == "Men" for _, g in street_photos)
-    record = {"encoder": encoder.model_key, "strength": strength, "cross_validation": scores,
-              "data": {"street_photos": len(street_photos), "street_men": men,
-                       "street_women": len(street_photos) - men, "mirrored": True,
-                       "catalog_photos": len(catalog_photos)},
-              "command": "python -m training.train_gender " + " ".join(
-                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
-              "minutes": round((time.time() - started) / 60, 1)}
+    record = {
+        "encoder": encoder.model_key,
+        "strength": strength,
+        "cross_validation": scores,
+        "data": {
+            "street_photos": len(street_photos),
+            "street_men": men,
+            "street_women": len(street_photos) - men,
+            "mirrored": True,
+            "catalog_photos": len(catalog_photos),
+        },
+        "command": "python -m training.train_gender "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+        "minutes": round((time.time() - started) / 60, 1),
+    }
     save_gender_model(Path(args.out), layer, record)
     print(json.dumps(record, indent=2))
     print(f"Saved {args.out}")

@@ -9,6 +9,7 @@ candidates from the held-out split (core/split.py) are left out, so the benchmar
 trained on. Garment features come from the catalog (stored at import: `python -m core prepare` computes
 missing ones). Loss: pairwise (RankNet) within each list. The lists are cached under --work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,13 @@ def feedback_queries(catalog: Path, count: int, seed: int, attributes_cache: Pat
     return queries
 
 
-def lists(engine: StyleLens, queries: list[dict], features: dict[int, GarmentFeatures],
-          prototypes: dict[str, np.ndarray], depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lists(
+    engine: StyleLens,
+    queries: list[dict],
+    features: dict[int, GarmentFeatures],
+    prototypes: dict[str, np.ndarray],
+    depth: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """rows [Q, depth, F], relevant [Q, depth], mask [Q, depth] for the first stage's top `depth`."""
     rows = np.zeros((len(queries), depth, len(FEATURE_NAMES)), dtype=np.float32)
     relevant = np.zeros((len(queries), depth), dtype=np.float32)
@@ -73,8 +79,16 @@ def lists(engine: StyleLens, queries: list[dict], features: dict[int, GarmentFea
         query = query_of(spec, features, type_prior=prior)
         wanted = set(spec["relevant_ids"])
         for position, hit in enumerate(hits):
-            rows[q, position] = pair_features(query, features.get(hit.product.id), hit.score, hits[0].score,
-                                              position, depth, prototypes, hit.product.article_type)
+            rows[q, position] = pair_features(
+                query,
+                features.get(hit.product.id),
+                hit.score,
+                hits[0].score,
+                position,
+                depth,
+                prototypes,
+                hit.product.article_type,
+            )
             relevant[q, position] = hit.product.id in wanted
             mask[q, position] = 1
     return rows, relevant, mask
@@ -89,8 +103,12 @@ def first_stage(engine: StyleLens, spec: dict, depth: int) -> tuple[list, dict[s
     return [h for h in result.hits if h.product.id != product.id], result.photo.type_prior
 
 
-def query_of(spec: dict, features: dict[int, GarmentFeatures], article_type: str | None = None,
-             type_prior: dict[str, float] | None = None) -> Query:
+def query_of(
+    spec: dict,
+    features: dict[int, GarmentFeatures],
+    article_type: str | None = None,
+    type_prior: dict[str, float] | None = None,
+) -> Query:
     """The re-ranker's query for a training / evaluation spec, as the engine builds it (sleeve and length
     requests read against the reference's stored features, on the scale of `article_type`)."""
     feedback = read_feedback(spec["text"])[0] if spec.get("text") else None
@@ -108,8 +126,15 @@ def image_queries(engine: StyleLens, count: int, seed: int, held_out: bool = Fal
         by_kind.setdefault((p.article_type, p.colour_group), []).append(p.id)
     rng = np.random.default_rng(seed)
     chosen = [products[i] for i in rng.permutation(len(products))[:count]]
-    return [{"ref_id": p.id, "text": "", "kind": "image",
-             "relevant_ids": [i for i in by_kind[(p.article_type, p.colour_group)] if i != p.id]} for p in chosen]
+    return [
+        {
+            "ref_id": p.id,
+            "text": "",
+            "kind": "image",
+            "relevant_ids": [i for i in by_kind[(p.article_type, p.colour_group)] if i != p.id],
+        }
+        for p in chosen
+    ]
 
 
 def train(args: argparse.Namespace) -> None:
@@ -140,7 +165,7 @@ def train(args: argparse.Namespace) -> None:
         order = torch.randperm(len(x), generator=generator)
         total = 0.0
         for i in range(0, len(order), args.batch):
-            batch = order[i:i + args.batch]
+            batch = order[i : i + args.batch]
             loss = pairwise_loss(model(x[batch]), y[batch], m[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -148,12 +173,23 @@ def train(args: argparse.Namespace) -> None:
             total += float(loss.detach()) * len(batch)
         history.append(round(total / len(order), 4))
         print(f"epoch {epoch + 1}: pairwise loss {history[-1]}", flush=True)
-    record = {"data": {"lists": int(len(rows)), "with_relevant": int(useful.sum()), "feedback_queries": args.feedback,
-                       "image_queries": args.images, "depth": args.depth, "extractor": EXTRACTOR_VERSION},
-              "encoder": engine.encoder.model_key, "first_stage_method": engine.best_method(),
-              "command": "python -m training.train_reranker " + " ".join(
-                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
-              "config": vars(args), "loss_per_epoch": history, "minutes": round((time.time() - started) / 60, 1)}
+    record = {
+        "data": {
+            "lists": int(len(rows)),
+            "with_relevant": int(useful.sum()),
+            "feedback_queries": args.feedback,
+            "image_queries": args.images,
+            "depth": args.depth,
+            "extractor": EXTRACTOR_VERSION,
+        },
+        "encoder": engine.encoder.model_key,
+        "first_stage_method": engine.best_method(),
+        "command": "python -m training.train_reranker "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+        "config": vars(args),
+        "loss_per_epoch": history,
+        "minutes": round((time.time() - started) / 60, 1),
+    }
     save_reranker(Path(args.out), model, prototypes, record)
     print(json.dumps(record, indent=2))
     print(f"Saved {args.out}")

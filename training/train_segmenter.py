@@ -13,6 +13,7 @@ plus a few background patches whose target is empty. Validated on street photos 
 held-out packshots composited with a fixed seed, beside two baselines (everything is garment; "not white").
 Resumable (state after each epoch in --work; the same command continues). Runs on a GPU when there is one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,13 +65,19 @@ def street_samples(street_dir: Path, photos: range, size: int) -> tuple[torch.Te
                 continue
             ys, xs = np.nonzero(mask)
             pad_x, pad_y = int((xs.max() - xs.min()) * MARGIN) + 2, int((ys.max() - ys.min()) * MARGIN) + 2
-            box = (max(0, xs.min() - pad_x), max(0, ys.min() - pad_y), min(photo.width, xs.max() + 1 + pad_x),
-                   min(photo.height, ys.max() + 1 + pad_y))
+            box = (
+                max(0, xs.min() - pad_x),
+                max(0, ys.min() - pad_y),
+                min(photo.width, xs.max() + 1 + pad_x),
+                min(photo.height, ys.max() + 1 + pad_y),
+            )
             pixels.append(np.asarray(photo.crop(box).resize((size, size), Image.Resampling.BILINEAR)))
             cut = Image.fromarray(mask.astype(np.uint8) * 255).crop(box).resize((size, size), Image.Resampling.BILINEAR)
             masks.append(np.asarray(cut) >= 128)
-    return (torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2).contiguous(),
-            torch.from_numpy(np.stack(masks)[:, None].astype(np.uint8)))
+    return (
+        torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2).contiguous(),
+        torch.from_numpy(np.stack(masks)[:, None].astype(np.uint8)),
+    )
 
 
 def packshot_samples(catalog_dir: Path, size: int, held_out: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,8 +91,9 @@ def packshot_samples(catalog_dir: Path, size: int, held_out: bool) -> tuple[torc
         if path.exists():
             pixels.append(np.asarray(Image.open(path).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)))
     batch = torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2).contiguous()
-    masks = torch.cat([augment.white_background_mask(batch[i:i + 512].float() / 255)
-                       for i in range(0, len(batch), 512)])
+    masks = torch.cat(
+        [augment.white_background_mask(batch[i : i + 512].float() / 255) for i in range(0, len(batch), 512)]
+    )
     keep = is_packshot(masks)
     return batch[keep], masks[keep].to(torch.uint8)
 
@@ -98,8 +106,9 @@ def is_packshot(masks: torch.Tensor) -> torch.Tensor:
     return (cover > 0.08) & (cover < 0.9) & (top < 0.05) & (bottom < 0.05)
 
 
-def composited(pixels: torch.Tensor, masks: torch.Tensor, patches: torch.Tensor,
-               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def composited(
+    pixels: torch.Tensor, masks: torch.Tensor, patches: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Packshots on backgrounds, reframed and relit: float pixels in 0..1 and float masks."""
     moved, moved_mask = augment.random_affine(pixels.float() / 255, masks.float(), generator)
     count, size = len(pixels), pixels.shape[-1]
@@ -138,13 +147,20 @@ def validate(model: UNet, sets: dict[str, tuple[torch.Tensor, torch.Tensor]], de
     model.eval()
     scores = {}
     for name, (pixels, masks) in sets.items():
-        predicted = torch.cat([torch.sigmoid(model(normalize(pixels[i:i + 64].to(device)))).cpu() > 0.5
-                               for i in range(0, len(pixels), 64)])
+        predicted = torch.cat(
+            [
+                torch.sigmoid(model(normalize(pixels[i : i + 64].to(device)))).cpu() > 0.5
+                for i in range(0, len(pixels), 64)
+            ]
+        )
         target = masks > 0.5
         not_white = (1 - pixels.min(dim=1, keepdim=True).values) > 0.08  # core.garment_features.foreground's rule
-        scores[name] = {"iou": round(mean_iou(predicted, target), 4),
-                        "iou_baseline_everything": round(mean_iou(torch.ones_like(target), target), 4),
-                        "iou_baseline_not_white": round(mean_iou(not_white, target), 4), "n": len(pixels)}
+        scores[name] = {
+            "iou": round(mean_iou(predicted, target), 4),
+            "iou_baseline_everything": round(mean_iou(torch.ones_like(target), target), 4),
+            "iou_baseline_not_white": round(mean_iou(not_white, target), 4),
+            "n": len(pixels),
+        }
     model.train()
     return scores
 
@@ -157,8 +173,10 @@ def validation_sets(args, size: int, patches: torch.Tensor, work: Path) -> dict:
     pack_pixels, pack_masks = packshot_samples(Path(args.catalog), size, held_out=True)
     generator = torch.Generator().manual_seed(7)
     shots, shot_masks = composited(pack_pixels, pack_masks, patches, generator)
-    sets = {"street (held-out photos)": (street_pixels.float() / 255, street_masks.float()),
-            "packshots on backgrounds (held-out products)": (shots, shot_masks)}
+    sets = {
+        "street (held-out photos)": (street_pixels.float() / 255, street_masks.float()),
+        "packshots on backgrounds (held-out products)": (shots, shot_masks),
+    }
     torch.save(sets, cache)
     return sets
 
@@ -183,7 +201,7 @@ def batches(data: dict, config: TrainConfig, rng: np.random.Generator, generator
     picks = rng.choice(len(pack_pixels), size=min(config.catalog_per_epoch, len(pack_pixels)), replace=False)
     order = rng.permutation(len(street_pixels) + len(picks))
     for start in range(0, len(order) - config.batch + 1, config.batch):
-        chosen = order[start:start + config.batch]
+        chosen = order[start : start + config.batch]
         worn_rows = torch.from_numpy(chosen[chosen < len(street_pixels)])
         pack_rows = torch.from_numpy(picks[chosen[chosen >= len(street_pixels)] - len(street_pixels)])
         parts = []
@@ -194,8 +212,12 @@ def batches(data: dict, config: TrainConfig, rng: np.random.Generator, generator
         pixels, masks = torch.cat([p for p, _ in parts]), torch.cat([m for _, m in parts])
         empty = torch.rand(len(pixels), generator=generator) < config.empty_share
         if empty.any():  # a background alone: nothing is garment
-            backgrounds = data["patches"][torch.randint(0, len(data["patches"]), (int(empty.sum()),),
-                                                         generator=generator)].float() / 255
+            backgrounds = (
+                data["patches"][
+                    torch.randint(0, len(data["patches"]), (int(empty.sum()),), generator=generator)
+                ].float()
+                / 255
+            )
             pixels[empty], masks[empty] = backgrounds, 0.0
         yield pixels, masks
 
@@ -215,8 +237,11 @@ def train(args: argparse.Namespace) -> None:
     model_config = SegmenterConfig(image_size=args.size, widths=tuple(args.widths))
     data = training_data(args, model_config.image_size, work)
     sets = validation_sets(args, model_config.image_size, data["patches"], work)
-    print(f"{len(data['street'][0])} street garments, {len(data['packshots'][0])} packshots; validation: "
-          + ", ".join(f"{name} {len(p)}" for name, (p, _) in sets.items()), flush=True)
+    print(
+        f"{len(data['street'][0])} street garments, {len(data['packshots'][0])} packshots; validation: "
+        + ", ".join(f"{name} {len(p)}" for name, (p, _) in sets.items()),
+        flush=True,
+    )
     device = args.device_used
     model = UNet(model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -227,8 +252,14 @@ def train(args: argparse.Namespace) -> None:
     for epoch in range(start_epoch, config.epochs):
         rng = np.random.default_rng(config.seed * 1000 + epoch)
         total = 0.0
-        for step, (pixels, masks) in enumerate(tqdm(batches(data, config, rng, generator), total=steps,
-                                                    desc=f"epoch {epoch + 1}/{config.epochs}", mininterval=10)):
+        for step, (pixels, masks) in enumerate(
+            tqdm(
+                batches(data, config, rng, generator),
+                total=steps,
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                mininterval=10,
+            )
+        ):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch * steps + step, steps * config.epochs, config.lr)
             loss = segmentation_loss(model(normalize(pixels.to(device))), masks.to(device))
@@ -236,18 +267,24 @@ def train(args: argparse.Namespace) -> None:
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
-        history.append({"epoch": epoch + 1, "loss": round(total / steps, 4), "validation": validate(model, sets, device),
-                        "seconds": round(time.time() - started, 1)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": round(total / steps, 4),
+                "validation": validate(model, sets, device),
+                "seconds": round(time.time() - started, 1),
+            }
+        )
         print(json.dumps(history[-1]), flush=True)
         save_state(state_path, model, optimizer, epoch + 1, history, generator=generator.get_state())
     record = {
         "version": VERSION,
         "data": f"street-photos {street.TRAIN_PHOTOS.start:04d}-{street.TRAIN_PHOTOS.stop - 1:04d} garment groups "
-                f"({len(data['street'][0])} crops, masks from the pixel annotations); fashion-products packshots "
-                f"outside the held-out split ({len(data['packshots'][0])}, white-background masks) composited onto "
-                "street backgrounds and made-up textures",
+        f"({len(data['street'][0])} crops, masks from the pixel annotations); fashion-products packshots "
+        f"outside the held-out split ({len(data['packshots'][0])}, white-background masks) composited onto "
+        "street backgrounds and made-up textures",
         "split": f"validated on street photos {street.EVAL_PHOTOS.start:04d}-{street.EVAL_PHOTOS.stop - 1:04d} and "
-                 "held-out packshots (core/split.py) composited with seed 7",
+        "held-out packshots (core/split.py) composited with seed 7",
         "command": "python -m training.train_segmenter " + " ".join(sys.argv[1:]),
         "trained_on": trained_on(device),
         "train_config": asdict(config),

@@ -9,6 +9,7 @@ fit), and finds every product that satisfies the request while keeping what was 
 gender, colour): those are the relevant products; the target is one of the most similar of them.
 References from the held-out split (core/split.py) only ever appear in evaluation triplets.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,35 +26,89 @@ from core.feedback import ARTICLE_WORDS, COLOUR_WORDS, PATTERN_WORDS
 # every pair; retraining now mines on L*, the definition stored features, re-ranking and chips use.
 LIGHTNESS_STEP = 0.12
 PATTERNS = ("solid", "striped", "printed", "checked")
-FAMILY = {"Shoes": "footwear", "Sandal": "footwear", "Flip Flops": "footwear", "Topwear": "topwear",
-          "Bottomwear": "bottomwear", "Bags": "bags"}
+FAMILY = {
+    "Shoes": "footwear",
+    "Sandal": "footwear",
+    "Flip Flops": "footwear",
+    "Topwear": "topwear",
+    "Bottomwear": "bottomwear",
+    "Bags": "bags",
+}
 USAGES = ("Casual", "Sports", "Formal", "Ethnic")
 
 COLOUR_NAMES: dict[str, list[str]] = {}
 for _word, _group in COLOUR_WORDS.items():
     COLOUR_NAMES.setdefault(_group, []).append(_word)
-TYPE_NAMES: dict[str, list[str]] = {"Tshirts": ["t-shirt", "tee", "tshirt"], "Flip Flops": ["flip flops", "slippers"],
-                                    "Track Pants": ["track pants", "joggers"], "Casual Shoes": ["sneakers", "casual shoes"],
-                                    "Sports Shoes": ["sports shoes", "running shoes", "trainers"],
-                                    "Formal Shoes": ["formal shoes"]}
+TYPE_NAMES: dict[str, list[str]] = {
+    "Tshirts": ["t-shirt", "tee", "tshirt"],
+    "Flip Flops": ["flip flops", "slippers"],
+    "Track Pants": ["track pants", "joggers"],
+    "Casual Shoes": ["sneakers", "casual shoes"],
+    "Sports Shoes": ["sports shoes", "running shoes", "trainers"],
+    "Formal Shoes": ["formal shoes"],
+}
 _WRITTEN_OUT = set(TYPE_NAMES)  # types whose names are listed above; every other type takes all its words
 for _word, _kind in ARTICLE_WORDS.items():
     if _kind not in _WRITTEN_OUT and _word != "formalshoes":
         TYPE_NAMES.setdefault(_kind, []).append(_word)
 
 PHRASES = {
-    "colour": ["in {c}", "same but in {c}", "{c} instead", "make it {c}", "do you have it in {c}", "a {c} one",
-               "{c} please", "switch to {c}", "i want it in {c}", "{c} colour", "rather {c}", "{c}"],
-    "lighter": ["lighter", "lighter color", "a lighter shade", "something lighter", "less dark", "paler",
-                "brighter please", "lighter colour pls", "in a lighter tone", "lighter one"],
-    "darker": ["darker", "darker color", "a darker shade", "something darker", "deeper colour", "darker one",
-               "darker pls", "in a darker tone"],
-    "Women": ["the women's version", "for women", "for her", "womens", "ladies version", "female version",
-              "for a woman", "women's one"],
-    "Men": ["the men's version", "for men", "for him", "mens", "for guys", "male version", "for a man",
-            "men's one"],
-    "type": ["as a {t}", "{t} instead", "same but a {t}", "make it a {t}", "i'd prefer a {t}", "a {t} like this",
-             "{t}"],
+    "colour": [
+        "in {c}",
+        "same but in {c}",
+        "{c} instead",
+        "make it {c}",
+        "do you have it in {c}",
+        "a {c} one",
+        "{c} please",
+        "switch to {c}",
+        "i want it in {c}",
+        "{c} colour",
+        "rather {c}",
+        "{c}",
+    ],
+    "lighter": [
+        "lighter",
+        "lighter color",
+        "a lighter shade",
+        "something lighter",
+        "less dark",
+        "paler",
+        "brighter please",
+        "lighter colour pls",
+        "in a lighter tone",
+        "lighter one",
+    ],
+    "darker": [
+        "darker",
+        "darker color",
+        "a darker shade",
+        "something darker",
+        "deeper colour",
+        "darker one",
+        "darker pls",
+        "in a darker tone",
+    ],
+    "Women": [
+        "the women's version",
+        "for women",
+        "for her",
+        "womens",
+        "ladies version",
+        "female version",
+        "for a woman",
+        "women's one",
+    ],
+    "Men": ["the men's version", "for men", "for him", "mens", "for guys", "male version", "for a man", "men's one"],
+    "type": [
+        "as a {t}",
+        "{t} instead",
+        "same but a {t}",
+        "make it a {t}",
+        "i'd prefer a {t}",
+        "a {t} like this",
+        "{t}",
+    ],
     "Sports": ["for sports", "for the gym", "sporty", "for running", "sportier"],
     "Formal": ["more formal", "for the office", "formal", "for work"],
     "Casual": ["more casual", "for everyday", "casual", "relaxed"],
@@ -102,8 +157,14 @@ class Triplet:
         return self.intents[0] if len(self.intents) == 1 else "multi"
 
     def to_query(self) -> dict:
-        return {"ref_id": self.ref_id, "text": self.text, "relevant_ids": list(self.relevant_ids), "kind": self.kind,
-                "target_id": self.target_id, "intents": list(self.intents)}
+        return {
+            "ref_id": self.ref_id,
+            "text": self.text,
+            "relevant_ids": list(self.relevant_ids),
+            "kind": self.kind,
+            "target_id": self.target_id,
+            "intents": list(self.intents),
+        }
 
 
 def pattern_of(name: str) -> str | None:
@@ -135,7 +196,7 @@ def read_attributes(catalog, cache=None) -> dict[int, tuple[str | None, str | No
     rows, _ = read_catalog(Path(catalog) / "images", Path(catalog) / "styles.csv")
     found = {}
     for start in tqdm(range(0, len(rows), 64), desc="Reading sleeves and length"):
-        chunk = rows[start:start + 64]
+        chunk = rows[start : start + 64]
         read = model.read([load_image(r.image_path) for r in chunk], [r.product.article_type for r in chunk])
         found.update({r.product.id: (a.sleeves, a.length) for r, a in zip(chunk, read)})
     if cache is not None:
@@ -155,13 +216,22 @@ def catalog_items(catalog, attributes: dict | None = None) -> list[Item]:
     from core.split import is_held_out
 
     rows, _ = read_catalog(catalog / "images", catalog / "styles.csv")
-    return [Item(id=r.product.id, gender=gender_of(r.product.gender), article_type=r.product.article_type,
-                 family=FAMILY.get(r.product.sub_category, ""), colour_group=r.product.colour_group,
-                 usage=r.product.usage, pattern=pattern_of(r.product.name),
-                 lightness=lightness(load_image(r.image_path, max_side=128)), held_out=is_held_out(r.product.id),
-                 sleeves=(attributes or {}).get(r.product.id, (None, None))[0],
-                 length=(attributes or {}).get(r.product.id, (None, None))[1])
-            for r in tqdm(rows, desc="Reading products")]
+    return [
+        Item(
+            id=r.product.id,
+            gender=gender_of(r.product.gender),
+            article_type=r.product.article_type,
+            family=FAMILY.get(r.product.sub_category, ""),
+            colour_group=r.product.colour_group,
+            usage=r.product.usage,
+            pattern=pattern_of(r.product.name),
+            lightness=lightness(load_image(r.image_path, max_side=128)),
+            held_out=is_held_out(r.product.id),
+            sleeves=(attributes or {}).get(r.product.id, (None, None))[0],
+            length=(attributes or {}).get(r.product.id, (None, None))[1],
+        )
+        for r in tqdm(rows, desc="Reading products")
+    ]
 
 
 class TripletMaker:
@@ -202,8 +272,13 @@ class TripletMaker:
             relevant = self.ids[mask]
             if len(relevant) == 0:
                 continue
-            return Triplet(ref.id, self._phrase(request), self._target(ref, relevant),
-                           tuple(int(i) for i in relevant), tuple(request))
+            return Triplet(
+                ref.id,
+                self._phrase(request),
+                self._target(ref, relevant),
+                tuple(int(i) for i in relevant),
+                tuple(request),
+            )
         return None
 
     def _draw_request(self, ref: Item, count: int) -> dict[str, str]:
@@ -226,7 +301,9 @@ class TripletMaker:
         if intent == "gender":
             return {"Men": "Women", "Women": "Men"}.get(ref.gender)
         if intent == "type":
-            return pick([t for t in self.types_by_family.get(ref.family, []) if t != ref.article_type and t in TYPE_NAMES])
+            return pick(
+                [t for t in self.types_by_family.get(ref.family, []) if t != ref.article_type and t in TYPE_NAMES]
+            )
         if intent == "usage":
             return pick([u for u in USAGES if u != ref.usage])
         if intent == "pattern":
@@ -304,5 +381,9 @@ class TripletMaker:
             return text
         i = int(self.rng.choice(long))
         word, j = words[i], int(self.rng.integers(1, len(words[i]) - 1))
-        words[i] = (word[:j] + word[j + 1:]) if self.rng.random() < 0.5 else (word[:j - 1] + word[j] + word[j - 1] + word[j + 1:])
+        words[i] = (
+            (word[:j] + word[j + 1 :])
+            if self.rng.random() < 0.5
+            else (word[: j - 1] + word[j] + word[j - 1] + word[j + 1 :])
+        )
         return " ".join(words)

@@ -1,4 +1,5 @@
 """Expensive objects, loaded once per process behind st.cache_resource: the encoder and the engine."""
+
 from __future__ import annotations
 
 import streamlit as st

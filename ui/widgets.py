@@ -1,4 +1,5 @@
 """Drawing helpers: result grids, product cards and friendly error boxes."""
+
 from __future__ import annotations
 
 import base64
@@ -23,9 +24,14 @@ COLUMNS = 5
 THUMBNAIL_SIDE = 256
 MAX_ARCHIVE_UPLOAD_MB = 512  # catalog and query zips; bigger catalogs are imported from a folder or the CLI
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-PAGES = [("app.py", "Home", "🏠"), ("pages/look.py", "Shop the Look", "🧍"), ("pages/search.py", "Search", "🔎"),
-         ("pages/refine.py", "Refine with Feedback", "✨"), ("pages/catalog.py", "Catalog", "📦"),
-         ("pages/evaluate.py", "Evaluate", "📊")]
+PAGES = [
+    ("app.py", "Home", "🏠"),
+    ("pages/look.py", "Shop the Look", "🧍"),
+    ("pages/search.py", "Search", "🔎"),
+    ("pages/refine.py", "Refine with Feedback", "✨"),
+    ("pages/catalog.py", "Catalog", "📦"),
+    ("pages/evaluate.py", "Evaluate", "📊"),
+]
 
 
 def page_header(title: str, icon: str) -> None:
@@ -71,8 +77,10 @@ def server_paths_allowed() -> bool:
     return not serving_network() and not settings.app_password
 
 
-SERVER_PATHS_OFF = ("Paths on the server are turned off because the app is shared (served to the network or "
-                    "behind a password; set `ALLOW_SERVER_PATHS=1` to allow them); upload instead.")
+SERVER_PATHS_OFF = (
+    "Paths on the server are turned off because the app is shared (served to the network or "
+    "behind a password; set `ALLOW_SERVER_PATHS=1` to allow them); upload instead."
+)
 
 
 @contextlib.contextmanager
@@ -99,8 +107,14 @@ def user_errors() -> Iterator[None]:
         st.warning(str(exc), icon="⚠️")
 
 
-def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str, actions: Sequence[str] = (),
-                 chips: dict | None = None, explanations: dict | None = None) -> tuple[str, int] | None:
+def product_grid(
+    engine: StyleLens,
+    hits: Sequence[Hit],
+    key: str,
+    actions: Sequence[str] = (),
+    chips: dict | None = None,
+    explanations: dict | None = None,
+) -> tuple[str, int] | None:
     """Cards for search hits, each with one button per action and the chips that drove its place (`chips`,
     or each hit's Explanation from the search result); returns (action, product id) clicked."""
     clicked = None
@@ -110,10 +124,14 @@ def product_grid(engine: StyleLens, hits: Sequence[Hit], key: str, actions: Sequ
     else:
         features = engine.stored_features([h.product.id for h in hits])
     for start in range(0, len(hits), COLUMNS):
-        for column, hit in zip(st.columns(COLUMNS), hits[start:start + COLUMNS]):
+        for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS]):
             with column:
-                product_card(engine, hit.product, caption=f"#{hit.rank} · score {hit.score:.3f}",
-                             features=features.get(hit.product.id))
+                product_card(
+                    engine,
+                    hit.product,
+                    caption=f"#{hit.rank} · score {hit.score:.3f}",
+                    features=features.get(hit.product.id),
+                )
                 if chips and chips.get(hit.product.id):
                     st.markdown(chips_html(chips[hit.product.id]), unsafe_allow_html=True)
                 for action in actions:
@@ -133,23 +151,31 @@ def new_upload(label: str, key: str) -> bytes | None:
 
 def chips_html(chips) -> str:
     """core.feedback.Chip list as small green (✓) and red (✗) labels."""
-    return " ".join(f'<span style="padding:1px 6px;border-radius:8px;font-size:0.8em;'
-                    f'background:{"#d9f2e3" if c.ok else "#f8dede"}">{html.escape(c.label)} {"✓" if c.ok else "✗"}</span>'
-                    for c in chips)
+    return " ".join(
+        f'<span style="padding:1px 6px;border-radius:8px;font-size:0.8em;'
+        f'background:{"#d9f2e3" if c.ok else "#f8dede"}">{html.escape(c.label)} {"✓" if c.ok else "✗"}</span>'
+        for c in chips
+    )
 
 
 def swatch_html(rgb) -> str:
     """A small square of the colour `rgb` (a garment's colour)."""
-    return (f'<span title="garment colour" style="display:inline-block;width:14px;height:14px;border-radius:3px;'
-            f'border:1px solid #999;vertical-align:middle;background:rgb{tuple(int(v) for v in rgb)}"></span>')
+    return (
+        f'<span title="garment colour" style="display:inline-block;width:14px;height:14px;border-radius:3px;'
+        f'border:1px solid #999;vertical-align:middle;background:rgb{tuple(int(v) for v in rgb)}"></span>'
+    )
 
 
 def rerank_toggle() -> bool:
     """The sidebar switch for re-ranking, shared by every page (on by default)."""
     with st.sidebar:
-        return st.toggle("Re-rank with garment features", value=st.session_state.get("rerank", True), key="rerank",
-                         help="Re-orders the top 100 by colour, lightness, sleeves and pattern read from the photos, "
-                              "set against what you asked for; chips under each result say what drove it.")
+        return st.toggle(
+            "Re-rank with garment features",
+            value=st.session_state.get("rerank", True),
+            key="rerank",
+            help="Re-orders the top 100 by colour, lightness, sleeves and pattern read from the photos, "
+            "set against what you asked for; chips under each result say what drove it.",
+        )
 
 
 def before_after(engine: StyleLens, result: SearchResult, count: int = 10) -> None:
@@ -164,19 +190,22 @@ def before_after(engine: StyleLens, result: SearchResult, count: int = 10) -> No
                 with column:
                     path = engine.image_path(hit.product)
                     try:
-                        st.markdown(f'<img src="{_thumbnail_uri(str(path), path.stat().st_mtime)}" style="width:100%">',
-                                    unsafe_allow_html=True)
+                        st.markdown(
+                            f'<img src="{_thumbnail_uri(str(path), path.stat().st_mtime)}" style="width:100%">',
+                            unsafe_allow_html=True,
+                        )
                     except (OSError, ImageError):
                         st.caption("(no image)")
                     moved = was.get(hit.product.id)
-                    st.caption(f"#{hit.rank}" + ("" if title == "First stage" else
-                                                 f" (was #{moved})" if moved else " (new)"))
+                    st.caption(
+                        f"#{hit.rank}" + ("" if title == "First stage" else f" (was #{moved})" if moved else " (new)")
+                    )
 
 
 def product_cards(engine: StyleLens, products: Sequence[Product]) -> None:
     features = engine.stored_features([p.id for p in products])
     for start in range(0, len(products), COLUMNS):
-        for column, product in zip(st.columns(COLUMNS), products[start:start + COLUMNS]):
+        for column, product in zip(st.columns(COLUMNS), products[start : start + COLUMNS]):
             with column:
                 product_card(engine, product, caption=f"id {product.id}", features=features.get(product.id))
 
@@ -186,14 +215,20 @@ def product_card(engine: StyleLens, product: Product, caption: str = "", feature
     path = engine.image_path(product)
     try:
         source = _thumbnail_uri(str(path), path.stat().st_mtime)
-        st.markdown(f'<img src="{source}" alt="{html.escape(product.name)}" style="width:100%;aspect-ratio:1;'
-                    'object-fit:contain;background:#fff;border-radius:6px">', unsafe_allow_html=True)
+        st.markdown(
+            f'<img src="{source}" alt="{html.escape(product.name)}" style="width:100%;aspect-ratio:1;'
+            'object-fit:contain;background:#fff;border-radius:6px">',
+            unsafe_allow_html=True,
+        )
     except (OSError, ImageError):
         st.caption("(image missing)")
     st.markdown(f"**{product.name or product.id}**")
     cut = describe_features(features, shade=False) if features is not None else ""
-    st.caption(f"{product.gender} · {product.article_type or product.sub_category} · {product.base_colour}"
-               + (f"  \n{cut}" if cut else "") + (f"  \n{caption}" if caption else ""))
+    st.caption(
+        f"{product.gender} · {product.article_type or product.sub_category} · {product.base_colour}"
+        + (f"  \n{cut}" if cut else "")
+        + (f"  \n{caption}" if caption else "")
+    )
 
 
 def picture(image, caption: str = "", width: int | None = None, side: int = THUMBNAIL_SIDE) -> None:
@@ -203,8 +238,11 @@ def picture(image, caption: str = "", width: int | None = None, side: int = THUM
     buffer = io.BytesIO()
     small.convert("RGB").save(buffer, format="JPEG", quality=85)
     size = f"width:{width}px" if width else "width:100%"
-    st.markdown(f'<img src="data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}" '
-                f'style="{size};border-radius:6px;background:#fff">', unsafe_allow_html=True)
+    st.markdown(
+        f'<img src="data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}" '
+        f'style="{size};border-radius:6px;background:#fff">',
+        unsafe_allow_html=True,
+    )
     if caption:
         st.caption(caption)
 

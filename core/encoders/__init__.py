@@ -6,6 +6,7 @@ A name is one of
     hf:<Hugging Face id>   "hf:patrickjohncyh/fashion-clip" (any transformers CLIP-style model)
     a local path           a folder saved with `save_pretrained`, or a StyleLens checkpoint file (.pt)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,7 +39,9 @@ def _stylelens_file(path: Path, name: str, caption_weight: float | None = None) 
     from core.encoders.stylelens import StyleLensEncoder
 
     if not path.is_file():
-        raise ModelUnavailable(f"The encoder checkpoint {path} is missing (train it with python -m training.train_encoder).")
+        raise ModelUnavailable(
+            f"The encoder checkpoint {path} is missing (train it with python -m training.train_encoder)."
+        )
     return StyleLensEncoder(path, name, caption_weight=caption_weight)
 
 
@@ -71,8 +74,10 @@ def load_encoder(name: str) -> Encoder:
         return _clip(str(path), f"clip:{path.resolve().name}")
     if path.is_file() and path.suffix == ".pt":
         return _stylelens_file(path, f"stylelens:{path.stem}")
-    raise ModelUnavailable(f"Unknown encoder {name!r}. Known encoders: {', '.join(available_encoders())}; "
-                     "or hf:<Hugging Face id>, or the path of a saved model folder or StyleLens .pt file.")
+    raise ModelUnavailable(
+        f"Unknown encoder {name!r}. Known encoders: {', '.join(available_encoders())}; "
+        "or hf:<Hugging Face id>, or the path of a saved model folder or StyleLens .pt file."
+    )
 
 
 def load_attribute_model(name: str = BUNDLED_ENCODER):
@@ -81,5 +86,4 @@ def load_attribute_model(name: str = BUNDLED_ENCODER):
     return encoder if hasattr(encoder, "classify") else load_encoder(BUNDLED_ENCODER)
 
 
-__all__ = ["BUNDLED_ENCODER", "Encoder", "available_encoders", "l2_normalize", "load_attribute_model",
-           "load_encoder"]
+__all__ = ["BUNDLED_ENCODER", "Encoder", "available_encoders", "l2_normalize", "load_attribute_model", "load_encoder"]

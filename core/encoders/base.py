@@ -6,6 +6,7 @@ Catalog products are embedded from their image *and* caption (`embed_catalog`); 
 image (`embed_images`) or a text (`embed_texts`). All three land in the same D-dimensional space,
 so one index serves image and text search.
 """
+
 from __future__ import annotations
 
 import threading

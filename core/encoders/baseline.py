@@ -10,6 +10,7 @@ encoders are measured against it. Image and text parts live in separate blocks o
 so an image query is compared with catalog images and a text query with catalog captions, through
 one index. Scores are therefore cosine similarities scaled by 1/sqrt(2) (at most ~0.71).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,10 +36,15 @@ def describe_image(image: Image.Image) -> np.ndarray:
     rgb = np.asarray(small, dtype=np.float32) / 255.0  # [S, S, 3]
     foreground_mask = foreground(rgb)  # [S, S] bool
     colour = _colour_histogram(small, foreground_mask)
-    silhouette = np.asarray(
-        Image.fromarray(foreground_mask.astype(np.uint8) * 255).resize((MASK_SIDE, MASK_SIDE), Image.Resampling.BOX),
-        dtype=np.float32,
-    ).ravel() / 255.0
+    silhouette = (
+        np.asarray(
+            Image.fromarray(foreground_mask.astype(np.uint8) * 255).resize(
+                (MASK_SIDE, MASK_SIDE), Image.Resampling.BOX
+            ),
+            dtype=np.float32,
+        ).ravel()
+        / 255.0
+    )
     edges = _edge_histogram(rgb.mean(axis=2))
     blocks = [_unit(colour) * 0.7, _unit(silhouette) * 0.4, _unit(edges) * 0.6]
     return np.concatenate(blocks).astype(np.float32)

@@ -4,6 +4,7 @@ Loaded from a Hugging Face id (`hf:patrickjohncyh/fashion-clip`, needs the id in
 internet) or from a local folder saved with `save_pretrained`. The preprocessing (tokenizer and image
 processor) comes from the same folder as the weights, so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,8 @@ class ClipEncoder:
             raise ModelUnavailable(
                 f"Could not load the CLIP-style checkpoint {source!r}: {exc}. A Hugging Face id needs internet "
                 "the first time (or the model in the local cache); a folder needs config.json, the weights, "
-                "the tokenizer and preprocessor_config.json.") from exc
+                "the tokenizer and preprocessor_config.json."
+            ) from exc
         if not (hasattr(self.model, "get_image_features") and hasattr(self.model, "get_text_features")):
             raise ModelUnavailable(f"{source!r} is not an image-text model (no get_image_features/get_text_features).")
         self.dim = int(self.embed_texts(["a shirt"]).shape[1])
@@ -46,7 +48,7 @@ class ClipEncoder:
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         chunks = []
         for start in range(0, len(images), self.batch_size):
-            batch = [image.convert("RGB") for image in images[start:start + self.batch_size]]
+            batch = [image.convert("RGB") for image in images[start : start + self.batch_size]]
             inputs = self.image_processor(images=batch, return_tensors="pt")
             chunks.append(self.model.get_image_features(pixel_values=inputs["pixel_values"]).float().numpy())
         return l2_normalize(np.concatenate(chunks)) if chunks else np.zeros((0, self.dim), np.float32)
@@ -56,8 +58,13 @@ class ClipEncoder:
         chunks = []
         limit = min(int(getattr(self.tokenizer, "model_max_length", 77) or 77), 77)
         for start in range(0, len(texts), self.batch_size):
-            inputs = self.tokenizer(list(texts[start:start + self.batch_size]), padding=True, truncation=True,
-                                    max_length=limit, return_tensors="pt")
+            inputs = self.tokenizer(
+                list(texts[start : start + self.batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=limit,
+                return_tensors="pt",
+            )
             inputs.pop("token_type_ids", None)
             chunks.append(self.model.get_text_features(**inputs).float().numpy())
         if not chunks:

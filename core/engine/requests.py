@@ -1,5 +1,6 @@
 """How a request's words become a search: text cleaned and cut, feedback read (with notes for the user), the
 gender and type it implies as filters, and the sleeve and length lengths it allows (a Wish)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -15,9 +16,15 @@ RERANK_DEPTH = 100  # first-stage candidates the re-ranker orders
 KIDS_OF = {"Women": "Girls", "Men": "Boys"}  # "for women" also keeps girls' items (the catalog labels kids apart)
 # types that stand in for each other when feedback asks for another cut ("longer sleeves" on a women's T-shirt:
 # long-sleeved tops count); without a type in the text the reference's siblings are kept, never other families
-CUT_SIBLINGS = {"Tshirts": ("Tshirts", "Tops"), "Tops": ("Tops", "Tshirts"), "Kurtas": ("Kurtas", "Kurtis"),
-                "Kurtis": ("Kurtis", "Kurtas"), "Trousers": ("Trousers", "Capris"), "Capris": ("Capris", "Trousers"),
-                "Shorts": ("Shorts", "Capris")}
+CUT_SIBLINGS = {
+    "Tshirts": ("Tshirts", "Tops"),
+    "Tops": ("Tops", "Tshirts"),
+    "Kurtas": ("Kurtas", "Kurtis"),
+    "Kurtis": ("Kurtis", "Kurtas"),
+    "Trousers": ("Trousers", "Capris"),
+    "Capris": ("Capris", "Trousers"),
+    "Shorts": ("Shorts", "Capris"),
+}
 
 
 def rerank_depth(k: int, rerank: bool) -> int:
@@ -35,12 +42,16 @@ def read_feedback(text: str) -> tuple[Feedback | None, list[str]]:
     if feedback.corrections:
         notes.append("Read " + ", ".join(f"“{typed}” as “{read}”" for typed, read in feedback.corrections) + ".")
     if feedback.unseen:
-        notes.append(f"The catalog does not record {' or '.join(dict.fromkeys(feedback.unseen))} yet: kept the "
-                     "product type and the rest of the request.")
+        notes.append(
+            f"The catalog does not record {' or '.join(dict.fromkeys(feedback.unseen))} yet: kept the "
+            "product type and the rest of the request."
+        )
     if not feedback.understood and not feedback.unseen:
-        notes.append("No change StyleLens knows was recognised in the feedback (it reads colours, lighter/darker, "
-                     "sleeves, length, women/men, product types, usage, season and patterns, in English): results follow the "
-                     "reference and the text as the model reads it.")
+        notes.append(
+            "No change StyleLens knows was recognised in the feedback (it reads colours, lighter/darker, "
+            "sleeves, length, women/men, product types, usage, season and patterns, in English): results follow the "
+            "reference and the text as the model reads it."
+        )
     return feedback, notes
 
 
@@ -49,9 +60,13 @@ def wish_for(feedback: Feedback | None, article_type: str | None, reference) -> 
     reference's features (a GarmentFeatures, or None)."""
     if feedback is None or not (feedback.sleeves or feedback.length):
         return Wish()
-    return resolve_wish(feedback.sleeves, feedback.length, article_type,
-                        reference.sleeves if reference is not None else None,
-                        reference.length if reference is not None else None)
+    return resolve_wish(
+        feedback.sleeves,
+        feedback.length,
+        article_type,
+        reference.sleeves if reference is not None else None,
+        reference.length if reference is not None else None,
+    )
 
 
 def with_wish(where: SearchFilter, wish: Wish) -> SearchFilter:
@@ -80,10 +95,10 @@ def clean_query_text(text: str) -> tuple[str, list[str]]:
     """Collapse whitespace and cut very long text; refuse empty text."""
     text = " ".join(str(text or "").split())
     if not text:
-        raise QueryError("Type a description to search for, e.g. \"red floral summer dress\".")
+        raise QueryError('Type a description to search for, e.g. "red floral summer dress".')
     notes = []
     if len(text) > MAX_QUERY_CHARS:
         notes.append(f"The description was {len(text):,} characters; only the first {MAX_QUERY_CHARS} were used.")
-        cut = text[:MAX_QUERY_CHARS + 1]
+        cut = text[: MAX_QUERY_CHARS + 1]
         text = cut.rsplit(" ", 1)[0] if " " in cut else cut[:MAX_QUERY_CHARS]  # whole words only
     return text, notes

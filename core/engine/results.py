@@ -1,4 +1,5 @@
 """What the engine hands pages and the CLI: search hits and results, and the catalog's status."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -17,8 +18,12 @@ class Hit:
     rank: int
 
     def to_json(self) -> dict:
-        return {"id": self.product.id, "score": round(self.score, 4), "rank": self.rank,
-                **{k: v for k, v in asdict(self.product).items() if k not in ("id", "content_hash")}}
+        return {
+            "id": self.product.id,
+            "score": round(self.score, 4),
+            "rank": self.rank,
+            **{k: v for k, v in asdict(self.product).items() if k not in ("id", "content_hash")},
+        }
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,23 @@ class SearchResult:
     explanations: dict[int, Explanation] = field(default_factory=dict)  # product id -> why it is shown
 
     def to_json(self) -> dict:
-        hits = [{**h.to_json(), **({"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
-                                   if self.reranked or self.chips else {})} for h in self.hits]
-        data = {"hits": hits, "notes": self.notes, "reranked": self.reranked,
-                "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
+        hits = [
+            {
+                **h.to_json(),
+                **(
+                    {"chips": [c.to_json() for c in self.chips.get(h.product.id, [])]}
+                    if self.reranked or self.chips
+                    else {}
+                ),
+            }
+            for h in self.hits
+        ]
+        data = {
+            "hits": hits,
+            "notes": self.notes,
+            "reranked": self.reranked,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
         if self.feedback is not None:
             data["understood"] = {k: v for k, v in asdict(self.feedback).items() if v not in (None, 0, (), "")}
         if self.photo is not None:
@@ -48,16 +66,22 @@ class SearchResult:
         if not self.wish.is_empty:
             data["wish"] = {"sleeves": list(self.wish.sleeves), "lengths": list(self.wish.lengths)}
         if self.reference is not None:
-            data["reference"] = {"sleeves": self.reference.sleeves, "length": self.reference.length,
-                                 "lightness": round(self.reference.lightness, 3)}
+            data["reference"] = {
+                "sleeves": self.reference.sleeves,
+                "length": self.reference.length,
+                "lightness": round(self.reference.lightness, 3),
+            }
         return data
 
 
 def photo_json(photo: PhotoQuery) -> dict:
     """What was read from a query photo, for JSON outputs (the mask itself is left out)."""
     top = sorted(photo.type_prior.items(), key=lambda item: -item[1])[:3]
-    return {"segmented": photo.segmented, "colour": hex_colour(photo.colour),
-            "article_types": [{"type": name, "p": round(p, 3)} for name, p in top]}
+    return {
+        "segmented": photo.segmented,
+        "colour": hex_colour(photo.colour),
+        "article_types": [{"type": name, "p": round(p, 3)} for name, p in top],
+    }
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,7 @@ class Status:
 @dataclass(frozen=True)
 class Explanation:
     """What a result card draws of why it is shown, from the product's stored garment features."""
+
     swatch: tuple[int, int, int] | None  # its main colour
     lightness: float | None  # 0 black .. 1 white (core.garment_features: mean L* of the garment's pixels)
     features: object | None  # its GarmentFeatures (sleeves, length), None when not read yet
@@ -89,8 +114,9 @@ class Explanation:
     photo_chips: list[Chip]  # what was asked, met or not, as read from its photo (not already in `chips`)
 
 
-def explain_hit(product: Product, features, read: list[Chip], feedback: Feedback | None = None,
-                reference=None) -> Explanation:
+def explain_hit(
+    product: Product, features, read: list[Chip], feedback: Feedback | None = None, reference=None
+) -> Explanation:
     """A hit's Explanation: `features` its stored GarmentFeatures, `read` the chips read from its photo,
     `feedback` what was asked, `reference` the reference's GarmentFeatures (lighter / darker compare to it)."""
     lightness = features.lightness if features is not None else None

@@ -4,6 +4,7 @@ Every search goes the same way: the query is read (core/photo_query.py for a pho
 composer for a reference with feedback), the request's words become filters (core/engine/requests.py), the
 index returns the first stage's candidates, and the re-ranker (core/rerank.py) orders them when asked.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,6 +44,7 @@ SURE_TYPE = 0.5  # an uploaded reference's type, read this surely, is kept when 
 @dataclass(frozen=True)
 class Ranking:
     """A query's candidates as the first stage found them and in their final order (ids and scores)."""
+
     first_stage: list[Neighbour]  # best first; RERANK_DEPTH of them when re-ranking
     final: list[Neighbour]  # the k shown: re-ranked when asked and available, else the first stage's top k
     reranked: bool = False
@@ -64,20 +66,29 @@ class Search:
         self._reader: PhotoReader | None = None  # loaded on the first photo query
 
     # ---- searches ------------------------------------------------------------------------------
-    def search_image(self, image: Image.Image | bytes | str | Path, k: int = 10,
-                     where: SearchFilter = SearchFilter(), rerank: bool = False) -> SearchResult:
+    def search_image(
+        self,
+        image: Image.Image | bytes | str | Path,
+        k: int = 10,
+        where: SearchFilter = SearchFilter(),
+        rerank: bool = False,
+    ) -> SearchResult:
         """Products like the photo: the one photo path (core/photo_query.py), then the index."""
         started = time.perf_counter()
         picture = image if isinstance(image, Image.Image) else load_image(image)
         decoded = time.perf_counter()
         photo = self.read_photos([picture])[0]
         timings = {"decode": decoded - started, "encode": time.perf_counter() - decoded}
-        question = (lambda: RerankQuery(None, self.photo_features(picture, photo), type_prior=photo.type_prior)) \
-            if rerank else None
+        question = (
+            (lambda: RerankQuery(None, self.photo_features(picture, photo), type_prior=photo.type_prior))
+            if rerank
+            else None
+        )
         return replace(self._run(photo, k, where, [], timings, question), photo=photo)
 
-    def search_text(self, text: str, k: int = 10, where: SearchFilter = SearchFilter(),
-                    rerank: bool = False) -> SearchResult:
+    def search_text(
+        self, text: str, k: int = 10, where: SearchFilter = SearchFilter(), rerank: bool = False
+    ) -> SearchResult:
         """Products matching a description; sleeve and length words in it ("long sleeve", "midi") filter."""
         text, notes = clean_query_text(text)
         started = time.perf_counter()
@@ -85,13 +96,27 @@ class Search:
         wish = wish_for(described, described.article_type, None)
         query = self.encoder.embed_texts([text])[0]  # [D]
         question = (lambda: RerankQuery(described, None, wish)) if rerank else None
-        result = self._run(query, k, with_wish(where, wish), [*notes, *wish.notes],
-                           {"encode": time.perf_counter() - started}, question, wish=wish)
+        result = self._run(
+            query,
+            k,
+            with_wish(where, wish),
+            [*notes, *wish.notes],
+            {"encode": time.perf_counter() - started},
+            question,
+            wish=wish,
+        )
         return replace(result, wish=wish)
 
-    def search_composed(self, text: str, image: Image.Image | bytes | str | Path | None = None,
-                        ref_id: int | None = None, k: int = 10, where: SearchFilter = SearchFilter(),
-                        method: str | None = None, rerank: bool = False) -> SearchResult:
+    def search_composed(
+        self,
+        text: str,
+        image: Image.Image | bytes | str | Path | None = None,
+        ref_id: int | None = None,
+        k: int = 10,
+        where: SearchFilter = SearchFilter(),
+        method: str | None = None,
+        rerank: bool = False,
+    ) -> SearchResult:
         """A reference (uploaded image or catalog product) refined by feedback text.
 
         Gender and product type asked for in the text become filters (no cross-gender results); without a
@@ -108,11 +133,19 @@ class Search:
         photo = self.read_photos([picture])[0] if reference is None or feedback is None else None
         garment = photo.cutout if photo is not None and reference is None else picture
         features = self.reference_features(reference, picture, photo)
-        kind = (feedback.article_type if feedback else None) or (reference.article_type if reference else None) \
+        kind = (
+            (feedback.article_type if feedback else None)
+            or (reference.article_type if reference else None)
             or likeliest_type(photo.type_prior if photo else {})
+        )
         wish = wish_for(feedback, kind, features)
-        if reference is None and not wish.is_empty and not where.categories and photo is not None \
-                and photo.type_prior.get(kind, 0.0) >= SURE_TYPE:  # "longer sleeves" on a T-shirt photo: T-shirts
+        if (
+            reference is None
+            and not wish.is_empty
+            and not where.categories
+            and photo is not None
+            and photo.type_prior.get(kind, 0.0) >= SURE_TYPE
+        ):  # "longer sleeves" on a T-shirt photo: T-shirts
             where = replace(where, categories=CUT_SIBLINGS.get(kind, (kind,)))
         if feedback is None:
             query = photo  # the photo alone: its own path, type prior included
@@ -121,14 +154,19 @@ class Search:
         composed = time.perf_counter()
         prior = photo.type_prior if photo is not None and not (feedback and feedback.article_type) else {}
         question = (lambda: RerankQuery(feedback, features, wish, prior)) if rerank else None
-        result = self._run(query, k, with_wish(where, wish), [*notes, *wish.notes],
-                           {"decode": decoded - started, "compose": composed - decoded}, question, wish=wish,
-                           exclude=reference.id if reference is not None else None, feedback=feedback,
-                           reference=features)
+        result = self._run(
+            query,
+            k,
+            with_wish(where, wish),
+            [*notes, *wish.notes],
+            {"decode": decoded - started, "compose": composed - decoded},
+            question,
+            wish=wish,
+            exclude=reference.id if reference is not None else None,
+            feedback=feedback,
+            reference=features,
+        )
         return replace(result, photo=photo if reference is None else None, wish=wish, reference=features)
-
-
-
 
     # ---- photos as queries ---------------------------------------------------------------------
     def photo_reader(self) -> PhotoReader:
@@ -146,8 +184,14 @@ class Search:
     def read_photos(self, pictures: Sequence[Image.Image]) -> list[PhotoQuery]:
         return self.photo_reader().read(pictures)
 
-    def photo_neighbours(self, photo: PhotoQuery, k: int, where: SearchFilter = SearchFilter(),
-                         exclude: int | None = None, index: VectorIndex | None = None) -> list[Neighbour]:
+    def photo_neighbours(
+        self,
+        photo: PhotoQuery,
+        k: int,
+        where: SearchFilter = SearchFilter(),
+        exclude: int | None = None,
+        index: VectorIndex | None = None,
+    ) -> list[Neighbour]:
         """The k best catalog products for a photo query: the index's nearest candidates re-ordered by
         the photo's article-type prior; `exclude` (a reference id) is never among them."""
         index = self.index() if index is None else index
@@ -186,23 +230,43 @@ class Search:
         photo = self.read_photos([picture])[0]
         features = self.photo_features(picture, photo)
         kind = likeliest_type(photo.type_prior)
-        return Description(kind, float(photo.type_prior.get(kind, 0.0)) if kind else 0.0, tuple(photo.colour),
-                           features.lightness, features.sleeves, features.sleeve_confidence, features.length,
-                           features.length_confidence)
+        return Description(
+            kind,
+            float(photo.type_prior.get(kind, 0.0)) if kind else 0.0,
+            tuple(photo.colour),
+            features.lightness,
+            features.sleeves,
+            features.sleeve_confidence,
+            features.length,
+            features.length_confidence,
+        )
 
     def describe_product(self, product_id: int) -> Description:
         """A catalog product's type and its stored garment features (read now when it has none yet)."""
         picture, product = self._reference(None, product_id)
         features = self.reference_features(product, picture)
         colour = features.colours[0][0] if features.colours else (255, 255, 255)
-        return Description(product.article_type, 1.0, tuple(colour), features.lightness, features.sleeves,
-                           features.sleeve_confidence, features.length, features.length_confidence)
+        return Description(
+            product.article_type,
+            1.0,
+            tuple(colour),
+            features.lightness,
+            features.sleeves,
+            features.sleeve_confidence,
+            features.length,
+            features.length_confidence,
+        )
 
     # ---- re-ranking ----------------------------------------------------------------------------
 
-
-    def rerank_order(self, query: RerankQuery, ids: Sequence[int], scores: Sequence[float], table: dict | None = None,
-                     kinds: Sequence[str] | None = None):
+    def rerank_order(
+        self,
+        query: RerankQuery,
+        ids: Sequence[int],
+        scores: Sequence[float],
+        table: dict | None = None,
+        kinds: Sequence[str] | None = None,
+    ):
         """Positions of the candidates best first and their re-ranked scores; ModelUnavailable without a re-ranker.
         `table`, `kinds`: the candidates' stored features and article types when the caller has them already."""
         from core.rerank import rerank_order
@@ -211,22 +275,38 @@ class Search:
         table = self.stored_features(ids) if table is None else table
         if kinds is None and query.type_prior:
             kinds = self.index().values_of("article_type", ids)
-        return rerank_order(model, prototypes, query, [table.get(i) for i in ids], list(scores),
-                            list(kinds) if kinds is not None else None)
+        return rerank_order(
+            model,
+            prototypes,
+            query,
+            [table.get(i) for i in ids],
+            list(scores),
+            list(kinds) if kinds is not None else None,
+        )
 
-    def rerank_query(self, text: str = "", ref_id: int | None = None, picture: Image.Image | None = None,
-                     table: dict | None = None, type_prior: dict[str, float] | None = None) -> RerankQuery:
+    def rerank_query(
+        self,
+        text: str = "",
+        ref_id: int | None = None,
+        picture: Image.Image | None = None,
+        table: dict | None = None,
+        type_prior: dict[str, float] | None = None,
+    ) -> RerankQuery:
         """What the re-ranker knows of a query: the feedback / description, the reference's features and the
         sleeves and length asked for (as the searches build it; evaluation calls this)."""
-        feedback = (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text)) \
-            if text.strip() else None
+        feedback = (
+            (read_feedback(text)[0] if picture is not None or ref_id is not None else parse_feedback(text))
+            if text.strip()
+            else None
+        )
         if ref_id is not None and (table is None or ref_id not in table):
             table = self.stored_features([ref_id])
         reference = table.get(ref_id) if ref_id is not None else None
         if reference is None and picture is not None:
             reference = self.photo_features(picture, None)
         kind = (feedback.article_type if feedback else None) or (
-            self.index().values_of("article_type", [ref_id])[0] if ref_id is not None else None)
+            self.index().values_of("article_type", [ref_id])[0] if ref_id is not None else None
+        )
         prior = type_prior if type_prior and not (feedback and feedback.article_type) else {}
         return RerankQuery(feedback, reference, wish_for(feedback, kind or None, reference), prior)
 
@@ -285,28 +365,46 @@ class Search:
             raise QueryError(f"There is no product with id {ref_id} in the catalog.")
         return load_image(self.image_path(product)), product
 
-
-    def attribute_filter(self, index: VectorIndex, where: SearchFilter, k: int,
-                          notes: list[str]) -> tuple[SearchFilter, list[str]]:
+    def attribute_filter(
+        self, index: VectorIndex, where: SearchFilter, k: int, notes: list[str]
+    ) -> tuple[SearchFilter, list[str]]:
         """`where` with its sleeve and length choices turned into the catalog ids whose stored features meet
         them. When no product of the rest of the filter meets them, they are dropped (and the user told)."""
         if not where.asks_attributes:
             return where, notes
         narrowed = replace(where, ids=self._cut_ids(where.sleeves, where.lengths))
         found = int(index.allowed_rows(narrowed).sum())
-        asked = " and ".join(filter(None, ["/".join(where.sleeves) + " sleeves" if where.sleeves else "",
-                                           "/".join(where.lengths) + " length" if where.lengths else ""]))
+        asked = " and ".join(
+            filter(
+                None,
+                [
+                    "/".join(where.sleeves) + " sleeves" if where.sleeves else "",
+                    "/".join(where.lengths) + " length" if where.lengths else "",
+                ],
+            )
+        )
         if found == 0:
             return replace(where, sleeves=(), lengths=()), [
-                *notes, f"No product here is recorded with {asked}: showing the closest ones regardless."]
+                *notes,
+                f"No product here is recorded with {asked}: showing the closest ones regardless.",
+            ]
         if found < k:
-            notes = [*notes, f"Only {found} product{'s are' if found > 1 else ' is'} here recorded with {asked}: "
-                             f"{'all of them are' if found > 1 else 'it is'} shown."]
+            notes = [
+                *notes,
+                f"Only {found} product{'s are' if found > 1 else ' is'} here recorded with {asked}: "
+                f"{'all of them are' if found > 1 else 'it is'} shown.",
+            ]
         return narrowed, notes
 
     # ---- the first stage and the re-ranking --------------------------------------------------
-    def first_stage(self, query: np.ndarray | PhotoQuery, depth: int, where: SearchFilter = SearchFilter(),
-                    exclude: int | None = None, index: VectorIndex | None = None) -> list[Neighbour]:
+    def first_stage(
+        self,
+        query: np.ndarray | PhotoQuery,
+        depth: int,
+        where: SearchFilter = SearchFilter(),
+        exclude: int | None = None,
+        index: VectorIndex | None = None,
+    ) -> list[Neighbour]:
         """The index's `depth` nearest products to a query vector, or to a photo by its own path (type prior
         included); `exclude` (a reference id) is never among them."""
         index = self.index() if index is None else index
@@ -315,9 +413,15 @@ class Search:
         found = index.search(query, min(MAX_K + 1, depth + (exclude is not None)), where)
         return [n for n in found if n.id != exclude][:depth]
 
-    def rank(self, query: np.ndarray | PhotoQuery, k: int, where: SearchFilter = SearchFilter(),
-             question: Callable[[], RerankQuery] | None = None, exclude: int | None = None,
-             index: VectorIndex | None = None) -> Ranking:
+    def rank(
+        self,
+        query: np.ndarray | PhotoQuery,
+        k: int,
+        where: SearchFilter = SearchFilter(),
+        question: Callable[[], RerankQuery] | None = None,
+        exclude: int | None = None,
+        index: VectorIndex | None = None,
+    ) -> Ranking:
         """How every search and the evaluation order the catalog: the first stage (RERANK_DEPTH candidates
         when re-ranking), then the re-ranker's order for the query `question` builds (None: no re-ranking);
         cut to k. The reference `exclude` is never among them."""
@@ -334,12 +438,28 @@ class Search:
         except ModelUnavailable as exc:
             return Ranking(first, first[:k], unavailable=str(exc), features=table, timings_ms=timings)
         final = [Neighbour(first[i].id, float(scores[i])) for i in order[:k]]
-        return Ranking(first, final, reranked=True, question=asked, features=table,
-                       timings_ms={**timings, "rerank": (time.perf_counter() - searched) * 1000})
+        return Ranking(
+            first,
+            final,
+            reranked=True,
+            question=asked,
+            features=table,
+            timings_ms={**timings, "rerank": (time.perf_counter() - searched) * 1000},
+        )
 
-    def _run(self, query: np.ndarray | PhotoQuery, k: int, where: SearchFilter, notes: list[str],
-             timings: dict[str, float], question: Callable[[], RerankQuery] | None = None, wish: Wish = Wish(),
-             exclude: int | None = None, feedback: Feedback | None = None, reference=None) -> SearchResult:
+    def _run(
+        self,
+        query: np.ndarray | PhotoQuery,
+        k: int,
+        where: SearchFilter,
+        notes: list[str],
+        timings: dict[str, float],
+        question: Callable[[], RerankQuery] | None = None,
+        wish: Wish = Wish(),
+        exclude: int | None = None,
+        feedback: Feedback | None = None,
+        reference=None,
+    ) -> SearchResult:
         """A search's result: filters read, `rank`, products fetched, each hit explained. `question`: the
         re-ranker's query, built only when re-ranking (None: the first stage's order)."""
         if not 1 <= int(k) <= MAX_K:
@@ -353,19 +473,34 @@ class Search:
         fetched = time.perf_counter()
         hits = self._hits(ranking.final)
         first = self._hits(ranking.first_stage[:k]) if ranking.reranked else hits
-        timings = {**{name: seconds * 1000 for name, seconds in timings.items()}, **ranking.timings_ms,
-                   "fetch": (time.perf_counter() - fetched) * 1000}
+        timings = {
+            **{name: seconds * 1000 for name, seconds in timings.items()},
+            **ranking.timings_ms,
+            "fetch": (time.perf_counter() - fetched) * 1000,
+        }
         if ranking.unavailable:
             notes = [*notes, f"Re-ranking is unavailable: {ranking.unavailable}"]
         if not hits:
             notes = [*notes, "No product matches these filters." if not where.is_empty else "The catalog is empty."]
         table = ranking.features if ranking.features is not None else self.stored_features([h.product.id for h in hits])
         read = self._read_chips(hits, table, ranking.question, wish)
-        explanations = {h.product.id: explain_hit(h.product, table.get(h.product.id), read.get(h.product.id, []),
-                                                  feedback, reference) for h in hits}
-        return SearchResult(hits, notes, timings, feedback, read, reranked=ranking.reranked, first_stage=first,
-                            first_ranks={n.id: rank for rank, n in enumerate(ranking.first_stage, start=1)},
-                            explanations=explanations)
+        explanations = {
+            h.product.id: explain_hit(
+                h.product, table.get(h.product.id), read.get(h.product.id, []), feedback, reference
+            )
+            for h in hits
+        }
+        return SearchResult(
+            hits,
+            notes,
+            timings,
+            feedback,
+            read,
+            reranked=ranking.reranked,
+            first_stage=first,
+            first_ranks={n.id: rank for rank, n in enumerate(ranking.first_stage, start=1)},
+            explanations=explanations,
+        )
 
     def _hits(self, neighbours: Sequence[Neighbour]) -> list[Hit]:
         """Hits for neighbours, ranked from 1; a product deleted since the index was built is left out."""
@@ -373,8 +508,9 @@ class Search:
         kept = [(n, p) for n, p in zip(neighbours, products) if p is not None]
         return [Hit(p, n.score, rank) for rank, (n, p) in enumerate(kept, start=1)]
 
-    def _read_chips(self, hits: Sequence[Hit], table: dict, question: RerankQuery | None,
-                    wish: Wish) -> dict[int, list[Chip]]:
+    def _read_chips(
+        self, hits: Sequence[Hit], table: dict, question: RerankQuery | None, wish: Wish
+    ) -> dict[int, list[Chip]]:
         """The chips read from each hit's photo: the re-ranker's for a re-ranked search, else the sleeves and
         length asked for (none asked: no chips)."""
         from core.rerank import explain

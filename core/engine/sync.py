@@ -4,6 +4,7 @@ Imports products (each photo embedded and its garment features read in one pass)
 vector from the current encoder one, keeps the index in step with the catalog's revision (updated in place from
 the change log, or rebuilt), and reports the status the Home page shows. Searches live in core/engine/search.py.
 """
+
 from __future__ import annotations
 
 import threading
@@ -77,8 +78,15 @@ class CatalogSync:
         if self.backend == "milvus":
             from core.milvus_index import MilvusIndex
 
-            return MilvusIndex.build_in(self.settings.milvus_address, products, vectors, self.encoder.model_key, state,
-                                        self.settings.exact_index_limit, progress)
+            return MilvusIndex.build_in(
+                self.settings.milvus_address,
+                products,
+                vectors,
+                self.encoder.model_key,
+                state,
+                self.settings.exact_index_limit,
+                progress,
+            )
         return VectorIndex.build(products, vectors, self.encoder.model_key, state, self.settings.exact_index_limit)
 
     def index(self, progress: Progress = _no_progress) -> VectorIndex:
@@ -191,7 +199,7 @@ class CatalogSync:
         encoders) one; returns how many were asked for."""
         ids = list(ids)
         for start in range(0, len(ids), EMBED_BATCH):
-            products = [p for p in self.catalog.get(ids[start:start + EMBED_BATCH]) if p]
+            products = [p for p in self.catalog.get(ids[start : start + EMBED_BATCH]) if p]
             usable, images = [], []
             for product in products:
                 try:
@@ -216,7 +224,7 @@ class CatalogSync:
         with self.catalog.import_lease("features"):  # re-ranked searches keep their feature table meanwhile
             for start in range(0, len(ids), EMBED_BATCH):
                 products, images = [], []
-                for product in filter(None, self.catalog.get(ids[start:start + EMBED_BATCH])):
+                for product in filter(None, self.catalog.get(ids[start : start + EMBED_BATCH])):
                     try:
                         images.append(load_image(self.image_path(product)))
                         products.append(product)
@@ -233,8 +241,9 @@ class CatalogSync:
         estimate, reading pose landmarks on a model)."""
         return self._features_and_embeddings(images, article_types)[0]
 
-    def _features_and_embeddings(self, images: Sequence[Image.Image],
-                                 article_types: Sequence[str | None]) -> tuple[list, np.ndarray | None]:
+    def _features_and_embeddings(
+        self, images: Sequence[Image.Image], article_types: Sequence[str | None]
+    ) -> tuple[list, np.ndarray | None]:
         """`garment_features`, and the images' embeddings when the attribute model's backbone pass made them."""
         from core.garment_features import extract
 
@@ -248,8 +257,9 @@ class CatalogSync:
             attributes, embeddings = model.read(images, article_types), None
         return [extract(image).with_attributes(read, version) for image, read in zip(images, attributes)], embeddings
 
-    def catalog_vectors_and_features(self, images: Sequence[Image.Image],
-                                     products: Sequence[Product]) -> tuple[np.ndarray, list]:
+    def catalog_vectors_and_features(
+        self, images: Sequence[Image.Image], products: Sequence[Product]
+    ) -> tuple[np.ndarray, list]:
         """What an import stores of each product photo: its catalog vector (image and caption) and its garment
         features, reading each photo through the image backbone once where the encoder allows."""
         features, image_part = self._features_and_embeddings(images, [p.article_type for p in products])
@@ -297,7 +307,7 @@ class CatalogSync:
         wanted = list(dict.fromkeys(int(i) for i in ids))
         docs: dict[int, dict] = {}
         for start in range(0, len(wanted), FEATURE_BATCH):
-            docs.update(self.catalog.features(wanted[start:start + FEATURE_BATCH]))
+            docs.update(self.catalog.features(wanted[start : start + FEATURE_BATCH]))
         return {i: GarmentFeatures.from_doc(doc) for i, doc in docs.items()}
 
     # ---- import --------------------------------------------------------------------------------
@@ -309,7 +319,7 @@ class CatalogSync:
         with self.catalog.import_lease():  # searches meanwhile keep the index they have
             known = self.catalog.hashes()
             for start in range(0, len(rows), EMBED_BATCH):
-                self._import_batch(rows[start:start + EMBED_BATCH], known, report)
+                self._import_batch(rows[start : start + EMBED_BATCH], known, report)
                 progress(min(start + EMBED_BATCH, len(rows)), len(rows), "Importing products")
             self.update_features(progress)
             if not self.index_ready():  # rebuilt once, before the lease ends (others keep theirs till then),
@@ -385,10 +395,16 @@ class CatalogSync:
         manifest = self._index.manifest if self._index is not None else None
         if manifest is None or manifest.catalog_state != state:  # another process may have rebuilt it
             saved = VectorIndex.read_manifest(self.index_path)  # the manifest only: never waits for a rebuild
-            if saved is not None and saved.model_key == self.encoder.model_key and (
-                    manifest is None or saved.catalog_state == state):
+            if (
+                saved is not None
+                and saved.model_key == self.encoder.model_key
+                and (manifest is None or saved.catalog_state == state)
+            ):
                 manifest = saved
-        current = manifest is not None and (manifest.model_key, manifest.catalog_state) == (self.encoder.model_key, state)
+        current = manifest is not None and (manifest.model_key, manifest.catalog_state) == (
+            self.encoder.model_key,
+            state,
+        )
         embedded, categories, genders = 0, {}, {}
         if database == "ok" and current and manifest.tallies:
             embedded, categories, genders = manifest.count, manifest.tallies["sub_category"], manifest.tallies["gender"]
@@ -398,12 +414,18 @@ class CatalogSync:
             except DatabaseUnavailable as exc:
                 database = str(exc)
         return Status(
-            database=database, database_address=self.catalog.address, products=products,
+            database=database,
+            database_address=self.catalog.address,
+            products=products,
             indexed=manifest.count if manifest else 0,
             index_in_step=bool(database == "ok" and current),
             index_type=manifest.index_type if manifest else "none",
-            encoder=self.encoder.model_key, embedded=embedded, categories=categories, genders=genders,
-            importing=importing, backend=self.backend,
+            encoder=self.encoder.model_key,
+            embedded=embedded,
+            categories=categories,
+            genders=genders,
+            importing=importing,
+            backend=self.backend,
         )
 
     def _counted(self, state: str, importing: bool) -> tuple[int, dict[str, int], dict[str, int]]:
@@ -412,7 +434,10 @@ class CatalogSync:
         kept_state, counted = self._counts
         if (kept_state == state and state) or (importing and counted):
             return counted
-        counted = (self.catalog.count_embedded(self.encoder.model_key), self.catalog.counts_by("sub_category"),
-                   self.catalog.counts_by("gender"))
+        counted = (
+            self.catalog.count_embedded(self.encoder.model_key),
+            self.catalog.counts_by("sub_category"),
+            self.catalog.counts_by("gender"),
+        )
         self._counts = (state, counted)
         return counted

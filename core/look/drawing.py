@@ -1,4 +1,5 @@
 """Pictures of what the look pipeline saw: pose keypoints and garment boxes drawn on the photo (Pillow only)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -9,10 +10,31 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 from core.look.pose import VISIBLE, Landmark
 
 # MediaPipe Pose points joined into a stick figure (face points are left out: the nose stands for the head)
-SKELETON = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25), (25, 27),
-            (27, 31), (24, 26), (26, 28), (28, 32), (0, 11), (0, 12))
-BOX_COLOURS = {"topwear": "#e4572e", "bottomwear": "#2e86ab", "footwear": "#f3a712", "fullbody": "#a23b72",
-               "product": "#4caf50"}
+SKELETON = (
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (12, 14),
+    (14, 16),
+    (11, 23),
+    (12, 24),
+    (23, 24),
+    (23, 25),
+    (25, 27),
+    (27, 31),
+    (24, 26),
+    (26, 28),
+    (28, 32),
+    (0, 11),
+    (0, 12),
+)
+BOX_COLOURS = {
+    "topwear": "#e4572e",
+    "bottomwear": "#2e86ab",
+    "footwear": "#f3a712",
+    "fullbody": "#a23b72",
+    "product": "#4caf50",
+}
 
 
 def draw_pose(image: Image.Image, landmarks: Sequence[Landmark]) -> Image.Image:

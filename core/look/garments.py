@@ -4,6 +4,7 @@ The street photos label every pixel with one of 59 names. A garment box is the u
 pixels (both shoes form one footwear box; a jacket over a blouse forms one topwear box), ignoring specks
 smaller than MIN_SPECK of the image. The detector is trained on exactly these boxes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,8 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "topwear": ("blazer", "blouse", "bodysuit", "cape", "cardigan", "coat", "hoodie", "jacket", "jumper", "shirt",
-                "sweater", "sweatshirt", "t-shirt", "top", "vest"),
+    "topwear": (
+        "blazer",
+        "blouse",
+        "bodysuit",
+        "cape",
+        "cardigan",
+        "coat",
+        "hoodie",
+        "jacket",
+        "jumper",
+        "shirt",
+        "sweater",
+        "sweatshirt",
+        "t-shirt",
+        "top",
+        "vest",
+    ),
     "bottomwear": ("jeans", "leggings", "pants", "shorts", "skirt"),
     "footwear": ("boots", "clogs", "flats", "heels", "loafers", "pumps", "sandals", "shoes", "sneakers", "wedges"),
     "fullbody": ("dress", "romper"),
@@ -48,6 +64,7 @@ def garment_boxes(label_map: np.ndarray, names: Sequence[str], min_speck: float 
             continue
         kept = np.isin(parts, keep)
         ys, xs = np.nonzero(kept)
-        boxes.append(GarmentBox(group, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
-                                int(kept.sum())))
+        boxes.append(
+            GarmentBox(group, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), int(kept.sum()))
+        )
     return boxes

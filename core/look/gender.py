@@ -6,6 +6,7 @@ training/train_gender.py on hand-labelled street photos and catalog photos of pe
 over two embeddings of the bundled encoder: the person crop and a square crop around the face (hair
 and neckline included). Without a face, the person crop stands in for it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ class GenderModel:
 
     def __init__(self, layer: nn.Linear, encoder, record: dict):
         if record.get("encoder") != encoder.model_key:
-            raise ModelUnavailable(f"The gender model was trained on {record.get('encoder')} embeddings, "
-                             f"not {encoder.model_key}.")
+            raise ModelUnavailable(
+                f"The gender model was trained on {record.get('encoder')} embeddings, not {encoder.model_key}."
+            )
         self.layer, self.encoder, self.record = layer.eval(), encoder, record
 
     def features(self, image: Image.Image, face: Box | None = None, person: Box | None = None) -> np.ndarray:

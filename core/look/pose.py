@@ -6,6 +6,7 @@ confident "full bodies". So the verdict combines visibility with geometry: head 
 hips above knees above ankles, plausible proportions, the body's extent in the frame, and shoulder/hip
 width and order for facing the camera. Only the judging lives here; running the model is pose_model's job.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +43,13 @@ class PoseVerdict:
     face_box: Box | None = None  # the largest face found, in pixels
 
     def to_json(self) -> dict:
-        return {"full_shot": self.full_shot, "front_facing": self.front_facing, "reasons": list(self.reasons),
-                "people": self.people, "person_box": list(self.person_box) if self.person_box else None}
+        return {
+            "full_shot": self.full_shot,
+            "front_facing": self.front_facing,
+            "reasons": list(self.reasons),
+            "people": self.people,
+            "person_box": list(self.person_box) if self.person_box else None,
+        }
 
 
 NOT_A_BODY = ("no body found", "out of order", "implausible")  # full-shot problems that rule out facing
@@ -54,8 +60,12 @@ def judge_pose(landmarks: Sequence[Landmark] | None, people: int = 0, aspect: fl
     seen). `aspect` is the photo's width / height, so that widths and heights compare in pixels."""
     crowd = (f"{people} people: using the largest",) if people > 1 else ()
     if not landmarks:
-        return PoseVerdict(False, False, crowd + ("no person found",) if not people else
-                           crowd + ("no body found (shoulders and hips not visible)",), people=people)
+        return PoseVerdict(
+            False,
+            False,
+            crowd + ("no person found",) if not people else crowd + ("no body found (shoulders and hips not visible)",),
+            people=people,
+        )
     points = tuple(landmarks)
     full = _full_shot_problems(points)
     upright = not any(word in r for r in full for word in NOT_A_BODY)
@@ -115,19 +125,18 @@ def largest_person_region(faces: Sequence[Box], size: tuple[int, int]) -> Box:
     """The column of the photo around the largest face: where that person's body is."""
     x1, y1, x2, y2 = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))
     side, centre = x2 - x1, (x1 + x2) / 2
-    return (max(0, int(centre - 2.5 * side)), max(0, int(y1 - side)),
-            min(size[0], int(centre + 2.5 * side)), size[1])
+    return (max(0, int(centre - 2.5 * side)), max(0, int(y1 - side)), min(size[0], int(centre + 2.5 * side)), size[1])
 
 
 def placed(verdict: PoseVerdict, region: Box, size: tuple[int, int]) -> PoseVerdict:
     """A verdict judged on `region` of a photo of `size`, with its landmarks and person box in whole-photo terms."""
     x0, y0, x1, y1 = region
     width, height = x1 - x0, y1 - y0
-    points = tuple(Landmark((x0 + p.x * width) / size[0], (y0 + p.y * height) / size[1], p.visibility)
-                   for p in verdict.landmarks)
+    points = tuple(
+        Landmark((x0 + p.x * width) / size[0], (y0 + p.y * height) / size[1], p.visibility) for p in verdict.landmarks
+    )
     whole = region == (0, 0, size[0], size[1])
-    return replace(verdict, landmarks=points, region=None if whole else region,
-                   person_box=body_box(points, size))
+    return replace(verdict, landmarks=points, region=None if whole else region, person_box=body_box(points, size))
 
 
 def body_box(points: Sequence[Landmark], size: tuple[int, int], pad: float = 0.12) -> Box | None:
@@ -138,5 +147,9 @@ def body_box(points: Sequence[Landmark], size: tuple[int, int], pad: float = 0.1
     left, right = min(p.x for p in seen), max(p.x for p in seen)
     top, bottom = min(p.y for p in seen), max(p.y for p in seen)
     dx, dy = (right - left) * pad + 0.02, (bottom - top) * pad + 0.02
-    return (max(0, int((left - dx) * size[0])), max(0, int((top - 2 * dy) * size[1])),
-            min(size[0], int((right + dx) * size[0])), min(size[1], int((bottom + dy) * size[1])))
+    return (
+        max(0, int((left - dx) * size[0])),
+        max(0, int((top - 2 * dy) * size[1])),
+        min(size[0], int((right + dx) * size[0])),
+        min(size[1], int((bottom + dy) * size[1])),
+    )

@@ -1,4 +1,5 @@
 """Runs MediaPipe Pose (its model ships inside the mediapipe==0.10.21 wheel: no download) and judges the result."""
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,10 @@ class PoseModel:
         # face detectors count the people and find the face the gender check reads: full range (people up
         # to ~5 m away), then short range for close-ups
         detector = mp.solutions.face_detection.FaceDetection
-        self._faces = [detector(model_selection=1, min_detection_confidence=0.6),
-                       detector(model_selection=0, min_detection_confidence=0.6)]
+        self._faces = [
+            detector(model_selection=1, min_detection_confidence=0.6),
+            detector(model_selection=0, min_detection_confidence=0.6),
+        ]
         self._lock = threading.Lock()
 
     def landmarks(self, image: Image.Image) -> list[Landmark] | None:
@@ -54,8 +57,14 @@ class PoseModel:
         boxes = []
         for face in found or []:
             b = face.location_data.relative_bounding_box
-            boxes.append((int(b.xmin * image.width), int(b.ymin * image.height),
-                          int((b.xmin + b.width) * image.width), int((b.ymin + b.height) * image.height)))
+            boxes.append(
+                (
+                    int(b.xmin * image.width),
+                    int(b.ymin * image.height),
+                    int((b.xmin + b.width) * image.width),
+                    int((b.ymin + b.height) * image.height),
+                )
+            )
         return boxes
 
     def verdict(self, image: Image.Image) -> PoseVerdict:

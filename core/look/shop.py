@@ -3,6 +3,7 @@
 The detector, pose model and gender model are passed in (loaded once by the caller), so the page, the
 CLI and the tests run the very same pipeline; each stage's time is reported.
 """
+
 from __future__ import annotations
 
 import threading
@@ -66,9 +67,13 @@ class GarmentMatches:
         return mask_box(self.mask) if self.mask is not None else None
 
     def to_json(self, scale: float = 1.0) -> dict:
-        data = {"label": self.detection.label, "box": [round(v * scale) for v in self.box],
-                "score": round(self.detection.score, 4), "hits": [h.to_json() for h in self.hits],
-                "segmented": self.mask is not None}
+        data = {
+            "label": self.detection.label,
+            "box": [round(v * scale) for v in self.box],
+            "score": round(self.detection.score, 4),
+            "hits": [h.to_json() for h in self.hits],
+            "segmented": self.mask is not None,
+        }
         if self.mask_box is not None:
             data["mask_box"] = [round(v * scale) for v in self.mask_box]
         if self.colour is not None:
@@ -91,10 +96,15 @@ class LookResult:
         pose = self.pose.to_json()
         if pose["person_box"]:
             pose["person_box"] = [round(v * scale) for v in pose["person_box"]]
-        return {**pose, "gender": self.gender, "gender_confidence": round(self.gender_score, 4),
-                "gender_source": self.gender_source,
-                "garments": [g.to_json(scale) for g in self.garments], "notes": self.notes,
-                "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
+        return {
+            **pose,
+            "gender": self.gender,
+            "gender_confidence": round(self.gender_score, 4),
+            "gender_source": self.gender_source,
+            "garments": [g.to_json(scale) for g in self.garments],
+            "notes": self.notes,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
 
 
 Detect = Callable[[Image.Image], Sequence[Detection]]
@@ -108,9 +118,16 @@ class GenderJudge(Protocol):  # core.look.gender.GenderModel
     def guess(self, image: Image.Image, face: Box | None = None, person: Box | None = None) -> GenderGuess: ...
 
 
-def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_model: PoseJudge,
-                  gender_model: GenderJudge, k: int = 5, gender: str | None = None,
-                  rerank: bool = False) -> LookResult:
+def shop_the_look(
+    engine: StyleLens,
+    image: Image.Image,
+    detect: Detect,
+    pose_model: PoseJudge,
+    gender_model: GenderJudge,
+    k: int = 5,
+    gender: str | None = None,
+    rerank: bool = False,
+) -> LookResult:
     """The whole pipeline on one photo; `gender` overrides the gender check.
 
     `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
@@ -120,8 +137,9 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
     verdict = pose_model.verdict(image)
     timings["pose"] = time.perf_counter() - started
     started = time.perf_counter()
-    guess = GenderGuess(gender, 1.0, "you") if gender else gender_model.guess(image, verdict.face_box,
-                                                                            verdict.person_box)
+    guess = (
+        GenderGuess(gender, 1.0, "you") if gender else gender_model.guess(image, verdict.face_box, verdict.person_box)
+    )
     timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
     detections = [] if min(image.size) < SMALL_SIDE else best_per_class(detect_in(detect, image, verdict.region))
@@ -136,8 +154,15 @@ def shop_the_look(engine: StyleLens, image: Image.Image, detect: Detect, pose_mo
         found = engine.search_image(image, k, rerank=rerank)
         garments = [matches(whole, found, whole.box, image.size)]
     timings["search"] = time.perf_counter() - started
-    return LookResult(verdict, guess.gender, guess.score, garments, guess.source, notes,
-                      {name: seconds * 1000 for name, seconds in timings.items()})
+    return LookResult(
+        verdict,
+        guess.gender,
+        guess.score,
+        garments,
+        guess.source,
+        notes,
+        {name: seconds * 1000 for name, seconds in timings.items()},
+    )
 
 
 def detect_in(detect: Detect, image: Image.Image, region: tuple[int, int, int, int] | None) -> list[Detection]:
@@ -145,8 +170,10 @@ def detect_in(detect: Detect, image: Image.Image, region: tuple[int, int, int, i
     if region is None:
         return list(detect(image))
     x0, y0 = region[:2]
-    return [Detection(d.label, (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0), d.score)
-            for d in detect(image.crop(region))]
+    return [
+        Detection(d.label, (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0), d.score)
+        for d in detect(image.crop(region))
+    ]
 
 
 def best_per_class(detections: Sequence[Detection]) -> list[Detection]:
@@ -158,8 +185,9 @@ def best_per_class(detections: Sequence[Detection]) -> list[Detection]:
     return [best[label] for label in CATALOG_CATEGORIES if label in best]
 
 
-def search_garment(engine: StyleLens, image: Image.Image, detection: Detection, gender: str | None,
-                   k: int, rerank: bool = False) -> GarmentMatches:
+def search_garment(
+    engine: StyleLens, image: Image.Image, detection: Detection, gender: str | None, k: int, rerank: bool = False
+) -> GarmentMatches:
     """Similar catalog products of the garment's categories and the person's gender (Unisex allowed), the
     re-ranker's chips for them (empty when not re-ranked), and the garment's mask and colour. The crop takes
     the one photo path (core/photo_query.py), as every photo query does."""
@@ -170,8 +198,9 @@ def search_garment(engine: StyleLens, image: Image.Image, detection: Detection, 
     return matches(detection, found, region, image.size)
 
 
-def matches(detection: Detection, found: SearchResult, region: tuple[int, int, int, int],
-            size: tuple[int, int]) -> GarmentMatches:
+def matches(
+    detection: Detection, found: SearchResult, region: tuple[int, int, int, int], size: tuple[int, int]
+) -> GarmentMatches:
     """A garment's matches, its mask placed back in the whole photo (`region`: where the crop was cut)."""
     photo = found.photo
     if photo is None:
@@ -180,7 +209,7 @@ def matches(detection: Detection, found: SearchResult, region: tuple[int, int, i
         return GarmentMatches(detection, found.hits, found.chips, None, photo.colour, photo.cutout)
     whole = np.zeros((size[1], size[0]), dtype=bool)
     x1, y1, x2, y2 = region
-    whole[y1:y2, x1:x2] = photo.mask[:y2 - y1, :x2 - x1]
+    whole[y1:y2, x1:x2] = photo.mask[: y2 - y1, : x2 - x1]
     return GarmentMatches(detection, found.hits, found.chips, whole, photo.colour, photo.cutout)
 
 
@@ -193,16 +222,19 @@ def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, 
 def _notes(verdict: PoseVerdict, detections: Sequence[Detection], size: tuple[int, int]) -> list[str]:
     notes = []
     if min(size) < SMALL_SIDE:
-        notes.append(f"The photo is only {size[0]}×{size[1]} pixels: too small to see a person or garments "
-                     "reliably. A photo at least 400 pixels wide works best.")
+        notes.append(
+            f"The photo is only {size[0]}×{size[1]} pixels: too small to see a person or garments "
+            "reliably. A photo at least 400 pixels wide works best."
+        )
     if not verdict.people and not detections:
         return notes + ["No person and no worn garment found: showing products similar to the whole photo."]
     if verdict.people > 1:
         notes.append(f"{verdict.people} people in the photo: showing the garments of the one nearest the camera.")
     if not verdict.full_shot:
         reasons = [r for r in verdict.reasons if "people" not in r]
-        notes.append("Not a full-length shot (" + "; ".join(reasons) + "): recommendations cover the "
-                     "garments that are visible.")
+        notes.append(
+            "Not a full-length shot (" + "; ".join(reasons) + "): recommendations cover the garments that are visible."
+        )
     return notes
 
 
@@ -217,17 +249,21 @@ class GarmentDetector:
         self._lock = threading.Lock()  # one prediction at a time: the predictor keeps state between calls
         missing = set(CATALOG_CATEGORIES) - set(self.model.names.values())
         if missing:
-            raise ModelUnavailable(f"{weights} is not a garment detector: it has no class {', '.join(sorted(missing))}.")
+            raise ModelUnavailable(
+                f"{weights} is not a garment detector: it has no class {', '.join(sorted(missing))}."
+            )
         self.image_size = (getattr(self.model, "ckpt", None) or {}).get("train_args", {}).get("imgsz", 416)
 
     def __call__(self, image: Image.Image) -> list[Detection]:
         with self._lock:
-            result = self.model.predict(image.convert("RGB"), imgsz=self.image_size, conf=self.confidence,
-                                        device="cpu", verbose=False)[0]
+            result = self.model.predict(
+                image.convert("RGB"), imgsz=self.image_size, conf=self.confidence, device="cpu", verbose=False
+            )[0]
         names = result.names
-        found = [Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
-                 for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(),
-                                       result.boxes.cls.tolist())]
+        found = [
+            Detection(names[int(c)], tuple(int(round(v)) for v in xyxy), float(s))  # type: ignore[arg-type]
+            for xyxy, s, c in zip(result.boxes.xyxy.tolist(), result.boxes.conf.tolist(), result.boxes.cls.tolist())
+        ]
         return [d for d in found if d.box[2] - d.box[0] >= MIN_BOX and d.box[3] - d.box[1] >= MIN_BOX]
 
 
