@@ -114,9 +114,23 @@ def key_figures(card: Path) -> dict[str, str]:
     return figures
 
 
+def training_record(path: Path) -> TrainingRecord | None:
+    """The record a StyleLens checkpoint carries (core/checkpoints.py's payload); None for another format
+    (the detector is an ultralytics checkpoint) or a file that cannot be read."""
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - not a plain payload (ultralytics pickles), or damaged: no record to show
+        return None
+    return TrainingRecord.from_dict(payload.get("record")) if isinstance(payload, dict) else None
+
+
 def describe(artifact: Artifact) -> dict:
-    """One model for `python -m core models --json`: name, family, file, size, card and its key figures."""
+    """One model for `python -m core models --json`: name, family, file, size, card, its key figures and how
+    it was trained (the checkpoint's own record)."""
     present = artifact.path.is_file()
+    record = training_record(artifact.path) if present else None
     return {
         "name": artifact.name,
         "family": artifact.family,
@@ -126,6 +140,7 @@ def describe(artifact: Artifact) -> dict:
         "megabytes": round(artifact.path.stat().st_size / 2**20, 2) if present else None,
         "card": str(artifact.card.relative_to(PROJECT_ROOT)),
         "key_figures": key_figures(artifact.card),
+        "trained": record.to_json() if record is not None else None,
     }
 
 
