@@ -84,7 +84,7 @@ class TrainingRecord:
 
     @classmethod
     def from_dict(cls, record: dict | None) -> TrainingRecord:
-        record = dict(record or {})
+        record = dict(record) if isinstance(record, dict) else {}
         known = {
             name: record.pop(name)
             for name in ("command", "data", "version", "encoder", "trained_on", "minutes")

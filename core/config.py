@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from core.errors import SettingsError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_ENCODER = "stylelens-small"  # core/encoders: the bundled, trained encoder
@@ -71,7 +73,7 @@ def load_settings() -> Settings:
         encoder_name=_env("ENCODER_NAME", DEFAULT_ENCODER),
         catalog_dir=Path(catalog_dir).expanduser() if catalog_dir else None,
         samples_dir=Path(samples_dir).expanduser() if samples_dir else None,
-        exact_index_limit=int(_env("EXACT_INDEX_LIMIT", "100000")),
+        exact_index_limit=_whole_number("EXACT_INDEX_LIMIT", 100_000),
         host=_env("STYLELENS_HOST", "127.0.0.1"),
         app_password=_env("APP_PASSWORD"),
         allow_server_paths=_flag(_env("ALLOW_SERVER_PATHS")),
@@ -79,6 +81,19 @@ def load_settings() -> Settings:
         vector_backend=(_env("VECTOR_BACKEND", "faiss") or "faiss").lower(),
         milvus_uri=_env("MILVUS_URI"),
     )
+
+
+def _whole_number(name: str, default: int) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise SettingsError(f"{name} must be a positive whole number, not {value[:40]!r} (unset it for {default:,}).")
+    return number
 
 
 def _flag(value: str | None) -> bool | None:

@@ -14,7 +14,8 @@ anything else, a `ValueError` from numpy included, is a bug and surfaces as one.
     │   └── AttributeModelUnavailable
     ├── DatabaseUnavailable   MongoDB (or the Milvus vector store) cannot be reached or refuses us
     │   └── MilvusUnavailable
-    └── StorageError          the app's own files could not be written
+    ├── StorageError          the app's own files could not be written
+    └── SettingsError         a setting (environment or .env) with a value StyleLens cannot use
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ class MilvusUnavailable(DatabaseUnavailable):
 
 class StorageError(StyleLensError):
     """The app's own files could not be written (disk full, read-only folder); nothing was half-written."""
+
+
+class SettingsError(StyleLensError):
+    """A setting (environment or .env) with a value StyleLens cannot use; the message names it."""
 
 
 # the CLI's exit status for each family (the first class an error is an instance of); 0 is success

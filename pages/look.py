@@ -119,6 +119,8 @@ def garments_panel(lens, photo, result) -> None:
         with right:
             if not garment.hits:
                 st.caption("No catalog product of this kind and gender.")
+            for note in garment.notes:
+                st.caption(note)
             clicked = product_grid(
                 lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",), chips=garment.chips
             )

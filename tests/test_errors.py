@@ -92,3 +92,14 @@ def test_a_bug_inside_re_ranking_is_not_reported_as_re_ranking_unavailable(loade
     monkeypatch.setattr(loaded_engine, "rerank_order", broken)
     with pytest.raises(ValueError, match="broadcast"):
         loaded_engine.search_text("red t-shirt", k=5, rerank=True)
+
+
+def test_a_setting_that_cannot_be_used_is_named(monkeypatch, capsys):
+    from core.config import load_settings
+    from core.errors import SettingsError
+
+    monkeypatch.setenv("EXACT_INDEX_LIMIT", "1e5x")
+    with pytest.raises(SettingsError, match="EXACT_INDEX_LIMIT must be a positive whole number"):
+        load_settings()
+    assert core.__main__.main(["status"]) == 1
+    assert "EXACT_INDEX_LIMIT" in capsys.readouterr().err

@@ -104,11 +104,11 @@ def test_an_import_moves_milvus_to_a_new_collection_and_drops_the_old(milvus_eng
 
 
 def test_an_unknown_backend_is_a_clear_error(settings, encoder, monkeypatch):
-    from core.engine import QueryError
+    from core.errors import SettingsError
 
     monkeypatch.setenv("VECTOR_BACKEND", "qdrant")
     engine = StyleLens(load_settings(), Catalog.open(settings), encoder)
-    with pytest.raises(QueryError, match="VECTOR_BACKEND must be one of faiss, milvus"):
+    with pytest.raises(SettingsError, match="VECTOR_BACKEND must be one of faiss, milvus"):
         engine.index()
 
 

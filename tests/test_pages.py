@@ -178,3 +178,17 @@ def test_pages_say_when_the_encoder_cannot_be_loaded(settings, monkeypatch, name
     at = page(name).run()
     assert not at.exception
     assert "encoder could not be loaded" in texts(at) and "Known encoders" in texts(at)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("VECTOR_BACKEND", "qdrant", "StyleLens cannot start"),
+        ("EXACT_INDEX_LIMIT", "lots", "A setting is wrong"),
+    ],
+)
+@pytest.mark.parametrize("name", ["app.py", "pages/search.py"])
+def test_pages_say_when_a_setting_is_wrong(settings, monkeypatch, name, setting, value, message):
+    monkeypatch.setenv(setting, value)
+    at = page(name).run()
+    assert not at.exception and message in texts(at) and setting in texts(at)

@@ -187,3 +187,22 @@ def test_a_re_ranked_result_carries_its_first_stage_and_an_explanation_per_hit_f
         lambda: loaded_engine.rerank_query("blue t-shirt"),
     )
     assert ranking.reranked and len(ranking.final) == 5 and len(ranking.first_stage) == len(index)
+
+
+def test_a_candidate_deleted_since_the_index_was_built_is_left_out_before_re_ranking(loaded_engine, monkeypatch):
+    """Ranks stay 1..k without gaps and the before / after view never names a product that is gone."""
+    plain = loaded_engine.search_text("red t-shirt", k=5)
+    gone = plain.hits[0].product.id
+    get = loaded_engine.catalog.get
+    monkeypatch.setattr(
+        loaded_engine.catalog, "get", lambda ids: [None if i == gone else p for i, p in zip(ids, get(ids))]
+    )
+    result = loaded_engine.search_text("red t-shirt", k=5, rerank=True)
+    assert result.reranked and len(result.hits) == 5 and gone not in {h.product.id for h in result.hits}
+    assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5] and [h.rank for h in result.first_stage] == [1, 2, 3, 4, 5]
+    assert gone not in result.first_ranks and sorted(result.first_ranks.values()) == list(
+        range(1, len(result.first_ranks) + 1)
+    )
+    assert [h.product.id for h in result.first_stage] == [h.product.id for h in plain.hits[1:]] + [
+        result.first_stage[-1].product.id
+    ]

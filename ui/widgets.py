@@ -16,7 +16,7 @@ from core.attributes import describe_features
 from core.catalog import Product
 from core.config import load_settings
 from core.engine import Hit, SearchResult, StyleLens
-from core.errors import DatabaseUnavailable, ImageError, ModelUnavailable, StyleLensError
+from core.errors import DatabaseUnavailable, ImageError, ModelUnavailable, SettingsError, StyleLensError
 from core.images import MAX_FILE_BYTES, load_image
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
@@ -47,7 +47,11 @@ def page_header(title: str, icon: str) -> None:
 
 def _require_password() -> None:
     """With APP_PASSWORD set, nothing below the sign-in form runs until this session has given it."""
-    password = load_settings().app_password
+    try:
+        password = load_settings().app_password
+    except SettingsError as exc:  # every page passes here first: a wrong setting is said once, plainly
+        st.error(f"**A setting is wrong.** {exc}", icon="🛑")
+        st.stop()
     if not password or st.session_state.get("signed_in"):
         return
     st.title("👗 StyleLens")
@@ -93,6 +97,9 @@ def page_resources() -> Iterator[None]:
         st.stop()
     except ModelUnavailable as exc:  # the configured encoder cannot be loaded (missing weights, unknown name, offline)
         st.error(f"**The encoder could not be loaded.** {exc}", icon="🛑")
+        st.stop()
+    except StyleLensError as exc:  # e.g. a VECTOR_BACKEND it does not know
+        st.error(f"**StyleLens cannot start.** {exc}", icon="🛑")
         st.stop()
 
 

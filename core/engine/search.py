@@ -51,6 +51,7 @@ class Ranking:
     unavailable: str = ""  # why re-ranking was asked for and not done
     question: RerankQuery | None = None  # what the re-ranker was asked (re-ranked rankings)
     features: dict | None = None  # the candidates' stored GarmentFeatures, when re-ranking read them
+    products: dict = field(default_factory=dict)  # id -> Product of the candidates, when `rank` fetched them
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -421,30 +422,38 @@ class Search:
         question: Callable[[], RerankQuery] | None = None,
         exclude: int | None = None,
         index: VectorIndex | None = None,
+        fetch: Callable[[list[int]], list[Product | None]] | None = None,
     ) -> Ranking:
         """How every search and the evaluation order the catalog: the first stage (RERANK_DEPTH candidates
         when re-ranking), then the re-ranker's order for the query `question` builds (None: no re-ranking);
-        cut to k. The reference `exclude` is never among them."""
+        cut to k. The reference `exclude` is never among them. `fetch` (the catalog's products by id): the
+        candidates are fetched before re-ranking, and one deleted since the index was built is left out."""
+        index = self.index() if index is None else index
         started = time.perf_counter()
         first = self.first_stage(query, rerank_depth(k, question is not None), where, exclude, index)
         searched = time.perf_counter()
-        timings = {"search": (searched - started) * 1000}
+        products = {}
+        if fetch is not None:
+            products = {p.id: p for p in fetch([n.id for n in first]) if p is not None}
+            first = [n for n in first if n.id in products]
+        fetched = time.perf_counter()
+        timings = {"search": (searched - started) * 1000, **({"fetch": (fetched - searched) * 1000} if fetch else {})}
         if question is None:
-            return Ranking(first, first[:k], timings_ms=timings)
-        table = self.stored_features([n.id for n in first])
+            return Ranking(first, first[:k], products=products, timings_ms=timings)
+        ids = [n.id for n in first]
+        table = self.stored_features(ids)
         try:
             asked = question()
-            order, scores = self.rerank_order(asked, [n.id for n in first], [n.score for n in first], table)
+            kinds = index.values_of("article_type", ids) if asked.type_prior else None  # the first stage's index
+            order, scores = self.rerank_order(asked, ids, [n.score for n in first], table, kinds)
         except ModelUnavailable as exc:
-            return Ranking(first, first[:k], unavailable=str(exc), features=table, timings_ms=timings)
+            return Ranking(
+                first, first[:k], unavailable=str(exc), features=table, products=products, timings_ms=timings
+            )
         final = [Neighbour(first[i].id, float(scores[i])) for i in order[:k]]
+        timings["rerank"] = (time.perf_counter() - fetched) * 1000
         return Ranking(
-            first,
-            final,
-            reranked=True,
-            question=asked,
-            features=table,
-            timings_ms={**timings, "rerank": (time.perf_counter() - searched) * 1000},
+            first, final, reranked=True, question=asked, features=table, products=products, timings_ms=timings
         )
 
     def _run(
@@ -469,15 +478,10 @@ class Search:
         if before_import:
             notes = [*notes, "The catalog is being imported: results come from the catalog as it was before."]
         where, notes = self.attribute_filter(index, where, k, notes)
-        ranking = self.rank(query, k, where, question, exclude, index)
-        fetched = time.perf_counter()
-        hits = self._hits(ranking.final)
-        first = self._hits(ranking.first_stage[:k]) if ranking.reranked else hits
-        timings = {
-            **{name: seconds * 1000 for name, seconds in timings.items()},
-            **ranking.timings_ms,
-            "fetch": (time.perf_counter() - fetched) * 1000,
-        }
+        ranking = self.rank(query, k, where, question, exclude, index, fetch=self.catalog.get)
+        hits = self._hits(ranking.final, ranking.products)
+        first = self._hits(ranking.first_stage[:k], ranking.products) if ranking.reranked else hits
+        timings = {**{name: seconds * 1000 for name, seconds in timings.items()}, **ranking.timings_ms}
         if ranking.unavailable:
             notes = [*notes, f"Re-ranking is unavailable: {ranking.unavailable}"]
         if not hits:
@@ -502,11 +506,9 @@ class Search:
             explanations=explanations,
         )
 
-    def _hits(self, neighbours: Sequence[Neighbour]) -> list[Hit]:
-        """Hits for neighbours, ranked from 1; a product deleted since the index was built is left out."""
-        products = self.catalog.get([n.id for n in neighbours])
-        kept = [(n, p) for n, p in zip(neighbours, products) if p is not None]
-        return [Hit(p, n.score, rank) for rank, (n, p) in enumerate(kept, start=1)]
+    def _hits(self, neighbours: Sequence[Neighbour], products: dict[int, Product]) -> list[Hit]:
+        """Hits for ranked neighbours whose products `rank` fetched, ranked from 1."""
+        return [Hit(products[n.id], n.score, rank) for rank, n in enumerate(neighbours, start=1)]
 
     def _read_chips(
         self, hits: Sequence[Hit], table: dict, question: RerankQuery | None, wish: Wish

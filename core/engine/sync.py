@@ -20,7 +20,7 @@ from core.catalog import Catalog, Product, parse_id
 from core.config import Settings
 from core.encoders import Encoder, load_encoder
 from core.engine.results import Status
-from core.errors import DatabaseUnavailable, FileLimitError, ImageError, QueryError
+from core.errors import DatabaseUnavailable, FileLimitError, ImageError, SettingsError
 from core.images import MAX_FILE_BYTES, load_image, read_file_limited
 from core.index import IndexFileError, VectorIndex
 from core.ingest import CatalogRow, ImportReport, Progress, content_hash, read_catalog, store_image
@@ -64,7 +64,7 @@ class CatalogSync:
         """The vector store: "faiss" (embedded) or "milvus" (VECTOR_BACKEND)."""
         backend = self.settings.vector_backend
         if backend not in BACKENDS:
-            raise QueryError(f"VECTOR_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+            raise SettingsError(f"VECTOR_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}.")
         return backend
 
     def _load_index(self) -> VectorIndex:

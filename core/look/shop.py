@@ -54,6 +54,8 @@ class GarmentMatches:
     mask: np.ndarray | None = None  # bool [H, W] of the whole photo: the garment's pixels (when segmented)
     colour: tuple[int, int, int] | None = None  # the garment's colour, read from its own pixels
     cutout: Image.Image | None = None  # the garment cut out on white (what its colour was read from)
+    reranked: bool = False  # its matches were re-ranked (asked for and the re-ranker available)
+    notes: list[str] = field(default_factory=list)  # what its search had to say (e.g. re-ranking unavailable)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -73,7 +75,10 @@ class GarmentMatches:
             "score": round(self.detection.score, 4),
             "hits": [h.to_json() for h in self.hits],
             "segmented": self.mask is not None,
+            "reranked": self.reranked,
         }
+        if self.notes:
+            data["notes"] = self.notes
         if self.mask_box is not None:
             data["mask_box"] = [round(v * scale) for v in self.mask_box]
         if self.colour is not None:
@@ -202,15 +207,15 @@ def matches(
     detection: Detection, found: SearchResult, region: tuple[int, int, int, int], size: tuple[int, int]
 ) -> GarmentMatches:
     """A garment's matches, its mask placed back in the whole photo (`region`: where the crop was cut)."""
-    photo = found.photo
+    photo, said = found.photo, {"reranked": found.reranked, "notes": list(found.notes)}
     if photo is None:
-        return GarmentMatches(detection, found.hits, found.chips)
+        return GarmentMatches(detection, found.hits, found.chips, **said)
     if photo.mask is None:
-        return GarmentMatches(detection, found.hits, found.chips, None, photo.colour, photo.cutout)
+        return GarmentMatches(detection, found.hits, found.chips, None, photo.colour, photo.cutout, **said)
     whole = np.zeros((size[1], size[0]), dtype=bool)
     x1, y1, x2, y2 = region
     whole[y1:y2, x1:x2] = photo.mask[: y2 - y1, : x2 - x1]
-    return GarmentMatches(detection, found.hits, found.chips, whole, photo.colour, photo.cutout)
+    return GarmentMatches(detection, found.hits, found.chips, whole, photo.colour, photo.cutout, **said)
 
 
 def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
