@@ -19,7 +19,7 @@ wanted="$(cat "$root/requirements.txt" "$root/pyproject.toml" "$root/constraints
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "» Installing StyleLens and its requirements (first run takes several minutes: torch is large)…"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "$target"
+  "$venv/bin/python" -m pip install --quiet --quiet -c "$root/constraints.txt" -e "$target"  # -qq: errors only
   echo "$wanted" > "$stamp"
 fi
 # shellcheck disable=SC1091
