@@ -722,8 +722,9 @@ def main(argv: list[str] | None = None) -> int:
             drills.append(_report(corrupted_index_drill(settings, engine.encoder)))
             drills.append(_report(stale_pid_drill(settings, engine.encoder)))
     finally:
-        stop_local_server(scratch / "data")
-        stop_local_server(scratch / "external")
+        for folder in ("data", "external"):  # the servers the drills started (--only may have started one)
+            if (scratch / folder).is_dir():
+                stop_local_server(scratch / folder)
     print_table(drills)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
