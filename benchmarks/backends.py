@@ -1,12 +1,14 @@
 """FAISS against Milvus on the real catalog: the same top-10 for the same queries, build time and query latency.
 
-    python benchmarks/backends.py [--queries 200] [--milvus-uri data/benchmarks/milvus.db] \
+    python benchmarks/backends.py [--queries 200] [--milvus-uri data/benchmarks/milvus.db] [--size 100000] \
         --out data/benchmarks/backends.json
 
 Uses the catalog and encoder of the current settings (the vectors stored in MongoDB). Queries: text
 embeddings of held-out products' captions and held-out products' own image vectors, unfiltered and filtered
 (the product's gender; its sub-category). Overlap@10 = |top-10 Milvus ∩ top-10 FAISS| / 10, both exact
 (FLAT) indexes. Milvus here is Milvus Lite (a local file); a Milvus server speaks the same client API.
+`--size N` grows both indexes to N vectors with clones of the real products (new ids, vectors perturbed as
+benchmarks/scale.py does), so a larger collection is measured without a larger database.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
+from benchmarks.scale import CLONE_BASE, perturbed
 from core.config import load_settings
 from core.engine import StyleLens
 from core.index import SearchFilter, VectorIndex
@@ -30,14 +36,25 @@ def timed(search, query, where) -> tuple[list[int], float]:
     return found, (time.perf_counter() - started) * 1000
 
 
+def with_clones(products: list, vectors: np.ndarray, size: int) -> tuple[list, np.ndarray]:
+    """The real products followed by clones up to `size` (ids from CLONE_BASE, vectors perturbed)."""
+    rng = np.random.default_rng(0)
+    rows = np.arange(size - len(products)) % len(products)
+    clones = [replace(products[r], id=CLONE_BASE + i) for i, r in enumerate(rows)]
+    return products + clones, np.concatenate([vectors, perturbed(vectors[rows], rng)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--milvus-uri", default="data/benchmarks/milvus.db")
     parser.add_argument("--out", type=Path, default=Path("data/benchmarks/backends.json"))
+    parser.add_argument("--size", type=int, default=0, help="grow both indexes to this many vectors with clones")
     args = parser.parse_args()
     engine = StyleLens.open(load_settings())
     products, vectors = engine.catalog.embeddings(engine.encoder.model_key)
+    if args.size > len(products):
+        products, vectors = with_clones(products, vectors, args.size)
     state = engine.catalog.state()
     started = time.perf_counter()
     faiss_index = VectorIndex.build(products, vectors, engine.encoder.model_key, state)
@@ -48,6 +65,7 @@ def main() -> None:
     milvus_seconds = time.perf_counter() - started
     held = [(p, v) for p, v in zip(products, vectors) if is_held_out(p.id)][: args.queries]
     texts = engine.encoder.embed_texts([p.caption for p, _ in held])
+    third = SearchFilter(ids=tuple(p.id for p in products[::3]))
     report: dict = {
         "products": len(products),
         "queries": len(held),
@@ -59,6 +77,7 @@ def main() -> None:
             ("none", lambda p: SearchFilter()),
             ("gender", lambda p: SearchFilter.make(p.gender)),
             ("sub_category", lambda p: SearchFilter.make(category=p.sub_category)),
+            ("a_third_by_id", lambda p: third),  # a sleeve / length choice: an id list too long for one expression
         ):
             overlaps, faiss_ms, milvus_ms = [], [], []
             for (product, _), query in zip(held, queries):
