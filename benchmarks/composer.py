@@ -73,10 +73,10 @@ def table(results: dict) -> str:
 def key_figures_of(results: dict) -> dict[str, str]:
     composer, summed = results["runs"]["composer/on"], results["runs"]["sum/on"]
     return {
-        "feedback queries, held-out references, hit@10 (composer, constraints on)": versus(
+        "generated feedback queries, held-out references, hit@10 (composer, constraints on)": versus(
             composer["recall@10"], "sum baseline", summed["recall@10"]
         ),
-        "feedback queries, ndcg@10": versus(composer["ndcg@10"], "sum baseline", summed["ndcg@10"]),
+        "generated feedback queries, ndcg@10": versus(composer["ndcg@10"], "sum baseline", summed["ndcg@10"]),
     }
 
 

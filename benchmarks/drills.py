@@ -43,6 +43,7 @@ from core.dbserver import STATE_FILE, local_server_uri, running_server, stop_loc
 from core.engine import StyleLens
 from core.errors import DatabaseUnavailable
 from core.images import load_image
+from core.ingest import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 TEXTS = [
     "red floral summer dress",
@@ -154,18 +155,7 @@ def _drawn_catalog(folder: Path, count: int, offset: int) -> Path:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    columns = [
-        "id",
-        "gender",
-        "masterCategory",
-        "subCategory",
-        "articleType",
-        "baseColour",
-        "season",
-        "usage",
-        "productDisplayName",
-        "colorgroup",
-    ]
+    columns = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]  # what core/ingest.py reads
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

@@ -89,13 +89,14 @@ def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole
 
 
 def key_figures_of(report: dict) -> dict[str, str]:
+    """Street photos (real, held out) first, then the catalog's."""
     return {
         f"{where} photos, balanced accuracy (served)": versus(
             report[where]["served"]["balanced_accuracy"],
             "encoder head baseline",
             report[where]["head"]["balanced_accuracy"],
         )
-        for where in report
+        for where in sorted(report, key=lambda where: where != "street")
         if isinstance(report[where], dict) and "served" in report[where]
     }
 

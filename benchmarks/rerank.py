@@ -57,10 +57,10 @@ def latency(engine: StyleLens, queries, count: int = 200) -> dict:
 def key_figures_of(report: dict) -> dict[str, str]:
     feedback, image = report["feedback"], report["image"]
     return {
-        "feedback queries, recall@10 re-ranked": versus(
+        "generated feedback queries, recall@10 re-ranked": versus(
             feedback["on"]["recall@10"], "first stage", feedback["off"]["recall@10"]
         ),
-        "feedback queries, ndcg@10 re-ranked": versus(
+        "generated feedback queries, ndcg@10 re-ranked": versus(
             feedback["on"]["ndcg@10"], "first stage", feedback["off"]["ndcg@10"]
         ),
         "held-out catalog packshots as image queries, recall@10": versus(

@@ -56,7 +56,9 @@ def latency(segmenter: GarmentSegmenter, street_dir: Path, count: int = 50) -> d
 
 def key_figures_of(report: dict) -> dict[str, str]:
     figures = {
-        f"mask IoU, {name}": versus(v["iou"], "baseline", v["iou_baseline_not_white"])
+        f"mask IoU, {name}{' (synthetic composites)' if 'packshots' in name else ''}": versus(
+            v["iou"], "baseline", v["iou_baseline_not_white"]
+        )
         for name, v in report["iou"].items()
     }
     return {**figures, "mask time p50 on 2 CPU cores": f"{report['latency']['mask_ms_p50']} ms"}

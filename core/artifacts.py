@@ -117,13 +117,13 @@ def key_figures(card: Path) -> dict[str, str]:
 def training_record(path: Path) -> TrainingRecord | None:
     """The record a StyleLens checkpoint carries (core/checkpoints.py's payload); None for another format
     (the detector is an ultralytics checkpoint) or a file that cannot be read."""
-    import torch
+    from core.checkpoints import load_payload
+    from core.errors import ModelUnavailable
 
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - not a plain payload (ultralytics pickles), or damaged: no record to show
+        return TrainingRecord.from_dict(load_payload(path, None, "model").get("record"))
+    except ModelUnavailable:
         return None
-    return TrainingRecord.from_dict(payload.get("record")) if isinstance(payload, dict) else None
 
 
 def describe(artifact: Artifact) -> dict:

@@ -26,12 +26,14 @@ def save_payload(path: Path, fmt: str, model: nn.Module, record: dict, **fields)
     partial.replace(path)
 
 
-def load_payload(path: Path, fmt: str, what: str) -> dict:
-    """The payload of a `fmt` checkpoint; ModelUnavailable (saying `what` was expected) for anything else."""
+def load_payload(path: Path, fmt: str | None, what: str) -> dict:
+    """The payload of a `fmt` checkpoint (None: of any StyleLens format); ModelUnavailable (saying `what` was
+    expected) for anything else."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise ModelUnavailable(f"{path} is not a readable StyleLens {what} checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if not isinstance(found, str) or (found != fmt if fmt else not found.startswith("stylelens-")):
         raise ModelUnavailable(f"{path} is not a StyleLens {what} checkpoint.")
     return payload

@@ -121,9 +121,7 @@ def garments_panel(lens, photo, result) -> None:
                 st.caption("No catalog product of this kind and gender.")
             for note in garment.notes:
                 st.caption(note)
-            clicked = product_grid(
-                lens, garment.hits, key=f"look-{d.label}", actions=("✨ Refine",), chips=garment.chips
-            )
+            clicked = product_grid(lens, garment.hits, f"look-{d.label}", garment.explanations, actions=("✨ Refine",))
         if clicked:
             st.session_state["refine_ref"] = clicked[1]
             st.switch_page("pages/refine.py")

@@ -139,9 +139,7 @@ with user_errors():
             st.info(note)
         st.caption("Timing: " + " · ".join(f"{name} {ms:.0f} ms" for name, ms in result.timings_ms.items()))
         before_after(lens, result)
-        clicked = product_grid(
-            lens, result.hits, key="hits", actions=("More like this", "✨ Refine"), explanations=result.explanations
-        )
+        clicked = product_grid(lens, result.hits, "hits", result.explanations, actions=("More like this", "✨ Refine"))
         if clicked and clicked[0] == "More like this":
             _set_query("similar", clicked[1])
             st.rerun()

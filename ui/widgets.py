@@ -115,21 +115,13 @@ def user_errors() -> Iterator[None]:
 
 
 def product_grid(
-    engine: StyleLens,
-    hits: Sequence[Hit],
-    key: str,
-    actions: Sequence[str] = (),
-    chips: dict | None = None,
-    explanations: dict | None = None,
+    engine: StyleLens, hits: Sequence[Hit], key: str, explanations: dict, actions: Sequence[str] = ()
 ) -> tuple[str, int] | None:
-    """Cards for search hits, each with one button per action and the chips that drove its place (`chips`,
-    or each hit's Explanation from the search result); returns (action, product id) clicked."""
+    """Cards for search hits, each with one button per action and, from its Explanation in the search result,
+    its cut and the chips that drove its place; returns (action, product id) clicked."""
     clicked = None
-    if explanations is not None:
-        features = {i: e.features for i, e in explanations.items()}
-        chips = {i: e.chips + e.photo_chips for i, e in explanations.items()}
-    else:
-        features = engine.stored_features([h.product.id for h in hits])
+    features = {i: e.features for i, e in explanations.items()}
+    chips = {i: e.chips + e.photo_chips for i, e in explanations.items()}
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS]):
             with column:

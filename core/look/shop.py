@@ -56,6 +56,7 @@ class GarmentMatches:
     cutout: Image.Image | None = None  # the garment cut out on white (what its colour was read from)
     reranked: bool = False  # its matches were re-ranked (asked for and the re-ranker available)
     notes: list[str] = field(default_factory=list)  # what its search had to say (e.g. re-ranking unavailable)
+    explanations: dict = field(default_factory=dict)  # product id -> why it is shown (core.engine.results)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -207,7 +208,8 @@ def matches(
     detection: Detection, found: SearchResult, region: tuple[int, int, int, int], size: tuple[int, int]
 ) -> GarmentMatches:
     """A garment's matches, its mask placed back in the whole photo (`region`: where the crop was cut)."""
-    photo, said = found.photo, {"reranked": found.reranked, "notes": list(found.notes)}
+    photo = found.photo
+    said = {"reranked": found.reranked, "notes": list(found.notes), "explanations": found.explanations}
     if photo is None:
         return GarmentMatches(detection, found.hits, found.chips, **said)
     if photo.mask is None:
