@@ -50,6 +50,11 @@ ARTIFACTS: dict[str, Artifact] = {
         Artifact("garment-attributes", "sleeve and length of a garment photo", "core.attributes:load_attribute_model"),
         Artifact("garment-segmenter", "garment masks: cuts the garment out of a photo", "core.segment:load_segmenter"),
         Artifact(
+            "garment-kind",
+            "which article type a real photo shows: the type prior of photo queries",
+            "core.kinds:load_kind_model",
+        ),
+        Artifact(
             "garment-detector",
             "Shop the Look: finds topwear, bottomwear, footwear, full-body pieces",
             "core.look.shop:GarmentDetector",

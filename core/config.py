@@ -35,6 +35,7 @@ class Settings:
     app_password: str | None = None  # when set, every page asks for it first
     allow_server_paths: bool | None = None  # folder/file paths on the server in the pages; None: loopback only
     segmenter_name: str = "garment-segmenter"  # cuts the garment out of query photos; "off" embeds photos whole
+    kind_model_name: str = "garment-kind"  # the type prior of photo queries; "off" uses the encoder's article head
     vector_backend: str = "faiss"  # "faiss" (embedded, in the app's process) or "milvus" (core/milvus_index.py)
     milvus_uri: str | None = None  # Milvus Lite file or server address; None: data_dir/milvus.db
 
@@ -78,6 +79,7 @@ def load_settings() -> Settings:
         app_password=_env("APP_PASSWORD"),
         allow_server_paths=_flag(_env("ALLOW_SERVER_PATHS")),
         segmenter_name=_env("SEGMENTER", "garment-segmenter"),
+        kind_model_name=_env("KIND_MODEL", "garment-kind"),
         vector_backend=(_env("VECTOR_BACKEND", "faiss") or "faiss").lower(),
         milvus_uri=_env("MILVUS_URI"),
     )

@@ -7,20 +7,22 @@ Search by photo, Shop the Look (each garment), Refine with an uploaded photo, `c
           -> the garment cut out on white (as the catalog's packshots are)
           -> embedding of the photo, the cut-out or both (EMBED, chosen by measurement; optionally
              averaged with the mirror images)
-          -> article-type distribution of the encoder's head: a soft prior on the candidates' types
+          -> article-type distribution of the garment-kind classifier (core/kinds.py; the encoder's own
+             article head when it is off): a soft prior on the candidates' types
           -> the garment's colour, read from its own pixels only (never the background or skin)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from core.encoders import Encoder, l2_normalize
 from core.index import Neighbour, VectorIndex
+from core.kinds import KindModel
 from core.segment import GarmentSegmenter, cut_out, trusted
 
 # score = cosine similarity + PRIOR_WEIGHT * P(candidate's article type | photo). Measured with the bundled
@@ -47,7 +49,7 @@ class PhotoQuery:
     """What was read from one photo, and what it searches with."""
 
     vector: np.ndarray  # float32 [D], unit: the embedding the index is searched with
-    type_prior: dict[str, float]  # article type -> probability; empty when the encoder has no type head
+    type_prior: dict[str, float]  # article type -> probability; empty without a kind model or encoder type head
     mask: np.ndarray | None  # bool [H, W] garment pixels of the photo; None when not segmented (or not trusted)
     colour: tuple[int, int, int]  # median RGB of the garment's pixels (all pixels without a mask)
     cutout: Image.Image  # the garment cut out on white (the photo as it was without a trusted mask)
@@ -59,8 +61,8 @@ class PhotoQuery:
 
 
 class PhotoReader:
-    """Turns photos into PhotoQuery objects with one encoder and (optionally) one segmenter. Stateless, so
-    the sessions of the app share one."""
+    """Turns photos into PhotoQuery objects with one encoder, optionally one segmenter and one garment-kind
+    classifier. Stateless, so the sessions of the app share one."""
 
     def __init__(
         self,
@@ -69,10 +71,11 @@ class PhotoReader:
         prior_weight: float = PRIOR_WEIGHT,
         flip: bool = False,
         embed: str = EMBED,
+        kinds: KindModel | None = None,
     ):
         if embed not in EMBED_MODES:
             raise ValueError(f"embed must be one of {', '.join(EMBED_MODES)}, not {embed!r}")
-        self.encoder, self.segmenter = encoder, segmenter
+        self.encoder, self.segmenter, self.kinds = encoder, segmenter, kinds
         self.prior_weight, self.flip, self.embed = prior_weight, flip, embed
 
     def read(self, pictures: Sequence[Image.Image]) -> list[PhotoQuery]:
@@ -81,7 +84,7 @@ class PhotoReader:
         masks = self.masks(pictures)
         cutouts = [cut_out(p, m) if m is not None else p for p, m in zip(pictures, masks)]
         vectors = self._embed(pictures, cutouts)  # [N, D]
-        priors, predictions = self._heads(vectors)
+        priors, predictions = self._heads(vectors, pictures)
         return [
             PhotoQuery(v, prior, m, garment_colour(p, m), c, pred)
             for v, prior, m, p, c, pred in zip(vectors, priors, masks, pictures, cutouts, predictions)
@@ -101,22 +104,49 @@ class PhotoReader:
             return [None] * len(pictures)
         return [m if trusted(m) else None for m in self.segmenter.masks(pictures)]
 
-    def _heads(self, vectors: np.ndarray) -> tuple[list[dict[str, float]], list]:
-        if not hasattr(self.encoder, "article_distributions"):
-            return [{}] * len(vectors), [None] * len(vectors)
-        names = self.encoder.labels.article_types
-        distributions = self.encoder.article_distributions(vectors)  # [N, C]
-        priors = [dict(zip(names, map(float, row))) for row in distributions]
-        return priors, self.encoder.classify_embeddings(vectors)
+    def _heads(self, vectors: np.ndarray, pictures: Sequence[Image.Image]) -> tuple[list[dict[str, float]], list]:
+        """The type prior of each photo (the kind classifier's, else the encoder head's) and what the
+        encoder's heads read in it, its article type taken from the same distribution as the prior."""
+        heads = hasattr(self.encoder, "article_distributions")
+        predictions = self.encoder.classify_embeddings(vectors) if heads else [None] * len(vectors)
+        if self.kinds is not None:
+            names, distributions = self.kinds.article_types, self.kinds.distributions(pictures)
+            predictions = [with_kind(p, names, row) for p, row in zip(predictions, distributions)]
+        elif heads:
+            names, distributions = self.encoder.labels.article_types, self.encoder.article_distributions(vectors)
+        else:
+            return [{}] * len(vectors), predictions
+        return [dict(zip(names, map(float, row))) for row in distributions], predictions
+
+
+def with_kind(prediction, names: Sequence[str], distribution: np.ndarray, top: int = 3):
+    """The encoder's prediction with its article type read from the kind classifier's distribution."""
+    if prediction is None:
+        return None
+    best = np.argsort(-distribution)[:top]
+    return replace(
+        prediction,
+        article_type=names[int(best[0])],
+        article_type_score=float(distribution[best[0]]),
+        top_article_types=tuple((names[int(i)], float(distribution[i])) for i in best),
+    )
+
+
+def configured_reader(encoder: Encoder, settings) -> PhotoReader:
+    """The app's photo path for `encoder`: the configured segmenter (SEGMENTER) and kind classifier
+    (KIND_MODEL), each loaded once per process."""
+    from core.kinds import configured_kind_model
+    from core.segment import configured_segmenter
+
+    return PhotoReader(encoder, configured_segmenter(settings), kinds=configured_kind_model(settings))
 
 
 def attribute_reader(settings) -> PhotoReader:
     """A reader whose encoder has article/colour/gender heads (the configured one, else the bundled one):
     for `core categories` and the page's "what the photo shows", through the same photo path."""
     from core.encoders import load_attribute_model
-    from core.segment import configured_segmenter
 
-    return PhotoReader(load_attribute_model(settings.encoder_name), configured_segmenter(settings))
+    return configured_reader(load_attribute_model(settings.encoder_name), settings)
 
 
 def garment_colour(picture: Image.Image, mask: np.ndarray | None, side: int = 64) -> tuple[int, int, int]:

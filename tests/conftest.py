@@ -25,6 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["ENCODER_NAME"] = "baseline"  # the fixtures' encoder; the bundled one has tests of its own
 os.environ["SEGMENTER"] = "off"  # the fixtures embed photos whole; tests/test_photo_query.py covers the segmented path
+os.environ["KIND_MODEL"] = (
+    "off"  # the type prior comes from the encoder head; tests/test_kinds.py covers the classifier
+)
 
 COLUMNS = [
     "id",

@@ -20,6 +20,7 @@ def test_the_bundled_paths_of_core_come_from_the_registry():
     import core.attributes
     import core.composer
     import core.encoders
+    import core.kinds
     import core.look.gender
     import core.look.shop
     import core.rerank
@@ -30,6 +31,7 @@ def test_the_bundled_paths_of_core_come_from_the_registry():
     assert core.rerank.BUNDLED_RERANKER == path_of("reranker-small")
     assert core.attributes.BUNDLED_ATTRIBUTE_MODEL == path_of("garment-attributes")
     assert core.segment.BUNDLED_SEGMENTER == path_of("garment-segmenter")
+    assert core.kinds.BUNDLED_KIND_MODEL == path_of("garment-kind")
     assert core.look.shop.DETECTOR_WEIGHTS == path_of("garment-detector")
     assert core.look.gender.BUNDLED_GENDER_MODEL == path_of("gender-probe")
     with pytest.raises(KeyError):

@@ -209,12 +209,14 @@ def dress_on_a_bed(path) -> None:
 
 @pytest.mark.skipif(not (PROJECT_ROOT / "assets" / "garment-segmenter.pt").is_file(), reason="no segmenter shipped")
 @pytest.mark.parametrize(
-    "app_url", [{"SEGMENTER": "garment-segmenter", "ENCODER_NAME": "stylelens-small"}], indirect=True
+    "app_url",
+    [{"SEGMENTER": "garment-segmenter", "KIND_MODEL": "garment-kind", "ENCODER_NAME": "stylelens-small"}],
+    indirect=True,
 )
 def test_search_by_a_photo_of_a_dress_on_a_bed_in_chromium(app_url, tmp_path):
     """A user uploads a phone photo of a dress on a bed: the garment is found (its colour read from its own
-    pixels), and dresses come back. The app runs the bundled models end to end (encoder with its type head,
-    segmenter, re-ranker trained on that encoder's first stage), as a user gets them."""
+    pixels), and dresses come back. The app runs the bundled models end to end (encoder, garment-kind
+    classifier, segmenter, re-ranker trained on that encoder's first stage), as a user gets them."""
     photo = tmp_path / "dress-on-bed.jpg"
     dress_on_a_bed(photo)
     SHOTS.mkdir(exist_ok=True)

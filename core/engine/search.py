@@ -32,10 +32,9 @@ from core.errors import InvalidId, ModelUnavailable, QueryError
 from core.feedback import Chip, Feedback, parse_feedback
 from core.images import load_image
 from core.index import Neighbour, SearchFilter, VectorIndex
-from core.photo_query import PRIOR_DEPTH, PhotoQuery, PhotoReader, likely_types, rescore
+from core.photo_query import PRIOR_DEPTH, PhotoQuery, PhotoReader, configured_reader, likely_types, rescore
 from core.rerank import Query as RerankQuery
 from core.rerank import wish_chips
-from core.segment import configured_segmenter
 
 MAX_K = 200
 SURE_TYPE = 0.5  # an uploaded reference's type, read this surely, is kept when feedback asks for another cut
@@ -171,11 +170,11 @@ class Search:
 
     # ---- photos as queries ---------------------------------------------------------------------
     def photo_reader(self) -> PhotoReader:
-        """The reader of query photos: this engine's encoder and the configured segmenter (loaded once)."""
+        """The reader of query photos: this engine's encoder, the configured segmenter and kind classifier."""
         if self._reader is None:
             with self._lock:
                 if self._reader is None:
-                    self._reader = PhotoReader(self.encoder, configured_segmenter(self.settings))
+                    self._reader = configured_reader(self.encoder, self.settings)
         return self._reader
 
     def set_photo_reader(self, reader: PhotoReader) -> None:

@@ -1,0 +1,136 @@
+"""The garment-kind classifier (core/kinds.py), its training pieces (training/train_kind.py) and its place in
+the photo path: the type prior of photo queries and the article type the photo is said to show."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.config import load_settings
+from core.encoders import load_encoder
+from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_checkpoint
+from core.errors import ModelUnavailable
+from core.kinds import KindModel, KindNet, configured_kind_model, save_kind_model
+from core.photo_query import PhotoReader
+from tests.conftest import draw_product
+from training.train_kind import Samples, TrainConfig, accepted_loss, batches, random_crop, real_weights
+
+TYPES = ("Tshirts", "Heels", "Dresses")
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    labels = Labels(article_types=TYPES, colours=("Red", "Blue"), genders=("Men", "Women"))
+    path = tmp_path_factory.mktemp("encoder") / "tiny.pt"
+    torch.manual_seed(0)
+    model = StyleLensModel(TowerConfig(image_size=32, widths=(8, 8, 16, 16), embed_dim=16), labels).eval()
+    save_checkpoint(model, path, {"version": "1"})
+    return model, load_encoder(str(path))
+
+
+def test_a_classifier_made_from_the_encoder_starts_as_its_article_head(tiny_encoder, tmp_path):
+    model, encoder = tiny_encoder
+    net = KindNet.from_encoder(model, image_size=32)
+    path = tmp_path / "kind.pt"
+    save_kind_model(net, path, {"version": "1"})
+    kinds = KindModel(path)
+    photos = [draw_product("tshirt", (200, 30, 30)), draw_product("shoe", (30, 60, 200))]
+    head = encoder.article_distributions(encoder.embed_images(photos))
+    unmirrored = np.concatenate([kinds._probabilities([p]) for p in photos])
+    assert kinds.article_types == TYPES
+    assert np.allclose(unmirrored, head, atol=1e-5)
+    mirrored = kinds.distributions(photos)  # the bundled config averages with the mirror image
+    assert mirrored.shape == (2, 3) and np.allclose(mirrored.sum(axis=1), 1.0, atol=1e-5)
+
+
+class FixedKinds:
+    """A kind classifier that always says: a dress, surely."""
+
+    article_types = TYPES
+
+    def distributions(self, images):
+        return np.tile(np.array([0.05, 0.05, 0.9], np.float32), (len(images), 1))
+
+
+def test_the_kind_classifier_gives_the_prior_and_the_kind_the_photo_shows(tiny_encoder):
+    _, encoder = tiny_encoder
+    photo = draw_product("tshirt", (200, 30, 30))
+    plain = PhotoReader(encoder).read([photo])[0]
+    assert set(plain.type_prior) == set(TYPES)  # without a classifier: the encoder's head
+    read = PhotoReader(encoder, kinds=FixedKinds()).read([photo])[0]
+    assert read.type_prior == pytest.approx({"Tshirts": 0.05, "Heels": 0.05, "Dresses": 0.9})
+    assert read.prediction.article_type == "Dresses"
+    assert read.prediction.article_type_score == pytest.approx(0.9)
+    assert read.prediction.top_article_types[0] == ("Dresses", pytest.approx(0.9))
+    assert read.prediction.colour == plain.prediction.colour  # the other heads stay the encoder's
+    assert np.allclose(read.vector, plain.vector)  # the vector searched with does not change
+
+
+def test_an_encoder_without_heads_still_gets_the_classifier_prior(loaded_engine):
+    read = PhotoReader(loaded_engine.encoder, kinds=FixedKinds()).read([draw_product("dress", (10, 10, 10))])[0]
+    assert max(read.type_prior, key=read.type_prior.get) == "Dresses"
+    assert read.prediction is None
+
+
+def test_kind_model_setting(monkeypatch, tmp_path, tiny_encoder):
+    monkeypatch.setenv("KIND_MODEL", "off")
+    assert configured_kind_model(load_settings()) is None
+    monkeypatch.setenv("KIND_MODEL", str(tmp_path / "missing.pt"))
+    with pytest.raises(ModelUnavailable, match="no such file"):
+        configured_kind_model(load_settings())
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    monkeypatch.setenv("KIND_MODEL", str(tmp_path / "junk.pt"))
+    with pytest.raises(ModelUnavailable):
+        configured_kind_model(load_settings())
+    path = tmp_path / "mine.pt"
+    save_kind_model(KindNet.from_encoder(tiny_encoder[0], 32), path, {"version": "1"})
+    monkeypatch.setenv("KIND_MODEL", str(path))
+    assert configured_kind_model(load_settings()).article_types == TYPES
+
+
+def test_the_loss_accepts_any_of_the_accepted_types():
+    accepted = torch.tensor([[True, True, False]])
+    on_second = torch.tensor([[0.0, 8.0, 0.0]])
+    on_third = torch.tensor([[0.0, 0.0, 8.0]])
+    assert accepted_loss(on_second, accepted, 0.0) < 0.01  # the second type is as good as the first
+    assert accepted_loss(on_third, accepted, 0.0) > 7.0
+    assert accepted_loss(on_second, accepted, 0.1) > accepted_loss(on_second, accepted, 0.0)  # smoothing
+
+
+def test_rare_kinds_are_drawn_more_often_and_crops_stay_inside_the_photo():
+    weights = real_weights(["Dress"] + ["T-Shirt"] * 9)
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] == pytest.approx(3 * weights[1])  # 1/sqrt(1) vs 1/sqrt(9)
+    pixels = torch.zeros(4, 3, 32, 32)
+    pixels[:, 0] = 1.0  # a red photo: any crop of it stays red, no border colour comes in
+    cropped = random_crop(pixels, torch.Generator().manual_seed(0))
+    assert cropped.shape == pixels.shape and torch.allclose(cropped, pixels)
+
+
+def test_a_few_steps_learn_to_tell_two_constructed_kinds_apart(tiny_encoder):
+    model, _ = tiny_encoder
+    torch.manual_seed(0)
+    net = KindNet.from_encoder(model, image_size=32).train()
+    shirts = [np.asarray(draw_product("tshirt", (200, 30, 30)).resize((32, 32))) for _ in range(12)]
+    shoes = [np.asarray(draw_product("shoe", (30, 60, 200)).resize((32, 32))) for _ in range(12)]
+    accepted = torch.zeros(24, 3, dtype=torch.bool)
+    accepted[:12, 0] = accepted[12:, 1] = True
+    samples = Samples(torch.from_numpy(np.stack(shirts + shoes)), accepted, ["T-Shirt"] * 12 + ["Shoes"] * 12)
+    patches = torch.full((2, 3, 32, 32), 0.5)
+    data = {"photos": samples, "street": samples, "catalog": samples}
+    config = TrainConfig(size=32, batch=12, catalog_per_epoch=12)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    rng, generator = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    for _ in range(12):
+        for pixels, wanted in batches(data, config, rng, generator, patches):
+            loss = accepted_loss(net(pixels), wanted, 0.0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    photos = [Image.fromarray(shirts[0]), Image.fromarray(shoes[0])]
+    from core.encoders.stylelens import preprocess
+
+    with torch.no_grad():
+        predicted = net(preprocess(photos, 32)).argmax(dim=1).tolist()
+    assert predicted == [0, 1]
