@@ -27,7 +27,7 @@ from torch import nn
 
 from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.encoders.stylelens import CosineClassifier, StyleLensModel, _narrow_resnet18, preprocess
+from core.encoders.stylelens import CosineClassifier, StyleLensModel, _narrow_resnet18, preprocess, projection
 from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-kind/1"
@@ -50,11 +50,7 @@ class KindNet(nn.Module):
         super().__init__()
         self.config, self.article_types = config, tuple(article_types)
         self.backbone = _narrow_resnet18(config.widths)
-        self.project = nn.Sequential(
-            nn.Linear(config.widths[-1], config.embed_dim * 2),
-            nn.GELU(),
-            nn.Linear(config.embed_dim * 2, config.embed_dim),
-        )
+        self.project = projection(config.widths[-1], config.embed_dim)
         self.head = CosineClassifier(config.embed_dim, len(self.article_types), config.classifier_scale)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:  # [B, 3, S, S] normalised -> logits [B, C]

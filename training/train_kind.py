@@ -13,8 +13,9 @@ with a loss that accepts any of a photo's accepted types (-log P(accepted), labe
 
 Validation, never trained on: the clothing-photos senders whose hash falls in VALIDATION_PERCENT (training
 senders, outside the held-out ones) and street photos 0581-0640. The epoch with the best validation
-(mean of "top-1 type accepted" on the two) is shipped; the held-out senders and street photos 0641-0804
-stay for benchmarks/real_photos.py. Resumable: the same command goes on from `--work`/last.pt. Runs on a
+(mean of "top-1 type accepted" on the two) is shipped. `--final` then trains once more on the validation
+photos too, for the epochs that validation chose, and ships the last epoch. The held-out senders and
+street photos 0641-0804 stay for benchmarks/real_photos.py either way. Resumable: the same command goes on from `--work`/last.pt. Runs on a
 GPU when there is one (`--device auto`), else the CPU.
 """
 
@@ -42,6 +43,7 @@ from core.split import is_held_out
 from training import clothing_photos, street
 from training.augment import phone_photo_like, photometric, white_background_mask
 from training.resume import pick_device, resume_or_start, save_state, trained_on
+from training.train_encoder import learning_rate
 
 VERSION = "1"
 VALIDATION_PERCENT = range(20, 35)  # sender hash buckets (held-out senders are buckets 0-19)
@@ -127,6 +129,14 @@ def load_data(args, classes, size: int, work: Path) -> dict[str, Samples]:
     work.mkdir(parents=True, exist_ok=True)
     torch.save({name: vars(s) for name, s in data.items()}, cache)
     return data
+
+
+def merged(first: Samples, second: Samples) -> Samples:
+    return Samples(
+        torch.cat([first.pixels, second.pixels]),
+        torch.cat([first.accepted, second.accepted]),
+        first.kinds + second.kinds,
+    )
 
 
 def real_weights(kinds: list[str]) -> np.ndarray:
@@ -219,13 +229,6 @@ def validate(net: KindNet, data: dict[str, Samples], device: str) -> dict:
     return result
 
 
-def learning_rate(step: int, total: int, peak: float) -> float:
-    warmup = max(1, total // 20)
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     config = TrainConfig(
@@ -236,11 +239,17 @@ def train(args: argparse.Namespace) -> None:
     encoder, encoder_record = load_checkpoint(Path(args.init))
     net = KindNet.from_encoder(encoder, config.size)
     data = load_data(args, net.article_types, config.size, work)
+    if args.final:  # the recipe was chosen on the validation photos: now they train too
+        data = {
+            name: merged(data[name], data[f"val-{name}"]) if name in ("photos", "street") else s
+            for name, s in data.items()
+        }
+        data = {name: s for name, s in data.items() if not name.startswith("val-")}
     print(", ".join(f"{name} {len(s)}" for name, s in data.items()), flush=True)
     patches = torch.from_numpy(street.background_patches(Path(args.street), 400, config.size, config.seed))
     patches = patches.permute(0, 3, 1, 2).contiguous()
     net = net.to(device).train()
-    initial = validate(net, data, device)  # the encoder's own article head, at this size
+    initial = validate(net, data, device) if not args.final else None  # the encoder's article head, at this size
     print("before fine-tuning:", json.dumps(initial), flush=True)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start_epoch, history, generator = resume_or_start(work, net, optimizer, config.seed)
@@ -260,7 +269,9 @@ def train(args: argparse.Namespace) -> None:
             )
         ):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(epoch * steps + step, steps * config.epochs, config.lr)
+                group["lr"] = learning_rate(
+                    epoch * steps + step, steps * config.epochs, steps * config.epochs // 20, config.lr
+                )
             loss = accepted_loss(net(pixels.to(device)), accepted.to(device), config.label_smoothing)
             optimizer.zero_grad()
             loss.backward()
@@ -270,25 +281,29 @@ def train(args: argparse.Namespace) -> None:
             {
                 "epoch": epoch + 1,
                 "loss": round(total / steps, 4),
-                "validation": validate(net, data, device),
+                "validation": validate(net, data, device) if not args.final else None,
                 "seconds": round(time.time() - started, 1),
             }
         )
         print(json.dumps(history[-1]), flush=True)
-        if history[-1]["validation"]["score"] >= max(h["validation"]["score"] for h in history):
+        if args.final or history[-1]["validation"]["score"] >= max(h["validation"]["score"] for h in history):
             torch.save(net.state_dict(), work / "best.pt")
         save_state(work / "last.pt", net, optimizer, epoch + 1, history, generator=generator.get_state())
-    best = max(history, key=lambda h: h["validation"]["score"])
+    # the best validation (on a tie the later epoch, as best.pt); with --final the last epoch
+    best = history[-1] if args.final else max(reversed(history), key=lambda h: h["validation"]["score"])
     net.load_state_dict(torch.load(work / "best.pt", map_location=device))
     record = {
         "version": VERSION,
         "init": f"{args.init} ({encoder_record.get('version', '?')}): the encoder's backbone, projection and article head",
         "data": {name: len(s) for name, s in data.items()},
         "sources": "clothing-photos training senders (labels -> catalog types, training/clothing_photos.py); "
-        f"street-photos {STREET_TRAINING.start:04d}-{STREET_TRAINING.stop - 1:04d} garment crops (training/street.py); "
+        f"street-photos {STREET_TRAINING.start:04d}-{(STREET_VALIDATION if args.final else STREET_TRAINING).stop - 1:04d} "
+        "garment crops (training/street.py); "
         "fashion-products outside the held-out split (core/split.py), packshots dressed as phone photos",
-        "split": f"validation: clothing-photos training senders with sha256 bucket {VALIDATION_PERCENT.start}-"
-        f"{VALIDATION_PERCENT.stop - 1}, street photos {STREET_VALIDATION.start:04d}-{STREET_VALIDATION.stop - 1:04d}",
+        "split": ("final: trained on the validation photos too (" if args.final else "validation: ")
+        + f"clothing-photos training senders with sha256 bucket {VALIDATION_PERCENT.start}-"
+        f"{VALIDATION_PERCENT.stop - 1}, street photos {STREET_VALIDATION.start:04d}-{STREET_VALIDATION.stop - 1:04d}"
+        + (")" if args.final else ""),
         "command": "python -m training.train_kind " + " ".join(sys.argv[1:]),
         "trained_on": trained_on(device),
         "minutes": round(history[-1]["seconds"] / 60, 1) if history else 0,
@@ -315,6 +330,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--catalog-per-epoch", type=int, default=TrainConfig.catalog_per_epoch)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
+    parser.add_argument(
+        "--final", action="store_true", help="train on the validation photos too and ship the last epoch"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")

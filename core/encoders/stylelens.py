@@ -79,11 +79,7 @@ class ImageTower(nn.Module):
     def __init__(self, config: TowerConfig, labels: Labels):
         super().__init__()
         self.backbone = _narrow_resnet18(config.widths)
-        self.project = nn.Sequential(
-            nn.Linear(config.widths[-1], config.embed_dim * 2),
-            nn.GELU(),
-            nn.Linear(config.embed_dim * 2, config.embed_dim),
-        )
+        self.project = projection(config.widths[-1], config.embed_dim)
         self.article_head = CosineClassifier(config.embed_dim, len(labels.article_types), config.classifier_scale)
         self.colour_head = CosineClassifier(config.embed_dim, len(labels.colours), config.classifier_scale)
         self.gender_head = CosineClassifier(config.embed_dim, len(labels.genders), config.classifier_scale)
@@ -138,6 +134,11 @@ class StyleLensModel(nn.Module):
         self.image = ImageTower(config, labels)
         self.text = TextProjection(config)
         self.log_temperature = nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
+
+
+def projection(width: int, embed_dim: int) -> nn.Sequential:
+    """Backbone features -> embedding (before normalising): the image tower's head."""
+    return nn.Sequential(nn.Linear(width, embed_dim * 2), nn.GELU(), nn.Linear(embed_dim * 2, embed_dim))
 
 
 def _narrow_resnet18(widths: Sequence[int]) -> nn.Module:
