@@ -229,6 +229,23 @@ def validate(net: KindNet, data: dict[str, Samples], device: str) -> dict:
     return result
 
 
+def validated_run(path: Path) -> dict:
+    """What the validated run that chose this recipe measured (for a --final model's record and card)."""
+    from core.checkpoints import load_payload
+
+    record = load_payload(path, None, "garment-kind").get("record", {})
+    return {
+        "path": str(path),
+        "command": record.get("command"),
+        "split": record.get("split"),
+        "best_epoch": record.get("best_epoch"),
+        "epochs": len(record.get("history", [])),
+        "before": record.get("before"),
+        "metrics": record.get("metrics"),
+        "scores": [h["validation"]["score"] for h in record.get("history", []) if h.get("validation")],
+    }
+
+
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     config = TrainConfig(
@@ -313,6 +330,8 @@ def train(args: argparse.Namespace) -> None:
         "best_epoch": best["epoch"],
         "metrics": best["validation"],
     }
+    if args.final and args.validated:
+        record["validated_run"] = validated_run(Path(args.validated))
     save_kind_model(net.cpu().eval(), Path(args.out), record)
     print(f"Saved {args.out} (epoch {best['epoch']}: {json.dumps(best['validation'])})", flush=True)
 
@@ -333,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--final", action="store_true", help="train on the validation photos too and ship the last epoch"
     )
+    parser.add_argument("--validated", help="with --final: the validated run's checkpoint, named in the record")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
