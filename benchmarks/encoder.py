@@ -171,8 +171,9 @@ def real_photo_section(real: list[dict] | None, command: str | None) -> str:
     served = real[-1]
     return f"""
 ## Real photos first (held-out senders and held-out street photos)
-Produced by `{command}` (each variant is segmenter:prior weight:flip:embed; the app serves the last row;
-the latency column was measured while trainings shared the 2 cores, idle figures are in the README):
+Produced by `{command}` (each variant is segmenter:prior weight:flip:embed[:prior]; prior `kind` = the
+garment-kind classifier, `assets/garment-kind.md`, else the encoder's article head; the app serves the last
+row; the latency column was measured while trainings shared the 2 cores, idle figures are in the README):
 
 {table(real)}
 
@@ -229,8 +230,10 @@ def render_card(
 The bundled StyleLens encoder, {origin}. Loaded by `load_encoder("stylelens-small")`; the default
 `ENCODER_NAME`. Photo queries take the app's photo path (core/photo_query.py): the garment segmenter
 (`assets/garment-segmenter.md`) finds the garment (its colour, Shop the Look's drawn masks), the photo
-is embedded as it came (measured best, rows below), and the article-type head's distribution is a soft
-prior on the candidates' types, whose likeliest types' nearest products join the candidates.
+is embedded as it came (measured best, rows below), and the garment-kind classifier's distribution
+(`assets/garment-kind.md`, fine-tuned from this encoder's tower on real photos; this encoder's own article
+head with `KIND_MODEL=off`) is a soft prior on the candidates' types, whose likeliest types' nearest
+products join the candidates.
 {real_photo_section(real, real_command)}
 ## What it is
 - **Image tower**: ResNet-18 layout at widths {list(config.widths)} (from scratch), input {config.image_size}x{config.image_size}

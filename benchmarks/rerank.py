@@ -130,7 +130,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000, help="held-out image queries")
     parser.add_argument("--out", type=Path, default=Path("data/benchmarks/rerank-results.json"))
     parser.add_argument("--card", type=Path, help="write the re-ranker's model card here (markdown)")
+    parser.add_argument("--results", type=Path, help="render the card from a saved --out file, measuring nothing")
     args = parser.parse_args()
+    if args.results:
+        argv = sys.argv[1:]
+        at = argv.index("--results")  # the card names the command that measured, not the one that re-rendered
+        argv = argv[:at] + argv[at + 2 :] + ["--out", str(args.results)] * ("--out" not in argv)
+        write_card(args, json.loads(args.results.read_text()), "python benchmarks/rerank.py " + " ".join(argv))
+        return
     engine = StyleLens.open(load_settings())
     feedback, _ = read_queries(args.queries)
     images = [
@@ -145,9 +152,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+    write_card(args, report, "python benchmarks/rerank.py " + " ".join(sys.argv[1:]))
+
+
+def write_card(args, report: dict, command: str) -> None:
     if args.card:
-        record = load_reranker()[2]
-        card = render_card(report, record, "python benchmarks/rerank.py " + " ".join(sys.argv[1:]))
+        card = render_card(report, load_reranker()[2], command)
         args.card.write_text(with_key_figures(card, key_figures_of(report)))
         print(f"Model card written to {args.card}")
 

@@ -37,10 +37,9 @@ def attribute_model(name: str):
 
 def attribute_reader(name: str):
     """The photo path (core/photo_query.py) with an encoder that has heads: categories, "looks like"."""
-    from core.photo_query import PhotoReader
-    from core.segment import configured_segmenter
+    from core.photo_query import configured_reader
 
-    return PhotoReader(attribute_model(name), configured_segmenter(load_settings()))
+    return configured_reader(attribute_model(name), load_settings())
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
