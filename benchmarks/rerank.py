@@ -87,7 +87,7 @@ Re-orders the top {data["depth"]} candidates of a search (image, text, composed 
 read from the photos (core/garment_features.py: dominant colours in L*a*b*, lightness, silhouette,
 sleeve length, pattern; stored per product in MongoDB) set against the query (colour, lighter/darker,
 sleeves, length and pattern asked for; the reference's features; for a photo query, how likely the photo's
-type head finds each candidate's kind; first-stage score and rank). An MLP
+type prior (the garment-kind classifier) finds each candidate's kind; first-stage score and rank). An MLP
 ({len(FEATURE_NAMES)} features -> 32 -> 32 -> 1) adds a learned correction to the first-stage score.
 
 ## Data and training

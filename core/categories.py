@@ -1,4 +1,5 @@
-"""The "top-K categories in a set of images" tool: classify every image with the encoder's heads and count.
+"""The "top-K categories in a set of images" tool: classify every image through the photo path (the
+garment-kind classifier names the article type, the encoder's heads colour and gender) and count.
 
 Used by the Catalog page (a folder or zip of photos) and by `python -m core categories DIR`.
 """

@@ -27,7 +27,8 @@ from torch import nn
 
 from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.encoders.stylelens import CosineClassifier, StyleLensModel, _narrow_resnet18, preprocess, projection
+from core.encoders.stylelens import CosineClassifier, StyleLensModel, preprocess, projection
+from core.encoders.stylelens import _narrow_resnet18 as narrow_resnet18
 from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-kind/1"
@@ -49,7 +50,7 @@ class KindNet(nn.Module):
     def __init__(self, config: KindConfig, article_types: Sequence[str]):
         super().__init__()
         self.config, self.article_types = config, tuple(article_types)
-        self.backbone = _narrow_resnet18(config.widths)
+        self.backbone = narrow_resnet18(config.widths)
         self.project = projection(config.widths[-1], config.embed_dim)
         self.head = CosineClassifier(config.embed_dim, len(self.article_types), config.classifier_scale)
 
@@ -81,9 +82,11 @@ def load_kind_file(path: Path) -> tuple[KindNet, dict]:
     payload = load_payload(path, FORMAT, "garment-kind")
     try:
         config = KindConfig(**{**payload["config"], "widths": tuple(payload["config"]["widths"])})
+        if len(config.widths) != 4 or not isinstance(config.image_size, int) or config.image_size < 32:
+            raise ValueError(f"config {config}")
         net = KindNet(config, payload["article_types"])
         net.load_state_dict(payload["state_dict"])
-    except (KeyError, RuntimeError, TypeError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as exc:
         raise ModelUnavailable(f"{path} is a damaged garment-kind checkpoint ({exc}).") from exc
     return net.eval(), payload.get("record", {})
 
@@ -110,15 +113,24 @@ class KindModel:
         rows = []
         for start in range(0, len(images), self.batch_size):
             chunk = [image.convert("RGB") for image in images[start : start + self.batch_size]]
-            probabilities = self._probabilities(chunk)
-            if self.net.config.mirror:
-                probabilities = (probabilities + self._probabilities([ImageOps.mirror(i) for i in chunk])) / 2
-            rows.append(probabilities)
+            if not self.net.config.mirror:
+                rows.append(self._probabilities(chunk))
+                continue
+            both = self._probabilities(chunk + [ImageOps.mirror(i) for i in chunk])  # one pass for both views
+            rows.append((both[: len(chunk)] + both[len(chunk) :]) / 2)
         return np.concatenate(rows).astype(np.float32)
 
     @torch.inference_mode()
     def _probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
         return torch.softmax(self.net(preprocess(images, self.net.config.image_size)), dim=1).numpy()
+
+
+def fits(kinds: KindModel, encoder) -> bool:
+    """Whether the classifier speaks the encoder's article types: it replaces the type head of a StyleLens
+    encoder with the same labels. An encoder without heads (baseline, CLIP) or with other labels keeps its
+    own behaviour (no prior, or its own head's)."""
+    labels = getattr(encoder, "labels", None)
+    return labels is not None and tuple(labels.article_types) == kinds.article_types
 
 
 def configured_kind_model(settings) -> KindModel | None:

@@ -92,8 +92,8 @@ def run_import(lens, images: Path, styles: Path) -> None:
 
 def categories_ui(lens) -> None:
     st.markdown(
-        "Which kinds of product are in a set of photos? Each photo is classified by the encoder's "
-        "article-type head; the most common types are counted."
+        "Which kinds of product are in a set of photos? Each photo is classified by the garment-kind "
+        "classifier (trained on real photos); the most common types are counted."
     )
     uploads = st.file_uploader(
         "Photos, or a zip of photos",

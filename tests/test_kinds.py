@@ -4,14 +4,14 @@ the photo path: the type prior of photo queries and the article type the photo i
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.config import load_settings
 from core.encoders import load_encoder
 from core.encoders.stylelens import Labels, StyleLensModel, TowerConfig, save_checkpoint
 from core.errors import ModelUnavailable
-from core.kinds import KindModel, KindNet, configured_kind_model, save_kind_model
-from core.photo_query import PhotoReader
+from core.kinds import KindConfig, KindModel, KindNet, configured_kind_model, save_kind_model
+from core.photo_query import PhotoReader, configured_reader
 from tests.conftest import draw_product
 from training.train_kind import Samples, TrainConfig, accepted_loss, batches, random_crop, real_weights
 
@@ -39,8 +39,10 @@ def test_a_classifier_made_from_the_encoder_starts_as_its_article_head(tiny_enco
     unmirrored = np.concatenate([kinds._probabilities([p]) for p in photos])
     assert kinds.article_types == TYPES
     assert np.allclose(unmirrored, head, atol=1e-5)
-    mirrored = kinds.distributions(photos)  # the bundled config averages with the mirror image
+    mirrored = kinds.distributions(photos)  # the bundled config averages with the mirror image, in one pass
+    flipped = np.concatenate([kinds._probabilities([ImageOps.mirror(p)]) for p in photos])
     assert mirrored.shape == (2, 3) and np.allclose(mirrored.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(mirrored, (unmirrored + flipped) / 2, atol=1e-5)
 
 
 class FixedKinds:
@@ -66,10 +68,21 @@ def test_the_kind_classifier_gives_the_prior_and_the_kind_the_photo_shows(tiny_e
     assert np.allclose(read.vector, plain.vector)  # the vector searched with does not change
 
 
-def test_an_encoder_without_heads_still_gets_the_classifier_prior(loaded_engine):
-    read = PhotoReader(loaded_engine.encoder, kinds=FixedKinds()).read([draw_product("dress", (10, 10, 10))])[0]
-    assert max(read.type_prior, key=read.type_prior.get) == "Dresses"
-    assert read.prediction is None
+def test_the_app_uses_the_classifier_only_with_an_encoder_of_the_same_types(monkeypatch, tmp_path, tiny_encoder):
+    model, encoder = tiny_encoder
+    path = tmp_path / "kind.pt"
+    save_kind_model(KindNet.from_encoder(model, 32), path, {"version": "1"})
+    monkeypatch.setenv("KIND_MODEL", str(path))
+    assert configured_reader(encoder, load_settings()).kinds is not None  # same article types: it stands in
+    baseline = load_encoder("baseline")
+    assert configured_reader(baseline, load_settings()).kinds is None  # no heads: the baseline stays unlearned
+    assert PhotoReader(baseline).read([draw_product("dress", (10, 10, 10))])[0].type_prior == {}
+    other = StyleLensModel(model.config, Labels(("Jeans", "Caps"), ("Red", "Blue"), ("Men", "Women"))).eval()
+    other_path = tmp_path / "other.pt"
+    save_checkpoint(other, other_path, {"version": "1"})
+    assert configured_reader(load_encoder(str(other_path)), load_settings()).kinds is None  # other labels: its head
+    monkeypatch.setenv("KIND_MODEL", "off")
+    assert configured_reader(encoder, load_settings()).kinds is None
 
 
 def test_kind_model_setting(monkeypatch, tmp_path, tiny_encoder):
@@ -81,6 +94,12 @@ def test_kind_model_setting(monkeypatch, tmp_path, tiny_encoder):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     monkeypatch.setenv("KIND_MODEL", str(tmp_path / "junk.pt"))
     with pytest.raises(ModelUnavailable):
+        configured_kind_model(load_settings())
+    damaged = KindNet.from_encoder(tiny_encoder[0], 32)
+    damaged.config = KindConfig(image_size=32, widths=(8, 8, 16), embed_dim=16)  # a config that cannot build it
+    save_kind_model(damaged, tmp_path / "damaged.pt", {"version": "1"})
+    monkeypatch.setenv("KIND_MODEL", str(tmp_path / "damaged.pt"))
+    with pytest.raises(ModelUnavailable, match="damaged"):
         configured_kind_model(load_settings())
     path = tmp_path / "mine.pt"
     save_kind_model(KindNet.from_encoder(tiny_encoder[0], 32), path, {"version": "1"})

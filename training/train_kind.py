@@ -13,10 +13,12 @@ with a loss that accepts any of a photo's accepted types (-log P(accepted), labe
 
 Validation, never trained on: the clothing-photos senders whose hash falls in VALIDATION_PERCENT (training
 senders, outside the held-out ones) and street photos 0581-0640. The epoch with the best validation
-(mean of "top-1 type accepted" on the two) is shipped. `--final` then trains once more on the validation
-photos too, for the epochs that validation chose, and ships the last epoch. The held-out senders and
-street photos 0641-0804 stay for benchmarks/real_photos.py either way. Resumable: the same command goes on from `--work`/last.pt. Runs on a
-GPU when there is one (`--device auto`), else the CPU.
+(mean of "top-1 type accepted" on the two) is shipped. `--final` then trains once more, with the validation
+photos included, on the validated run's schedule (give the same `--epochs`), and ships its last epoch. The
+held-out senders and street photos 0641-0804 stay for benchmarks/real_photos.py either way. Resumable: the
+same command goes on from `--work`/last.pt (a --final run keeps its own folder, data/training/kind-final by
+default, and never resumes a validated run's state, nor the other way round). Runs on a GPU when there is
+one (`--device auto`), else the CPU.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def to_samples(images: list[Image.Image], accepted: list[tuple[str, ...]], kinds
 def photo_samples(folder: Path, validation: bool, classes, size: int) -> Samples:
     training, _ = clothing_photos.split(clothing_photos.read_photos(folder))
     chosen = [p for p in training if is_validation_sender(p.sender) == validation]
-    images = [Image.open(p.path) for p in tqdm(chosen, desc="clothing photos", mininterval=5)]
+    images = [picture(p.path) for p in tqdm(chosen, desc="clothing photos", mininterval=5)]
     return to_samples(images, [p.article_types for p in chosen], [p.label for p in chosen], classes, size)
 
 
@@ -110,15 +112,25 @@ def catalog_samples(folder: Path, classes, size: int, limit: int = 0) -> Samples
     styles = pd.read_csv(folder / "styles.csv").fillna("")
     rows = [r for r in styles.itertuples() if not is_held_out(r.id) and (folder / "images" / f"{r.id}.jpg").exists()]
     rows = rows[:limit] if limit else rows
-    images = [Image.open(folder / "images" / f"{r.id}.jpg") for r in tqdm(rows, desc="catalog", mininterval=5)]
+    images = [picture(folder / "images" / f"{r.id}.jpg") for r in tqdm(rows, desc="catalog", mininterval=5)]
     return to_samples(images, [(r.articleType,) for r in rows], [r.articleType for r in rows], classes, size)
+
+
+def picture(path: Path, side: int = 320) -> Image.Image:
+    """An RGB copy of the photo, no larger than `side` (the file is closed at once)."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    image.thumbnail((side, side))
+    return image
 
 
 def load_data(args, classes, size: int, work: Path) -> dict[str, Samples]:
     """Training and validation samples, cached in `work` (the first run reads and resizes the photos)."""
-    cache = work / f"data-{size}.pt"
+    cache = work / f"data-{size}{f'-limit{args.limit}' if args.limit else ''}.pt"
     if cache.exists():
-        return {name: Samples(**fields) for name, fields in torch.load(cache, weights_only=False).items()}
+        data = {name: Samples(**fields) for name, fields in torch.load(cache, weights_only=True).items()}
+        if all(s.accepted.shape[1] == len(classes) for s in data.values()):
+            return data
     data = {
         "photos": photo_samples(Path(args.photos), False, classes, size),
         "street": street_samples(Path(args.street), STREET_TRAINING, classes, size),
@@ -229,6 +241,16 @@ def validate(net: KindNet, data: dict[str, Samples], device: str) -> dict:
     return result
 
 
+def same_kind_of_run(state: Path, final: bool) -> None:
+    """Refuse to resume a validated run's state as a --final run (or the other way round)."""
+    if state.exists():
+        saved = bool(torch.load(state, map_location="cpu", weights_only=False).get("final", False))
+        if saved != final:
+            raise SystemExit(
+                f"{state} holds a {'--final' if saved else 'validated'} run; give this run its own --work folder."
+            )
+
+
 def validated_run(path: Path) -> dict:
     """What the validated run that chose this recipe measured (for a --final model's record and card)."""
     from core.checkpoints import load_payload
@@ -269,6 +291,7 @@ def train(args: argparse.Namespace) -> None:
     initial = validate(net, data, device) if not args.final else None  # the encoder's article head, at this size
     print("before fine-tuning:", json.dumps(initial), flush=True)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    same_kind_of_run(work / "last.pt", args.final)
     start_epoch, history, generator = resume_or_start(work, net, optimizer, config.seed)
     steps = (
         len(data["photos"]) + len(data["street"]) + min(config.catalog_per_epoch, len(data["catalog"]))
@@ -305,7 +328,9 @@ def train(args: argparse.Namespace) -> None:
         print(json.dumps(history[-1]), flush=True)
         if args.final or history[-1]["validation"]["score"] >= max(h["validation"]["score"] for h in history):
             torch.save(net.state_dict(), work / "best.pt")
-        save_state(work / "last.pt", net, optimizer, epoch + 1, history, generator=generator.get_state())
+        save_state(
+            work / "last.pt", net, optimizer, epoch + 1, history, generator=generator.get_state(), final=args.final
+        )
     # the best validation (on a tie the later epoch, as best.pt); with --final the last epoch
     best = history[-1] if args.final else max(reversed(history), key=lambda h: h["validation"]["score"])
     net.load_state_dict(torch.load(work / "best.pt", map_location=device))
@@ -343,7 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--street", required=True, help="street-photos folder (annotations/, photos/)")
     parser.add_argument("--init", default="assets/stylelens-small.pt", help="the encoder checkpoint to start from")
     parser.add_argument("--out", default="assets/garment-kind.pt")
-    parser.add_argument("--work", default="data/training/kind", help="caches and resumable state")
+    parser.add_argument(
+        "--work", help="caches and resumable state (default data/training/kind, with --final data/training/kind-final)"
+    )
     parser.add_argument("--size", type=int, default=TrainConfig.size, help="input side in pixels")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
@@ -358,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
     args = parser.parse_args(argv)
     args.device_used = pick_device(args.device)
+    args.work = args.work or ("data/training/kind-final" if args.final else "data/training/kind")
     train(args)
 
 
