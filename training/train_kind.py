@@ -61,6 +61,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     batch: int = 48
     catalog_per_epoch: int = 2500
+    street_draws: float = 1.0  # street crops drawn per epoch, as a multiple of how many there are
     label_smoothing: float = 0.1
     phone_like_share: float = 0.7  # packshots dressed as phone photos
     seed: int = 0
@@ -151,6 +152,10 @@ def merged(first: Samples, second: Samples) -> Samples:
     )
 
 
+def street_draws(data: dict[str, Samples], config: TrainConfig) -> int:
+    return int(round(len(data["street"]) * config.street_draws))
+
+
 def real_weights(kinds: list[str]) -> np.ndarray:
     """Draw probabilities ~ 1/sqrt(frequency of the kind): rare kinds (hats, skirts, dresses) come up more."""
     counts = pd.Series(kinds).value_counts()
@@ -182,7 +187,7 @@ def batches(data: dict[str, Samples], config: TrainConfig, rng: np.random.Genera
     ]
     real += [
         ("street", i)
-        for i in rng.choice(len(data["street"]), len(data["street"]), p=real_weights(data["street"].kinds))
+        for i in rng.choice(len(data["street"]), street_draws(data, config), p=real_weights(data["street"].kinds))
     ]
     shown = min(config.catalog_per_epoch, len(data["catalog"]))
     catalog = [("catalog", i) for i in rng.choice(len(data["catalog"]), shown, replace=False)]
@@ -271,7 +276,12 @@ def validated_run(path: Path) -> dict:
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     config = TrainConfig(
-        size=args.size, epochs=args.epochs, lr=args.lr, seed=args.seed, catalog_per_epoch=args.catalog_per_epoch
+        size=args.size,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        catalog_per_epoch=args.catalog_per_epoch,
+        street_draws=args.street_draws,
     )
     torch.manual_seed(config.seed)
     work, device = Path(args.work), args.device_used
@@ -294,7 +304,7 @@ def train(args: argparse.Namespace) -> None:
     same_kind_of_run(work / "last.pt", args.final)
     start_epoch, history, generator = resume_or_start(work, net, optimizer, config.seed)
     steps = (
-        len(data["photos"]) + len(data["street"]) + min(config.catalog_per_epoch, len(data["catalog"]))
+        len(data["photos"]) + street_draws(data, config) + min(config.catalog_per_epoch, len(data["catalog"]))
     ) // config.batch
     started = time.time() - (history[-1]["seconds"] if history else 0)
     for epoch in range(start_epoch, config.epochs):
@@ -375,6 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--catalog-per-epoch", type=int, default=TrainConfig.catalog_per_epoch)
+    parser.add_argument(
+        "--street-draws", type=float, default=TrainConfig.street_draws, help="street crops per epoch, x their number"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N catalog rows (smoke run)")
     parser.add_argument(
         "--final", action="store_true", help="train on the validation photos too and ship the last epoch"
