@@ -67,25 +67,30 @@ def stop_local_server(data_dir: Path) -> bool:
     return False
 
 
+def server_command(port: int, storage: Path, log_level: str = "WARNING") -> list[str]:
+    """The command line of a single-node SecantusDB server on 127.0.0.1:`port` keeping its files in `storage`."""
+    return [
+        sys.executable,
+        "-m",
+        "secantus",
+        "--standalone",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--log-level",
+        log_level,
+    ]
+
+
 def _start(data_dir: Path, port: int) -> str:
     storage = data_dir.resolve() / "db"
     storage.mkdir(parents=True, exist_ok=True)
     with open(data_dir / "db-server.log", "ab") as log:  # the server keeps its own copy of the handle
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "secantus",
-                "--standalone",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--storage-path",
-                str(storage),
-                "--log-level",
-                "WARNING",
-            ],
+            server_command(port, storage),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

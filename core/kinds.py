@@ -27,8 +27,7 @@ from torch import nn
 
 from core.artifacts import path_of
 from core.checkpoints import load_payload, save_payload
-from core.encoders.stylelens import CosineClassifier, StyleLensModel, preprocess, projection
-from core.encoders.stylelens import _narrow_resnet18 as narrow_resnet18
+from core.encoders.stylelens import CosineClassifier, StyleLensModel, narrow_resnet18, preprocess, projection
 from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-kind/1"

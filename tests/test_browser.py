@@ -14,18 +14,11 @@ import urllib.request
 import pytest
 from conftest import PROJECT_ROOT, store_garment_features
 
+from benchmarks.drills import CHROMIUM_FLAGS  # the one list of flags the app is driven with
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = PROJECT_ROOT / "test-artifacts"
 PAGES = {"home": "", "look": "look", "search": "search", "catalog": "catalog", "evaluate": "evaluate"}  # URL paths
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 

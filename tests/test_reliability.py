@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pymongo import MongoClient
 
 from core.catalog import Catalog, DatabaseUnavailable, InvalidId, parse_id
 from core.config import load_settings
-from core.dbserver import STATE_FILE, local_server_uri, running_server, stop_local_server
+from core.dbserver import STATE_FILE, local_server_uri, running_server, server_command, stop_local_server
 from core.engine import StyleLens, clean_query_text
 from core.errors import StorageError
 
@@ -328,21 +327,7 @@ def server_with_users(tmp_path_factory):
 
     def start(auth: bool) -> subprocess.Popen:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "secantus",
-                "--standalone",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--storage-path",
-                str(folder),
-                "--log-level",
-                "ERROR",
-                *(["--auth"] if auth else []),
-            ],
+            [*server_command(port, folder, "ERROR"), *(["--auth"] if auth else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

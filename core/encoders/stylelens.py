@@ -78,7 +78,7 @@ class CosineClassifier(nn.Module):
 class ImageTower(nn.Module):
     def __init__(self, config: TowerConfig, labels: Labels):
         super().__init__()
-        self.backbone = _narrow_resnet18(config.widths)
+        self.backbone = narrow_resnet18(config.widths)
         self.project = projection(config.widths[-1], config.embed_dim)
         self.article_head = CosineClassifier(config.embed_dim, len(labels.article_types), config.classifier_scale)
         self.colour_head = CosineClassifier(config.embed_dim, len(labels.colours), config.classifier_scale)
@@ -141,7 +141,7 @@ def projection(width: int, embed_dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(width, embed_dim * 2), nn.GELU(), nn.Linear(embed_dim * 2, embed_dim))
 
 
-def _narrow_resnet18(widths: Sequence[int]) -> nn.Module:
+def narrow_resnet18(widths: Sequence[int]) -> nn.Module:
     """ResNet-18 with thinner layers (a quarter of the compute at half width), no classifier."""
     net = ResNet(BasicBlock, [2, 2, 2, 2])
     net.inplanes = widths[0]
