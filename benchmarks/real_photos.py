@@ -13,8 +13,8 @@ core.evaluation, exactly as `python -m core evaluate` runs image queries):
                      relevant = the types training/street.py accepts for the street label
 Each variant is `segmenter:prior weight:flip[:embed[:prior]]` (segmenter `on` = the configured one, `off` = none;
 flip 1 averages the embedding with the mirrored photo's; embed = cutout, photo or both, core/photo_query.py;
-prior = `kind`, the garment-kind classifier (core/kinds.py, the configured one), or `head`, the encoder's
-article head; default: the configured one). Reported: precision@10 (same kind in the top 10) overall, per
+prior = `kind`, the garment-kind classifier (core/kinds.py, the configured one), `head`, the encoder's
+article head, or `mixS`, the classifier mixed with share S of the head, e.g. mix0.5; default: `kind`). Reported: precision@10 (same kind in the top 10) overall, per
 kind and over the eleven headline kinds, recall@10, photo query latency end to end, and how often the
 prior's likeliest type is an accepted one (the classifier beside its baseline, the encoder's head).
 Uses the StyleLens catalog of the current settings (import the catalog first).
@@ -120,8 +120,8 @@ def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, se
         segmenter = load_segmenter(segmenter_path) if segmenter_path else configured_segmenter(engine.settings)
         if segmenter is None:
             raise SystemExit("variant asks for a segmenter but none is configured or shipped")
-    kinds = prior_source(rest[1] if len(rest) > 1 else "kind", engine)
-    reader = PhotoReader(engine.encoder, segmenter, float(weight), flip == "1", embed, kinds)
+    kinds, head_share = prior_source(rest[1] if len(rest) > 1 else "kind", engine)
+    reader = PhotoReader(engine.encoder, segmenter, float(weight), flip == "1", embed, kinds, head_share)
     engine.set_photo_reader(reader)
     result = {
         "variant": variant,
@@ -130,6 +130,7 @@ def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, se
         "flip": flip == "1",
         "embed": embed,
         "prior": str(kinds.path) if kinds else "encoder head",
+        "head_share": head_share if kinds else 1.0,
         "encoder": engine.encoder.model_key,
     }
     for name, (queries, headline) in sets.items():
@@ -141,18 +142,30 @@ def run_variant(engine: StyleLens, variant: str, segmenter_path: Path | None, se
     return result
 
 
-def prior_source(name: str, engine: StyleLens):
-    """The kind classifier for `kind` (the configured one; it must fit the encoder), None for `head`."""
-    if name not in ("head", "kind"):
-        raise SystemExit(f"a variant's prior is `head` or `kind`, not {name!r}")
+def prior_source(name: str, engine: StyleLens) -> tuple[KindModel | None, float]:
+    """The type prior of a variant and the encoder head's share in it: `head` (no classifier), `kind` (the
+    configured classifier alone; it must fit the encoder) or `mixS` (the classifier with share S of the head,
+    e.g. mix0.5)."""
+    share = _mix_share(name)
+    if name not in ("head", "kind") and share is None:
+        raise SystemExit(f"a variant's prior is `head`, `kind` or `mixS` (0 <= S <= 1), not {name!r}")
     if name == "head":
-        return None
+        return None, 1.0
     kinds = configured_kind_model(engine.settings)
     if kinds is None or not fits(kinds, engine.encoder):
         raise SystemExit(
             "variant asks for the garment-kind prior but none is configured or it does not fit the encoder"
         )
-    return kinds
+    return kinds, share or 0.0
+
+
+def _mix_share(name: str) -> float | None:
+    """S of a `mixS` prior name, None for anything else."""
+    try:
+        share = float(name[3:]) if name.startswith("mix") else None
+    except ValueError:
+        return None
+    return share if share is not None and 0.0 <= share <= 1.0 else None
 
 
 def sets_accepted(name: str) -> dict[str, tuple[str, ...]]:
@@ -327,7 +340,7 @@ def main() -> None:
         "--variants",
         nargs="+",
         default=["on:0.6:0:photo:head", "on:0.6:0:photo:kind"],
-        help="segmenter(on|off):prior weight:flip(0|1)[:embed(cutout|photo|both)[:prior(head|kind)]]",
+        help="segmenter(on|off):prior weight:flip(0|1)[:embed(cutout|photo|both)[:prior(head|kind|mixS)]]",
     )
     parser.add_argument("--segmenter", type=Path, help="segmenter checkpoint for `on` (default: the configured one)")
     parser.add_argument("--work", type=Path, default=Path("data/benchmarks/real"), help="street crops are cut here")

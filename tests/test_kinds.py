@@ -68,6 +68,21 @@ def test_the_kind_classifier_gives_the_prior_and_the_kind_the_photo_shows(tiny_e
     assert np.allclose(read.vector, plain.vector)  # the vector searched with does not change
 
 
+def test_the_prior_can_mix_the_classifier_with_the_encoder_head(tiny_encoder):
+    _, encoder = tiny_encoder
+    photo = draw_product("tshirt", (200, 30, 30))
+    head = PhotoReader(encoder).read([photo])[0].type_prior
+    mixed = PhotoReader(encoder, kinds=FixedKinds(), head_share=0.25).read([photo])[0]
+    fixed = dict(zip(TYPES, (0.05, 0.05, 0.9)))
+    assert mixed.type_prior == pytest.approx({t: 0.75 * fixed[t] + 0.25 * head[t] for t in TYPES}, abs=1e-6)
+    assert sum(mixed.type_prior.values()) == pytest.approx(1.0, abs=1e-5)
+    assert mixed.prediction.article_type_score == pytest.approx(max(mixed.type_prior.values()), abs=1e-6)
+    alone = PhotoReader(encoder, kinds=FixedKinds(), head_share=0.0).read([photo])[0]
+    assert alone.type_prior == pytest.approx(fixed)
+    with pytest.raises(ValueError):
+        PhotoReader(encoder, kinds=FixedKinds(), head_share=1.5)
+
+
 def test_the_app_uses_the_classifier_only_with_an_encoder_of_the_same_types(monkeypatch, tmp_path, tiny_encoder):
     model, encoder = tiny_encoder
     path = tmp_path / "kind.pt"

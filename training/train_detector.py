@@ -64,7 +64,9 @@ def train(args: argparse.Namespace) -> None:
     work = Path(args.work)
     yaml = write_dataset(Path(args.street), work)
     last = work / "runs" / "garments" / "weights" / "last.pt"
-    if last.exists() and not finished(last):
+    if args.finetune_from:  # stage 2 only, from weights trained earlier (e.g. the shipped detector)
+        last = Path(args.finetune_from)
+    elif last.exists() and not finished(last):
         model = YOLO(str(last))
         model.train(resume=True)
     elif last.exists():
@@ -95,8 +97,9 @@ def train(args: argparse.Namespace) -> None:
 
 
 def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace) -> Path:
-    """Stage 2: go on from stage 1's weights at a larger image size with a small learning rate (footwear
-    and the edges of garments are small at 320 px); resumable like stage 1. Returns its last checkpoint."""
+    """Stage 2: go on from stage 1's weights (or --finetune-from) for more epochs, at a larger image size
+    if asked (footwear and the edges of garments are small at 320 px), with a small learning rate and no
+    warm-up; resumable like stage 1. Returns its last checkpoint."""
     last = work / "runs" / "garments-finetune" / "weights" / "last.pt"
     if last.exists() and not finished(last):
         yolo(str(last)).train(resume=True)
@@ -116,7 +119,7 @@ def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace
             lr0=0.002,
             lrf=0.1,
             warmup_epochs=0,
-            close_mosaic=4,
+            close_mosaic=max(4, args.finetune_epochs // 4),
             project=str((work / "runs").resolve()),
             name="garments-finetune",
             exist_ok=True,
@@ -159,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
         help="stage 2 epochs (0: none; 10 at 416 px measured no better: see the model card)",
     )
     parser.add_argument("--finetune-imgsz", type=int, default=416, help="stage 2 image size")
+    parser.add_argument(
+        "--finetune-from", help="start stage 2 from these weights and skip stage 1 (e.g. assets/garment-detector.pt)"
+    )
     return parser
 
 
