@@ -36,3 +36,49 @@ def test_nothing_labelled_gives_no_boxes():
     dress = np.zeros((50, 50), dtype=np.uint8)
     dress[10:40, 10:40] = NAMES.index("dress")
     assert [b.label for b in garment_boxes(dress, NAMES)] == ["fullbody"]
+
+
+class RecordingYolo:
+    """Stands in for ultralytics.YOLO: records what it was built from and trained with."""
+
+    made: list = []
+
+    def __init__(self, source):
+        self.source = str(source)
+        RecordingYolo.made.append(self)
+        self.trained = None
+
+    def train(self, **kwargs):
+        self.trained = kwargs
+
+
+def test_a_second_stage_can_go_on_from_shipped_weights_without_retraining_stage_one(monkeypatch, tmp_path):
+    import ultralytics
+
+    from training import train_detector
+
+    shipped = []
+    RecordingYolo.made = []
+    monkeypatch.setattr(ultralytics, "YOLO", RecordingYolo)
+    monkeypatch.setattr(train_detector, "write_dataset", lambda street_dir, work: work / "garments.yaml")
+    monkeypatch.setattr(train_detector, "ship", lambda checkpoint, out: shipped.append((checkpoint, out)))
+    start = tmp_path / "shipped.pt"
+    args = train_detector.parser().parse_args(
+        ["--street", "x", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out.pt"),
+         "--finetune-from", str(start), "--finetune-epochs", "40", "--finetune-imgsz", "320"]
+    )  # fmt: skip
+    train_detector.train(args)
+    assert [m.source for m in RecordingYolo.made] == [str(start)]  # no stage 1 model from the config
+    trained = RecordingYolo.made[0].trained
+    assert trained["epochs"] == 40 and trained["imgsz"] == 320 and trained["close_mosaic"] == 10
+    assert shipped == [(tmp_path / "work" / "runs" / "garments-finetune" / "weights" / "last.pt", tmp_path / "out.pt")]
+
+
+def test_the_detector_card_says_how_many_stages_trained_it():
+    from benchmarks.detector import training_text
+
+    one = training_text({"epochs": 50, "imgsz": 320, "batch": 16}, "yolov8n.yaml", "1.2", continued=False)
+    assert "50 epochs at 320 px from `yolov8n.yaml`" in one and "Stage 2" not in one
+    two = training_text({"epochs": 40, "imgsz": 320, "batch": 16}, "yolov8n.yaml", "0.9", continued=True)
+    assert "Stage 1" in two and "40 more epochs at 320 px" in two and "0.9 h" in two
+    assert "--finetune-epochs 40" in two and "mosaic off for the last 10 epochs" in two
