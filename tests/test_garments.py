@@ -53,13 +53,11 @@ class RecordingYolo:
 
 
 def test_a_second_stage_can_go_on_from_shipped_weights_without_retraining_stage_one(monkeypatch, tmp_path):
-    import ultralytics
-
     from training import train_detector
 
     shipped = []
     RecordingYolo.made = []
-    monkeypatch.setattr(ultralytics, "YOLO", RecordingYolo)
+    monkeypatch.setattr(train_detector, "import_yolo", lambda: RecordingYolo)
     monkeypatch.setattr(train_detector, "write_dataset", lambda street_dir, work: work / "garments.yaml")
     monkeypatch.setattr(train_detector, "ship", lambda checkpoint, out: shipped.append((checkpoint, out)))
     start = tmp_path / "shipped.pt"

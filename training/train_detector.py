@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.look.garments import DETECTOR_CLASSES, garment_boxes
+from core.look.shop import import_yolo
 from training import street
 
 
@@ -59,7 +60,7 @@ def write_dataset(street_dir: Path, work: Path) -> Path:
 
 def train(args: argparse.Namespace) -> None:
     os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach for fonts or weights
-    from ultralytics import YOLO
+    YOLO = import_yolo()  # noqa: N806 (ultralytics' class)
 
     work = Path(args.work)
     yaml = write_dataset(Path(args.street), work)
@@ -138,6 +139,7 @@ def finished(checkpoint: Path) -> bool:
 def ship(checkpoint: Path, out: Path) -> None:
     """Copy the last epoch's weights without the optimizer state. The last epoch, not ultralytics' "best":
     best is chosen by the validation photos, which are the held-out photos the benchmark reports on."""
+    import_yolo()  # ultralytics imported with PIL.Image.open given back
     from ultralytics.utils.torch_utils import strip_optimizer
 
     out.parent.mkdir(parents=True, exist_ok=True)
