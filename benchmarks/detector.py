@@ -185,6 +185,11 @@ def training_record(weights: Path) -> dict:
         "imgsz": args.get("imgsz"),
         "batch": args.get("batch"),
         "model": args.get("model"),
+        "close_mosaic": args.get("close_mosaic"),
+        "optimizer": args.get("optimizer"),
+        "lr0": args.get("lr0"),
+        "lrf": args.get("lrf"),
+        "warmup_epochs": args.get("warmup_epochs"),
         "date": checkpoint.get("date"),
         "megabytes": round(weights.stat().st_size / 1e6, 1),
     }
@@ -212,43 +217,59 @@ def key_figures_of(report: dict) -> dict[str, str]:
     }
 
 
-STAGE_ONE = (
-    "50 epochs at 320 px from `{config}` (random weights), batch 16, ultralytics' default augmentation (mosaic, "
-    "HSV, flips, scale; mosaic off for the last 10 epochs), CPU only, offline, {hours} h on 2 cores"
-)
+STAGE_ONE_HOURS = "1.2"  # stage 1 of the shipped detector, from its own card (its run folder is not kept)
 FINETUNE_416 = (
     "Tried: a second stage (`--finetune-epochs 10`, 416 px, from the stage-1 weights) reached mAP50 0.740 / "
     "0.791 / 0.847 (topwear / bottomwear / footwear, mean 0.793) on the same held-out photos, no better than "
     "stage 1 alone and 50% slower to run, so it is not shipped."
 )
+SHIPPED = (
+    "The last epoch is shipped: ultralytics' per-epoch validation on the held-out photos was watched, not used to "
+    "pick weights."
+)
 
 
-def training_text(trained: dict, config: str, hours: str, continued: bool) -> str:
-    """The card's training section: stage 1 alone, or stage 1 then more epochs from its weights."""
-    shipped = (
-        "The last epoch is shipped: ultralytics' per-epoch validation on the held-out photos was watched, not "
-        "used to pick weights."
+def stage_one_text(epochs, imgsz, batch, close_mosaic, config: str, hours: str) -> str:
+    return (
+        f"{epochs} epochs at {imgsz} px from `{config}` (random weights), batch {batch}, ultralytics' default "
+        f"augmentation (mosaic, HSV, flips, scale; mosaic off for the last {close_mosaic} epochs), CPU only, "
+        f"offline, {hours} h on 2 cores"
     )
+
+
+def optimizer_text(trained: dict) -> str:
+    """What ultralytics actually used (with optimizer=auto it picks AdamW and its own learning rate)."""
+    return (
+        f"ultralytics' automatic optimizer ({trained['optimizer']}: learning rate {trained['lr0']}, decaying to "
+        f"{trained['lrf']}x, warm-up {trained['warmup_epochs']} epochs)"
+    )
+
+
+def training_text(trained: dict, stage1, hours: str, continued: bool) -> str:
+    """The card's training section: stage 1 alone, or stage 1 (the parser's defaults) then more epochs from
+    its weights. `trained` is what the shipped checkpoint records (training_record)."""
     if not continued:
+        one = stage_one_text(
+            trained["epochs"], trained["imgsz"], trained["batch"], trained["close_mosaic"], trained["model"], hours
+        )
         return "\n".join(
             [
                 "- Command: `python -m training.train_detector --street ../shared/datasets/street-photos`",
                 "  (resumable: the same command goes on from the last checkpoint under `data/training/detector/runs/`)",
-                f"- {STAGE_ONE.format(config=config, hours=hours)}. {shipped}",
+                f"- {one}, {optimizer_text(trained)}. {SHIPPED}",
                 f"- {FINETUNE_416}",
             ]
         )
+    one = stage_one_text(stage1.epochs, stage1.imgsz, stage1.batch, 10, stage1.config, STAGE_ONE_HOURS)
     return "\n".join(
         [
-            "- Stage 1: `python -m training.train_detector --street ../shared/datasets/street-photos`: "
-            + STAGE_ONE.format(config=config, hours="1.2")
-            + ".",
+            f"- Stage 1: `python -m training.train_detector --street ../shared/datasets/street-photos`: {one}.",
             f"- Stage 2: `python -m training.train_detector --street ../shared/datasets/street-photos "
             f"--finetune-from <stage-1 weights> --finetune-epochs {trained['epochs']} --finetune-imgsz "
             f"{trained['imgsz']}`: {trained['epochs']} more epochs at {trained['imgsz']} px from the stage-1 "
-            f"weights, batch {trained['batch']}, same augmentation, no warm-up, mosaic off for the last "
-            f"{max(4, int(trained['epochs'] or 0) // 4)} epochs, CPU only, {hours} h on 2 cores (resumable: the "
-            "same command goes on from `data/training/detector/runs/garments-finetune/`). " + shipped,
+            f"weights, batch {trained['batch']}, same augmentation (mosaic off for the last "
+            f"{trained['close_mosaic']} epochs), {optimizer_text(trained)}, CPU only, {hours} h on 2 cores "
+            "(resumable: the same command goes on from `data/training/detector/runs/garments-finetune/`). " + SHIPPED,
             f"- {FINETUNE_416}",
         ]
     )
@@ -260,19 +281,28 @@ def before_text(before: dict | None, report: dict) -> str:
         return ""
     fullbody = before["classes"]["fullbody"]["served_ap50"], report["classes"]["fullbody"]["served_ap50"]
     return (
-        f"- Against the detector it replaces (`{before['weights']}`, measured by the same command with "
+        f"- Against the detector it replaces (`{shown_path(before['weights'])}`, measured by the same command with "
         f"`--weights`): served AP50 over topwear, bottomwear, footwear {before['served_ap50_top_bottom_foot']:.3f} "
         f"-> {report['served_ap50_top_bottom_foot']:.3f}, full-body pieces {fullbody[0]:.3f} -> {fullbody[1]:.3f}, "
-        f"all boxes AP50 {before['ap50_top_bottom_foot']:.3f} -> {report['ap50_top_bottom_foot']:.3f}, ultralytics "
-        f"mAP50 (all classes) {before['ultralytics']['map50']:.3f} -> {report['ultralytics']['map50']:.3f}.\n"
+        f"AP50 over all detected boxes (topwear, bottomwear, footwear) {before['ap50_top_bottom_foot']:.3f} -> "
+        f"{report['ap50_top_bottom_foot']:.3f}, ultralytics mAP50 (all classes) {before['ultralytics']['map50']:.3f} "
+        f"-> {report['ultralytics']['map50']:.3f}.\n"
     )
+
+
+def shown_path(path: str) -> str:
+    """A path as the card shows it: relative to the project when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
 
 
 def render_card(weights: Path, report: dict, command: str, before: dict | None = None) -> str:
     from training.train_detector import parser as training_parser
 
     trained = training_record(weights)
-    stage1 = training_parser().parse_args(["--street", "-"])
+    stage1 = training_parser().parse_args(["--street", "-"])  # the defaults: stage 1's recipe
     continued = str(trained["model"] or "").endswith(".pt")  # stage 2 from earlier weights (--finetune-from)
     hours = training_hours(Path(stage1.work) / "runs", "garments-finetune" if continued else "garments")
     ours = report["ultralytics"]
@@ -297,7 +327,7 @@ config: no pretrained weights. {trained["megabytes"]} MB.
   fullbody (dress, romper).
 
 ## Training
-{training_text(trained, stage1.config, hours, continued)}
+{training_text(trained, stage1, hours, continued)}
 
 ## Measured on the {report["photos"]} held-out photos
 Produced by `{command}`.
@@ -336,14 +366,17 @@ def main(argv: list[str] | None = None) -> None:
         help="also measure served boxes drawn around the segmenter's garment masks (as Shop the Look serves them)",
     )
     args = parser.parse_args(argv)
-    if args.before and not args.before.is_file():
-        parser.error(f"--before {args.before}: no such results file")
+    before = None
+    if args.before:
+        try:
+            before = json.loads(args.before.read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"--before {args.before}: not a results file ({exc})")
     report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     if args.card:
-        before = json.loads(args.before.read_text()) if args.before else None
         command = "python benchmarks/detector.py " + " ".join(argv if argv is not None else sys.argv[1:])
         args.card.write_text(
             with_key_figures(render_card(Path(args.weights), report, command, before), key_figures_of(report))

@@ -174,7 +174,8 @@ def sets_accepted(name: str) -> dict[str, tuple[str, ...]]:
 
 
 def prior_top1_accepted(reader: PhotoReader, queries: list[EvalQuery], accepted: dict, batch: int = 32) -> float:
-    """How often the type prior's likeliest type is one the photo's label accepts (the classifier alone)."""
+    """How often the type prior's likeliest type is one the photo's label accepts (the reader's prior: the
+    classifier's, the head's or their mix)."""
     hits = []
     for start in range(0, len(queries), batch):
         chunk = queries[start : start + batch]
@@ -223,9 +224,10 @@ def kinds_table(result: dict, name: str) -> str:
 
 
 def kind_variants(results: list[dict]) -> tuple[dict | None, dict | None]:
-    """The last variant with the encoder head's prior and the last with the garment-kind classifier's."""
+    """The last variant with the encoder head's prior and the last with the garment-kind classifier's alone
+    (mixS variants, the classifier mixed with the head, are neither)."""
     head = [r for r in results if r.get("prior") == "encoder head" and r["prior_weight"] > 0]
-    kind = [r for r in results if r.get("prior", "encoder head") != "encoder head"]
+    kind = [r for r in results if r.get("prior", "encoder head") != "encoder head" and r.get("head_share", 0.0) == 0.0]
     return (head[-1] if head else None), (kind[-1] if kind else None)
 
 

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 
 from core.encoders import Encoder, l2_normalize
 from core.index import Neighbour, VectorIndex
-from core.kinds import KindModel
+from core.kinds import KindModel, fits
 from core.segment import GarmentSegmenter, cut_out, trusted
 
 # score = cosine similarity + PRIOR_WEIGHT * P(candidate's article type | photo). Chosen with the encoder's
@@ -87,6 +87,8 @@ class PhotoReader:
         self.encoder, self.segmenter, self.kinds = encoder, segmenter, kinds
         if not 0.0 <= head_share <= 1.0:
             raise ValueError(f"head_share must be between 0 and 1, not {head_share}")
+        if head_share and kinds is not None and not fits(kinds, encoder):
+            raise ValueError("head_share needs an encoder whose article head has the classifier's article types")
         self.prior_weight, self.flip, self.embed, self.head_share = prior_weight, flip, embed, head_share
 
     def read(self, pictures: Sequence[Image.Image]) -> list[PhotoQuery]:
@@ -116,8 +118,9 @@ class PhotoReader:
         return [m if trusted(m) else None for m in self.segmenter.masks(pictures)]
 
     def _heads(self, vectors: np.ndarray, pictures: Sequence[Image.Image]) -> tuple[list[dict[str, float]], list]:
-        """The type prior of each photo (the kind classifier's, else the encoder head's) and what the
-        encoder's heads read in it, its article type taken from the same distribution as the prior."""
+        """The type prior of each photo (the kind classifier's, mixed with head_share of the encoder head's;
+        else the encoder head's) and what the encoder's heads read in it, its article type taken from the same
+        distribution as the prior."""
         heads = hasattr(self.encoder, "article_distributions")
         predictions = self.encoder.classify_embeddings(vectors) if heads else [None] * len(vectors)
         if self.kinds is not None:
@@ -150,7 +153,7 @@ def configured_reader(encoder: Encoder, settings) -> PhotoReader:
     """The app's photo path for `encoder`: the configured segmenter (SEGMENTER) and kind classifier
     (KIND_MODEL), each loaded once per process. The classifier stands in for the encoder's article head
     only where it speaks the same article types (core.kinds.fits)."""
-    from core.kinds import configured_kind_model, fits
+    from core.kinds import configured_kind_model
     from core.segment import configured_segmenter
 
     kinds = configured_kind_model(settings)

@@ -1,6 +1,7 @@
 """Mask -> garment box conversion and the label grouping of "shop the look", on constructed label maps."""
 
 import numpy as np
+import pytest
 
 from core.look.garments import DETECTOR_CLASSES, GROUP_OF_LABEL, garment_boxes
 
@@ -57,26 +58,37 @@ def test_a_second_stage_can_go_on_from_shipped_weights_without_retraining_stage_
 
     shipped = []
     RecordingYolo.made = []
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
     monkeypatch.setattr(train_detector, "import_yolo", lambda: RecordingYolo)
     monkeypatch.setattr(train_detector, "write_dataset", lambda street_dir, work: work / "garments.yaml")
     monkeypatch.setattr(train_detector, "ship", lambda checkpoint, out: shipped.append((checkpoint, out)))
     start = tmp_path / "shipped.pt"
-    args = train_detector.parser().parse_args(
-        ["--street", "x", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out.pt"),
-         "--finetune-from", str(start), "--finetune-epochs", "40", "--finetune-imgsz", "320"]
-    )  # fmt: skip
-    train_detector.train(args)
+    start.write_bytes(b"weights")
+    common = ["--street", "x", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out.pt")]
+    with pytest.raises(SystemExit):  # weights that are not there
+        train_detector.main(common + ["--finetune-from", str(tmp_path / "missing.pt"), "--finetune-epochs", "4"])
+    with pytest.raises(SystemExit):  # nothing to train
+        train_detector.main(common + ["--finetune-from", str(start)])
+    assert RecordingYolo.made == [] and shipped == []
+    train_detector.main(common + ["--finetune-from", str(start), "--finetune-epochs", "20", "--finetune-imgsz", "320"])
     assert [m.source for m in RecordingYolo.made] == [str(start)]  # no stage 1 model from the config
     trained = RecordingYolo.made[0].trained
-    assert trained["epochs"] == 40 and trained["imgsz"] == 320 and trained["close_mosaic"] == 10
+    assert trained["epochs"] == 20 and trained["imgsz"] == 320 and trained["close_mosaic"] == 5
     assert shipped == [(tmp_path / "work" / "runs" / "garments-finetune" / "weights" / "last.pt", tmp_path / "out.pt")]
 
 
 def test_the_detector_card_says_how_many_stages_trained_it():
     from benchmarks.detector import training_text
+    from training.train_detector import parser
 
-    one = training_text({"epochs": 50, "imgsz": 320, "batch": 16}, "yolov8n.yaml", "1.2", continued=False)
-    assert "50 epochs at 320 px from `yolov8n.yaml`" in one and "Stage 2" not in one
-    two = training_text({"epochs": 40, "imgsz": 320, "batch": 16}, "yolov8n.yaml", "0.9", continued=True)
-    assert "Stage 1" in two and "40 more epochs at 320 px" in two and "0.9 h" in two
-    assert "--finetune-epochs 40" in two and "mosaic off for the last 10 epochs" in two
+    stage1 = parser().parse_args(["--street", "-"])
+    recorded = {"optimizer": "AdamW", "lr0": 0.00125, "lrf": 0.1, "warmup_epochs": 0, "batch": 8}
+    alone = {**recorded, "model": "yolov8s.yaml", "epochs": 60, "imgsz": 384, "close_mosaic": 7}
+    one = training_text(alone, stage1, "1.5", continued=False)
+    assert "60 epochs at 384 px from `yolov8s.yaml`" in one and "last 7 epochs" in one and "1.5 h" in one
+    assert "Stage 2" not in one and "AdamW: learning rate 0.00125" in one
+    more = {**recorded, "model": "assets/garment-detector.pt", "epochs": 20, "imgsz": 352, "close_mosaic": 5}
+    first, second = training_text(more, stage1, "0.4", continued=True).splitlines()[:2]
+    assert first.startswith("- Stage 1") and "50 epochs at 320 px from `yolov8n.yaml`" in first
+    assert second.startswith("- Stage 2") and "20 more epochs at 352 px" in second and "--finetune-epochs 20" in second
+    assert "last 5 epochs" in second and "0.4 h" in second and "batch 8" in second

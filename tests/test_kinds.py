@@ -168,3 +168,14 @@ def test_a_few_steps_learn_to_tell_two_constructed_kinds_apart(tiny_encoder):
     with torch.no_grad():
         predicted = net(preprocess(photos, 32)).argmax(dim=1).tolist()
     assert predicted == [0, 1]
+
+
+def test_a_head_mix_needs_an_encoder_speaking_the_classifiers_types(tiny_encoder):
+    _, encoder = tiny_encoder
+
+    class OtherKinds(FixedKinds):
+        article_types = ("Tshirts", "Dresses", "Heels")  # same names, other order
+
+    with pytest.raises(ValueError):
+        PhotoReader(encoder, kinds=OtherKinds(), head_share=0.5)
+    assert PhotoReader(encoder, kinds=OtherKinds()).head_share == 0.0  # no mix: the classifier alone is fine

@@ -7,6 +7,12 @@ train, 0641-0804 are held out for evaluation (training/street.py); ultralytics r
 them each epoch, but that is only watched: the last epoch is shipped, not the epoch that scored best there.
 The YOLO dataset under --work links to the photos (no copies) and holds the label files. Resumable: run
 the same command again (after the last epoch, it just ships the weights).
+
+The shipped detector was trained in two stages (assets/garment-detector.md): stage 1 above (50 epochs from
+random weights), then 40 more epochs from its weights:
+
+    python -m training.train_detector --street ../shared/datasets/street-photos \
+        --finetune-from <stage-1 weights> --finetune-epochs 40 --finetune-imgsz 320
 """
 
 from __future__ import annotations
@@ -99,12 +105,15 @@ def train(args: argparse.Namespace) -> None:
 
 def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace) -> Path:
     """Stage 2: go on from stage 1's weights (or --finetune-from) for more epochs, at a larger image size
-    if asked (footwear and the edges of garments are small at 320 px), with a small learning rate and no
-    warm-up; resumable like stage 1. Returns its last checkpoint."""
+    if asked (footwear and the edges of garments are small at 320 px), with no warm-up and the learning rate
+    decaying to a tenth (ultralytics' automatic optimizer picks the rate, as in stage 1); resumable like
+    stage 1. Returns its last checkpoint."""
     last = work / "runs" / "garments-finetune" / "weights" / "last.pt"
     if last.exists() and not finished(last):
         yolo(str(last)).train(resume=True)
-    elif not last.exists():
+    elif last.exists():
+        print(f"Stage 2 already finished ({last}); give another --work to train it again.")
+    else:
         yolo(str(start)).train(
             data=str(yaml),
             imgsz=args.finetune_imgsz,
@@ -117,7 +126,6 @@ def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace
             plots=False,
             seed=0,
             deterministic=True,
-            lr0=0.002,
             lrf=0.1,
             warmup_epochs=0,
             close_mosaic=max(4, args.finetune_epochs // 4),
@@ -171,7 +179,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    train(parser().parse_args(argv))
+    arguments = parser()
+    args = arguments.parse_args(argv)
+    if args.finetune_from and not Path(args.finetune_from).is_file():
+        arguments.error(f"--finetune-from {args.finetune_from}: no such weights file")
+    if args.finetune_from and args.finetune_epochs <= 0:
+        arguments.error("--finetune-from needs --finetune-epochs N (N > 0)")
+    train(args)
 
 
 if __name__ == "__main__":
