@@ -14,8 +14,8 @@ core.evaluation, exactly as `python -m core evaluate` runs image queries):
 Each variant is `segmenter:prior weight:flip[:embed[:prior]]` (segmenter `on` = the configured one, `off` = none;
 flip 1 averages the embedding with the mirrored photo's; embed = cutout, photo or both, core/photo_query.py;
 prior = `kind`, the garment-kind classifier (core/kinds.py, the configured one), `head`, the encoder's
-article head, or `mixS`, the classifier mixed with share S of the head, e.g. mix0.5; default: `kind`). Reported: precision@10 (same kind in the top 10) overall, per
-kind and over the eleven headline kinds, recall@10, photo query latency end to end, and how often the
+article head, or `mixS`, the classifier mixed with share S of the head, e.g. mix0.5; default: `kind`).
+Reported: precision@10 (same kind in the top 10) overall, per kind and over the eleven headline kinds, recall@10, photo query latency end to end, and how often the
 prior's likeliest type is an accepted one (the classifier beside its baseline, the encoder's head).
 Uses the StyleLens catalog of the current settings (import the catalog first).
 """
