@@ -5,7 +5,8 @@
 
 Reports ultralytics' own validation (mAP50 and mAP50-95 per class), AP50 per class from core.metrics for
 the detector and for the baseline (every class's mean training box, in every photo), and how the served
-setting (the most confident box per class, confidence >= 0.25) finds and places the garments.
+setting (the most confident box per class, confidence >= 0.25, with test-time augmentation as Shop the Look
+runs it; `--no-tta` without) finds and places the garments.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
     means = mean_boxes(train_truths, sizes)
     share = {label: len(boxes) / len(street.TRAIN_PHOTOS) for label, boxes in train_truths.items()}
 
-    detector = GarmentDetector(Path(args.weights), confidence=0.001)
+    detector = GarmentDetector(Path(args.weights), confidence=0.001, augment=not args.no_tta)
     predictions: dict[str, list] = {label: [] for label in DETECTOR_CLASSES}
     served: dict[str, dict[str, tuple]] = {label: {} for label in DETECTOR_CLASSES}
     served_scores: dict[str, dict[str, float]] = {label: {} for label in DETECTOR_CLASSES}
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> dict:
                     else (box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1])
                 )
 
-    report: dict = {"photos": len(stems), "weights": str(args.weights), "classes": {}}
+    report: dict = {"photos": len(stems), "weights": str(args.weights), "tta": not args.no_tta, "classes": {}}
     for label in DETECTOR_CLASSES:
         baseline = (
             []
@@ -275,19 +276,28 @@ def training_text(trained: dict, stage1, hours: str, continued: bool) -> str:
     )
 
 
-def before_text(before: dict | None, report: dict) -> str:
-    """A line comparing this detector with an earlier one measured the same way (--before)."""
-    if not before:
-        return ""
+def before_text(befores: list[dict], report: dict) -> str:
+    """One line per earlier detector or setting measured the same way (--before), comparing it with this one."""
+    return "".join(before_line(before, report) for before in befores)
+
+
+def before_line(before: dict, report: dict) -> str:
     fullbody = before["classes"]["fullbody"]["served_ap50"], report["classes"]["fullbody"]["served_ap50"]
     return (
-        f"- Against the detector it replaces (`{shown_path(before['weights'])}`, measured by the same command with "
-        f"`--weights`): served AP50 over topwear, bottomwear, footwear {before['served_ap50_top_bottom_foot']:.3f} "
+        f"- Against an earlier setting (`{shown_path(before['weights'])}`, {tta_text(before)}; measured by the "
+        "same command with `--weights` / `--no-tta`): served AP50 over topwear, bottomwear, footwear "
+        f"{before['served_ap50_top_bottom_foot']:.3f} "
         f"-> {report['served_ap50_top_bottom_foot']:.3f}, full-body pieces {fullbody[0]:.3f} -> {fullbody[1]:.3f}, "
         f"AP50 over all detected boxes (topwear, bottomwear, footwear) {before['ap50_top_bottom_foot']:.3f} -> "
         f"{report['ap50_top_bottom_foot']:.3f}, ultralytics mAP50 (all classes) {before['ultralytics']['map50']:.3f} "
         f"-> {report['ultralytics']['map50']:.3f}.\n"
     )
+
+
+def tta_text(report: dict) -> str:
+    if report.get("tta", False):
+        return "with test-time augmentation: the photo, its mirror image at 0.83x and the photo at 0.67x, boxes merged"
+    return "without test-time augmentation"
 
 
 def shown_path(path: str) -> str:
@@ -298,7 +308,7 @@ def shown_path(path: str) -> str:
         return path
 
 
-def render_card(weights: Path, report: dict, command: str, before: dict | None = None) -> str:
+def render_card(weights: Path, report: dict, command: str, befores: list[dict] = ()) -> str:
     from training.train_detector import parser as training_parser
 
     trained = training_record(weights)
@@ -332,16 +342,17 @@ config: no pretrained weights. {trained["megabytes"]} MB.
 ## Measured on the {report["photos"]} held-out photos
 Produced by `{command}`.
 
-- ultralytics validation: mAP50 {ours["map50"]:.3f} (all classes), mAP50-95 {ours["map50_95"]:.3f};
+- ultralytics validation (its own, without test-time augmentation): mAP50 {ours["map50"]:.3f} (all classes), mAP50-95 {ours["map50_95"]:.3f};
   mAP50 averaged over topwear, bottomwear, footwear: {ours["map50_top_bottom_foot"]:.3f}.
 - AP50 by core.metrics (all-point interpolation): detector {report["ap50_top_bottom_foot"]:.3f} vs mean-box
   baseline {report["baseline_ap50_top_bottom_foot"]:.3f} over the same three classes.
-- Served setting (most confident box per class, confidence >= 0.25, the detector run on the whole photo):
+- Served setting (most confident box per class, confidence >= 0.25, the detector run on the whole photo,
+  {tta_text(report)}):
   AP50 over the served boxes ranked by confidence, recall = true boxes found with IoU >= 0.5, precision =
   served boxes that are right. **Served AP50 averaged over topwear, bottomwear, footwear:
   {report["served_ap50_top_bottom_foot"]:.3f}** (target 0.80); full-body pieces on their own:
   {report["classes"]["fullbody"]["served_ap50"]:.3f}.
-{before_text(before, report)}- Detection time p50 {report["detect_ms_p50"]:.0f} ms per photo on 2 CPU cores.
+{before_text(list(befores), report)}- Detection time p50 {report["detect_ms_p50"]:.0f} ms per photo on 2 CPU cores.
 
 | class | true boxes | mAP50 | mAP50-95 | AP50 (ours) | AP50 mean-box baseline | served AP50 | served recall | served precision |
 |---|---|---|---|---|---|---|---|---|
@@ -360,18 +371,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", default="data/training/detector", help="YOLO dataset folder (labels)")
     parser.add_argument("--out", type=Path, default=Path("data/benchmarks/detector-results.json"))
     parser.add_argument("--card", type=Path, help="write the detector's model card here (markdown)")
-    parser.add_argument("--before", type=Path, help="results JSON of the detector this one replaces (for the card)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="results JSON of earlier detectors or settings, each compared with this one on the card",
+    )
+    parser.add_argument(
+        "--no-tta", action="store_true", help="detect without test-time augmentation (flips and scales)"
+    )
     parser.add_argument(
         "--segmenter",
         help="also measure served boxes drawn around the segmenter's garment masks (as Shop the Look serves them)",
     )
     args = parser.parse_args(argv)
-    before = None
-    if args.before:
+    befores = []
+    for path in args.before:
         try:
-            before = json.loads(args.before.read_text())
+            befores.append(json.loads(path.read_text()))
         except (OSError, ValueError) as exc:
-            parser.error(f"--before {args.before}: not a results file ({exc})")
+            parser.error(f"--before {path}: not a results file ({exc})")
     report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -379,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.card:
         command = "python benchmarks/detector.py " + " ".join(argv if argv is not None else sys.argv[1:])
         args.card.write_text(
-            with_key_figures(render_card(Path(args.weights), report, command, before), key_figures_of(report))
+            with_key_figures(render_card(Path(args.weights), report, command, befores), key_figures_of(report))
         )
         print(f"Model card written to {args.card}")
 

@@ -92,3 +92,27 @@ def test_the_detector_card_says_how_many_stages_trained_it():
     assert first.startswith("- Stage 1") and "50 epochs at 320 px from `yolov8n.yaml`" in first
     assert second.startswith("- Stage 2") and "20 more epochs at 352 px" in second and "--finetune-epochs 20" in second
     assert "last 5 epochs" in second and "0.4 h" in second and "batch 8" in second
+
+
+def test_the_detector_card_compares_each_earlier_setting_and_says_whether_tta_was_on():
+    from benchmarks.detector import before_text, tta_text
+
+    def report(weights, tta, served, fullbody, every, mAP):
+        return {
+            "weights": weights,
+            "tta": tta,
+            "served_ap50_top_bottom_foot": served,
+            "ap50_top_bottom_foot": every,
+            "classes": {"fullbody": {"served_ap50": fullbody}},
+            "ultralytics": {"map50": mAP},
+        }
+
+    now = report("assets/garment-detector.pt", True, 0.762, 0.394, 0.797, 0.751)
+    stage1 = report("data/stage1.pt", False, 0.713, 0.403, 0.786, 0.726)
+    plain = report("assets/garment-detector.pt", False, 0.746, 0.358, 0.805, 0.751)
+    lines = before_text([stage1, plain], now).splitlines()
+    assert len(lines) == 2 and before_text([], now) == ""
+    assert "`data/stage1.pt`, without test-time augmentation" in lines[0] and "0.713 -> 0.762" in lines[0]
+    assert "0.403 -> 0.394" in lines[0] and "0.726 -> 0.751" in lines[0]
+    assert "0.746 -> 0.762" in lines[1] and "0.358 -> 0.394" in lines[1] and "0.805 -> 0.797" in lines[1]
+    assert tta_text(now).startswith("with test-time augmentation") and tta_text({}) == "without test-time augmentation"

@@ -189,6 +189,21 @@ def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, t
         GarmentDetector(tmp_path / "coco.pt")
 
 
+def test_the_detector_uses_test_time_augmentation_unless_told_not_to(tiny_detector):
+    from core.look.shop import DETECTOR_TTA, GarmentDetector
+
+    asked = []
+    for augment in (DETECTOR_TTA, False):
+        detector = GarmentDetector(tiny_detector, confidence=0.0, augment=augment)
+        predict = detector.model.predict
+        detector.model.predict = lambda *args, _predict=predict, **kwargs: (
+            asked.append(kwargs["augment"]) or _predict(*args, **kwargs)
+        )
+        found = detector(Image.new("RGB", (320, 240), "gray"))
+        assert found and all(0 <= d.box[0] <= d.box[2] <= 320 and 0 <= d.box[3] <= 240 for d in found)
+    assert asked == [True, False] and DETECTOR_TTA is True
+
+
 def test_cli_look_prints_one_json_object_per_photo(
     settings, loaded_engine, tiny_detector, tmp_path, capsys, monkeypatch
 ):
