@@ -32,6 +32,11 @@ from core.errors import ModelUnavailable
 
 FORMAT = "stylelens-kind/1"
 BUNDLED_KIND_MODEL = path_of("garment-kind")
+# Test-time views: besides the photo (and its mirror image when the checkpoint's config says so), the central
+# CENTRE_CROP of it (the mean scale of training's random crops, 0.7-1.0), probabilities averaged. Measured
+# with the validated run's classifier on its validation photos (never trained on): likeliest type accepted,
+# people's photos 0.769 -> 0.771, street crops 0.721 -> 0.749 (1.0 = photo and mirror only).
+CENTRE_CROP = 0.85
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,10 @@ class KindModel:
 
     batch_size = 32
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, path: Path, centre_crop: float = CENTRE_CROP):
+        if not 0.0 < centre_crop <= 1.0:
+            raise ValueError(f"centre_crop must be in (0, 1], not {centre_crop}")
+        self.path, self.centre_crop = Path(path), centre_crop
         self.net, self.record = load_kind_file(self.path)
 
     @property
@@ -112,16 +119,31 @@ class KindModel:
         rows = []
         for start in range(0, len(images), self.batch_size):
             chunk = [image.convert("RGB") for image in images[start : start + self.batch_size]]
-            if not self.net.config.mirror:
-                rows.append(self._probabilities(chunk))
-                continue
-            both = self._probabilities(chunk + [ImageOps.mirror(i) for i in chunk])  # one pass for both views
-            rows.append((both[: len(chunk)] + both[len(chunk) :]) / 2)
+            views = self.views(chunk)
+            every = self._probabilities([image for view in views for image in view])  # one pass for all views
+            rows.append(every.reshape(len(views), len(chunk), -1).mean(axis=0))
         return np.concatenate(rows).astype(np.float32)
+
+    def views(self, images: list[Image.Image]) -> list[list[Image.Image]]:
+        """The views of the images whose probabilities are averaged: the images, their central crops (unless
+        centre_crop is 1) and the mirror images of both (when the checkpoint's config asks for them)."""
+        views = [images]
+        if self.centre_crop < 1.0:
+            views.append([centre(image, self.centre_crop) for image in images])
+        if self.net.config.mirror:
+            views += [[ImageOps.mirror(image) for image in view] for view in views]
+        return views
 
     @torch.inference_mode()
     def _probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
         return torch.softmax(self.net(preprocess(images, self.net.config.image_size)), dim=1).numpy()
+
+
+def centre(image: Image.Image, share: float) -> Image.Image:
+    """The central `share` of the image's width and height."""
+    width, height = image.size
+    dx, dy = round(width * (1 - share) / 2), round(height * (1 - share) / 2)
+    return image.crop((dx, dy, max(dx + 1, width - dx), max(dy + 1, height - dy)))
 
 
 def fits(kinds: KindModel, encoder) -> bool:

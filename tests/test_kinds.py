@@ -33,7 +33,7 @@ def test_a_classifier_made_from_the_encoder_starts_as_its_article_head(tiny_enco
     net = KindNet.from_encoder(model, image_size=32)
     path = tmp_path / "kind.pt"
     save_kind_model(net, path, {"version": "1"})
-    kinds = KindModel(path)
+    kinds = KindModel(path, centre_crop=1.0)
     photos = [draw_product("tshirt", (200, 30, 30)), draw_product("shoe", (30, 60, 200))]
     head = encoder.article_distributions(encoder.embed_images(photos))
     unmirrored = np.concatenate([kinds._probabilities([p]) for p in photos])
@@ -43,6 +43,28 @@ def test_a_classifier_made_from_the_encoder_starts_as_its_article_head(tiny_enco
     flipped = np.concatenate([kinds._probabilities([ImageOps.mirror(p)]) for p in photos])
     assert mirrored.shape == (2, 3) and np.allclose(mirrored.sum(axis=1), 1.0, atol=1e-5)
     assert np.allclose(mirrored, (unmirrored + flipped) / 2, atol=1e-5)
+
+
+def test_the_served_classifier_also_reads_the_centre_of_the_photo_and_its_mirror_image(tiny_encoder, tmp_path):
+    from core.kinds import CENTRE_CROP, centre
+
+    model, _ = tiny_encoder
+    path = tmp_path / "kind.pt"
+    save_kind_model(KindNet.from_encoder(model, image_size=32), path, {"version": "1"})
+    kinds = KindModel(path)
+    photo = Image.new("RGB", (200, 100), "white")
+    photo.paste((200, 30, 30), (0, 0, 12, 100))  # a red band only the whole photo shows
+    middle = centre(photo, 0.8)
+    assert middle.size == (160, 80) and middle.getpixel((0, 0)) == (255, 255, 255)
+    assert kinds.centre_crop == CENTRE_CROP < 1.0 and len(kinds.views([photo])) == 4
+    views = [photo, centre(photo, CENTRE_CROP)]
+    views += [ImageOps.mirror(v) for v in views]
+    expected = np.mean([kinds._probabilities([v])[0] for v in views], axis=0)
+    assert np.allclose(kinds.distributions([photo])[0], expected, atol=1e-5)
+    assert not np.allclose(kinds.distributions([photo]), KindModel(path, centre_crop=1.0).distributions([photo]))
+    assert centre(Image.new("RGB", (3, 3)), 0.1).size == (1, 1)  # never an empty crop
+    with pytest.raises(ValueError, match="centre_crop"):
+        KindModel(path, centre_crop=0.0)
 
 
 class FixedKinds:
