@@ -193,6 +193,7 @@ def training_record(weights: Path) -> dict:
         "warmup_epochs": args.get("warmup_epochs"),
         "date": checkpoint.get("date"),
         "megabytes": round(weights.stat().st_size / 1e6, 1),
+        "averaged_from": checkpoint.get("averaged_from") or [],
     }
 
 
@@ -276,6 +277,24 @@ def training_text(trained: dict, stage1, hours: str, continued: bool) -> str:
     )
 
 
+def averaging_text(trained: dict, hours_after: str) -> str:
+    """The card's line on weights averaged from several stages (training/train_detector.py --average)."""
+    parts = trained.get("averaged_from") or []
+    if not parts:
+        return ""
+    later = "; ".join(
+        f"`{shown_path(part['weights'])}`: {part['epochs']} more epochs at {part['imgsz']} px" for part in parts[1:]
+    )
+    files = " ".join(shown_path(part["weights"]) for part in parts)
+    return (
+        f"\n- Shipped weights: the average of the stage above (`{shown_path(parts[0]['weights'])}`) and of the "
+        f"later stage(s) trained on from it with the same command ({later}; {hours_after} h on 2 cores), a "
+        f'"model soup": `python -m training.train_detector --average {files} --out assets/garment-detector.pt`. '
+        "The weights are averaged, nothing is trained. The later stage alone was no better than the one above "
+        "(see the comparison lines below); the average was measured after them."
+    )
+
+
 def before_text(befores: list[dict], report: dict) -> str:
     """One line per earlier detector or setting measured the same way (--before), comparing it with this one."""
     return "".join(before_line(before, report) for before in befores)
@@ -315,6 +334,8 @@ def render_card(weights: Path, report: dict, command: str, befores: list[dict] =
     stage1 = training_parser().parse_args(["--street", "-"])  # the defaults: stage 1's recipe
     continued = str(trained["model"] or "").endswith(".pt")  # stage 2 from earlier weights (--finetune-from)
     hours = training_hours(Path(stage1.work) / "runs", "garments-finetune" if continued else "garments")
+    later = [Path(part["weights"]).parent / "runs" for part in trained["averaged_from"][1:]]
+    hours_after = "+".join(training_hours(runs, "garments-finetune") for runs in later)
     ours = report["ultralytics"]
     rows = "\n".join(
         f"| {label} | {c['true_boxes']} | {ours['per_class'].get(label, {}).get('map50', 0):.3f} | "
@@ -337,7 +358,7 @@ config: no pretrained weights. {trained["megabytes"]} MB.
   fullbody (dress, romper).
 
 ## Training
-{training_text(trained, stage1, hours, continued)}
+{training_text(trained, stage1, hours, continued)}{averaging_text(trained, hours_after)}
 
 ## Measured on the {report["photos"]} held-out photos
 Produced by `{command}`.

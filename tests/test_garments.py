@@ -116,3 +116,48 @@ def test_the_detector_card_compares_each_earlier_setting_and_says_whether_tta_wa
     assert "0.403 -> 0.394" in lines[0] and "0.726 -> 0.751" in lines[0]
     assert "0.746 -> 0.762" in lines[1] and "0.358 -> 0.394" in lines[1] and "0.805 -> 0.797" in lines[1]
     assert tta_text(now).startswith("with test-time augmentation") and tta_text({}) == "without test-time augmentation"
+
+
+def tiny_detector_checkpoint(path, seed: int, classes=("topwear", "bottomwear", "footwear", "fullbody"), epochs=40):
+    import torch
+
+    from core.look.shop import import_yolo
+
+    import_yolo()
+    from ultralytics.nn.tasks import DetectionModel
+
+    torch.manual_seed(seed)
+    model = DetectionModel("yolov8n.yaml", nc=len(classes), verbose=False)
+    for parameter in model.parameters():
+        parameter.data.normal_()
+    model.names = dict(enumerate(classes))
+    train_args = {"imgsz": 320, "epochs": epochs, "model": f"stage{seed}.pt"}
+    torch.save({"model": model.half(), "train_args": train_args, "epoch": -1}, path)
+    return model.float().state_dict()
+
+
+def test_averaged_weights_are_the_mean_of_the_stages_and_say_where_they_came_from(tmp_path):
+    import torch
+
+    from benchmarks.detector import averaging_text, training_record
+    from training.train_detector import main
+
+    first = tiny_detector_checkpoint(tmp_path / "two.pt", 2)
+    second = tiny_detector_checkpoint(tmp_path / "three.pt", 3, epochs=30)
+    main(["--average", str(tmp_path / "two.pt"), str(tmp_path / "three.pt"), "--out", str(tmp_path / "soup.pt")])
+    soup = torch.load(tmp_path / "soup.pt", weights_only=False)
+    key = next(k for k, v in first.items() if v.is_floating_point() and v.numel() > 100)
+    expected = ((first[key].half().float() + second[key].half().float()) / 2).half()
+    assert torch.allclose(soup["model"].state_dict()[key].float(), expected.float(), atol=1e-2)
+    assert soup["model"].names[3] == "fullbody" and soup["train_args"]["epochs"] == 40
+    assert [p["epochs"] for p in soup["averaged_from"]] == [40, 30]
+    text = averaging_text(training_record(tmp_path / "soup.pt"), "0.9")
+    assert "three.pt`: 30 more epochs at 320 px; 0.9 h" in text and "--average" in text
+    assert averaging_text({"averaged_from": []}, "?") == ""
+    tiny_detector_checkpoint(tmp_path / "coco.pt", 4, classes=("person", "car", "dog", "cat"))
+    with pytest.raises(SystemExit, match="not the same detector"):
+        main(["--average", str(tmp_path / "two.pt"), str(tmp_path / "coco.pt"), "--out", str(tmp_path / "x.pt")])
+    with pytest.raises(SystemExit):  # one file is not an average; training needs --street
+        main(["--average", str(tmp_path / "two.pt"), "--out", str(tmp_path / "x.pt")])
+    with pytest.raises(SystemExit):
+        main(["--epochs", "1"])

@@ -13,6 +13,11 @@ random weights), then 40 more epochs from its weights:
 
     python -m training.train_detector --street ../shared/datasets/street-photos \
         --finetune-from <stage-1 weights> --finetune-epochs 40 --finetune-imgsz 320
+
+then a third stage of 30 more epochs from stage 2's weights (the same command, --finetune-from <stage-2
+weights> --finetune-epochs 30), and the shipped weights are the average of stages 2 and 3 (no training):
+
+    python -m training.train_detector --average <stage-2 weights> <stage-3 weights> --out assets/garment-detector.pt
 """
 
 from __future__ import annotations
@@ -156,9 +161,44 @@ def ship(checkpoint: Path, out: Path) -> None:
     print(f"Saved {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
+def average(paths: list[Path], out: Path) -> None:
+    """Ship the average of several checkpoints' weights (a "model soup"): stages of one lineage, each trained
+    on from the one before, so their weights lie close enough to average. The first checkpoint's training
+    record is kept; `averaged_from` says which files went in, with their epochs and starting weights."""
+    import torch
+
+    import_yolo()  # ultralytics' classes are needed to unpickle the models
+    checkpoints = [torch.load(path, map_location="cpu", weights_only=False) for path in paths]
+    models = [checkpoint["model"].float() for checkpoint in checkpoints]
+    states = [model.state_dict() for model in models]
+    for path, model, state in zip(paths[1:], models[1:], states[1:]):
+        if model.names != models[0].names or {k: v.shape for k, v in state.items()} != {
+            k: v.shape for k, v in states[0].items()
+        }:
+            raise SystemExit(f"{path} is not the same detector as {paths[0]} (classes or layers differ)")
+    averaged = {
+        key: sum(state[key] for state in states) / len(states) if value.is_floating_point() else value
+        for key, value in states[0].items()
+    }
+    models[0].load_state_dict(averaged)
+    shipped = {**checkpoints[0], "model": models[0].half(), "ema": None, "optimizer": None}
+    shipped["averaged_from"] = [
+        {
+            "weights": str(path),
+            "epochs": checkpoint.get("train_args", {}).get("epochs"),
+            "imgsz": checkpoint.get("train_args", {}).get("imgsz"),
+            "started_from": checkpoint.get("train_args", {}).get("model"),
+        }
+        for path, checkpoint in zip(paths, checkpoints)
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(shipped, out)
+    print(f"Saved {out}: the average of {len(paths)} checkpoints ({out.stat().st_size / 1e6:.1f} MB)")
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--street", required=True, help="street-photos folder")
+    parser.add_argument("--street", help="street-photos folder (needed to train)")
     parser.add_argument("--out", default="assets/garment-detector.pt")
     parser.add_argument("--work", default="data/training/detector")
     parser.add_argument("--config", default="yolov8n.yaml", help="ultralytics model config (no weights)")
@@ -175,12 +215,22 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--finetune-from", help="start stage 2 from these weights and skip stage 1 (e.g. assets/garment-detector.pt)"
     )
+    parser.add_argument(
+        "--average", nargs="+", metavar="WEIGHTS", help="train nothing: save the average of these checkpoints as --out"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     arguments = parser()
     args = arguments.parse_args(argv)
+    if args.average:
+        missing = [path for path in args.average if not Path(path).is_file()]
+        if missing or len(args.average) < 2:
+            arguments.error(f"--average needs at least two weights files ({', '.join(missing) or 'one given'})")
+        return average([Path(path) for path in args.average], Path(args.out))
+    if not args.street:
+        arguments.error("--street is needed to train (or --average to average trained weights)")
     if args.finetune_from and not Path(args.finetune_from).is_file():
         arguments.error(f"--finetune-from {args.finetune_from}: no such weights file")
     if args.finetune_from and args.finetune_epochs <= 0:

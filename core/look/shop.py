@@ -38,10 +38,11 @@ NO_PERSON_MIN_SCORE = 0.5  # detector confidence a garment needs when no person 
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
 DETECTOR_WEIGHTS = path_of("garment-detector")
 # Test-time augmentation: ultralytics runs the detector on the photo, on its mirror image at 0.83x scale and
-# on the photo at 0.67x scale, and merges the boxes. Measured on the shipped detector (benchmarks/detector.py, --no-tta for off):
-# held-out street photos 0641-0804, served AP50 over topwear/bottomwear/footwear 0.746 -> 0.762, full-body
-# pieces 0.358 -> 0.394; the training photos gave the same direction (0.867 -> 0.884, 0.713 -> 0.784).
-# Detection takes about 2.3x as long (29 -> 69 ms p50 on 2 cores).
+# on the photo at 0.67x scale, and merges the boxes. Measured on the stage-2 detector (benchmarks/detector.py,
+# --no-tta for off): held-out street photos 0641-0804, served AP50 over topwear/bottomwear/footwear 0.746 ->
+# 0.762, full-body pieces 0.358 -> 0.394; the training photos gave the same direction (0.867 -> 0.884, 0.713 ->
+# 0.784). Detection takes about 2.3x as long (29 -> 69 ms p50 on 2 cores). The shipped detector (stages 2 and 3
+# averaged) scores 0.775 / 0.455 with it (assets/garment-detector.md).
 DETECTOR_TTA = True
 
 
