@@ -93,6 +93,13 @@ def gender_panel(result) -> None:
             f"<small>{source.get(result.gender_source, '')}</small>",
             unsafe_allow_html=True,
         )
+        if result.gender_unsure:
+            other = "Men" if result.gender == "Women" else "Women"
+            st.warning(
+                f"Not sure whose clothing this is: showing {result.gender.lower()}'s products. "
+                f"Choose **{other}** below if that is wrong.",
+                icon="🤔",
+            )
     else:
         st.markdown(f"**Shopping for:** {result.gender} (your choice)")
     st.radio(

@@ -65,7 +65,7 @@ def test_every_garment_gets_products_of_its_kind_and_gender(loaded_engine):
     assert top.hits[0].product.colour_group == "Red" and bottom.hits[0].product.colour_group == "Blue"
     data = result.to_json()
     assert data["full_shot"] and data["front_facing"] and data["reasons"] == []
-    assert data["gender"] == "Men" and data["gender_confidence"] == 0.87
+    assert data["gender"] == "Men" and data["gender_confidence"] == 0.87 and data["gender_unsure"] is False
     assert data["garments"][0]["label"] == "topwear" and data["garments"][0]["box"] == [10, 10, 190, 190]
     assert {"score", "hits"} <= set(data["garments"][0]) and set(data["timings_ms"]) == {
         "pose",
@@ -81,6 +81,20 @@ def test_the_user_can_override_the_gender(loaded_engine):
     result = shop_the_look(loaded_engine, photo, lambda image: dress, Pose(FULL), Gender(), k=3, gender="Women")
     assert result.gender == "Women" and result.gender_score == 1.0 and result.gender_source == "you"
     assert {h.product.article_type for h in result.garments[0].hits} == {"Dresses"}
+    assert not result.gender_unsure
+
+
+def test_a_hesitant_gender_guess_is_said_to_be_unsure_but_still_used(loaded_engine):
+    from core.look.gender import UNSURE_BELOW
+
+    class Hesitant:
+        def guess(self, image, face=None, person=None):
+            return GenderGuess("Men", UNSURE_BELOW - 0.07, "face and clothes")
+
+    photo, found = outfit()
+    result = shop_the_look(loaded_engine, photo, lambda image: found, Pose(FULL), Hesitant(), k=3)
+    assert result.gender_unsure and result.to_json()["gender_unsure"] is True
+    assert all(h.product.gender in ("Men", "Unisex") for g in result.garments for h in g.hits)
 
 
 def test_a_half_shot_still_gets_its_visible_garments_with_a_note(loaded_engine):

@@ -26,6 +26,11 @@ GENDERS = ("Men", "Women")
 FACE_SIDE = 128  # face crops are resized to this many pixels a side (the encoder's input size)
 FACE_CONTEXT = 2.2  # the crop is this many times the face box: hair and neckline help
 BUNDLED_GENDER_MODEL = path_of("gender-probe")
+# Below this probability the page says it is not sure whose clothing it is (the guess still picks the
+# products; the user can switch). Out of fold on the probe's 594 training street photos (the 5 folds of
+# training/train_gender.py, C = 0.3): 29% of the photos fall below 0.65, holding half of the wrong guesses
+# (50%) and 22% of the right ones.
+UNSURE_BELOW = 0.65
 
 Box = tuple[int, int, int, int]
 

@@ -21,7 +21,7 @@ from core.engine import Hit, SearchResult, StyleLens
 from core.errors import ModelUnavailable
 from core.garment_features import hex_colour
 from core.index import SearchFilter
-from core.look.gender import GenderGuess
+from core.look.gender import UNSURE_BELOW, GenderGuess
 from core.look.pose import Box, PoseVerdict
 from core.segment import mask_box
 
@@ -67,10 +67,10 @@ class GarmentMatches:
 
     @property
     def box(self) -> tuple[int, int, int, int]:
-        """The box served: the detector's. Boxes drawn around the masks were measured and did not win
-        (benchmarks/detector.py --segmenter, stage-2 detector with test-time augmentation, held-out street
-        photos: served AP50 over topwear, bottomwear, footwear 0.761 vs 0.762; full-body pieces alone 0.407 vs
-        0.394, 53 boxes; without augmentation 0.737 vs 0.746 and 0.374 vs 0.358)."""
+        """The box served: the detector's. Boxes drawn around the masks were measured and did not win overall
+        (benchmarks/detector.py --segmenter, shipped detector with test-time augmentation, held-out street
+        photos: served AP50 over topwear, bottomwear, footwear 0.771 vs 0.775; full-body pieces alone 0.476 vs
+        0.455, 53 boxes)."""
         return self.detection.box
 
     @property
@@ -106,6 +106,11 @@ class LookResult:
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def gender_unsure(self) -> bool:
+        """Whether the gender check could not tell well whose clothing it is (never for the user's choice)."""
+        return bool(self.gender) and self.gender_source != "you" and self.gender_score < UNSURE_BELOW
+
     def to_json(self, scale: float = 1.0) -> dict:
         """`scale`: the input photo's size over the analysed picture's, so that boxes are in the input's pixels."""
         pose = self.pose.to_json()
@@ -116,6 +121,7 @@ class LookResult:
             "gender": self.gender,
             "gender_confidence": round(self.gender_score, 4),
             "gender_source": self.gender_source,
+            "gender_unsure": self.gender_unsure,
             "garments": [g.to_json(scale) for g in self.garments],
             "notes": self.notes,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
