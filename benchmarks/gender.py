@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from core.artifacts import versus, with_key_figures
 from core.images import load_image
-from core.look.gender import load_gender_model
+from core.look.gender import UNSURE_BELOW, load_gender_model
 from core.look.pose_model import PoseModel
 from core.split import is_held_out
 
@@ -65,6 +65,24 @@ def score(rows: list[dict], method: str) -> dict:
     }
 
 
+def unsure(rows: list[dict]) -> dict:
+    """How often Shop the Look says it is not sure (served score below UNSURE_BELOW): over all photos, over
+    the wrong guesses and over the right ones."""
+    below = [r["score"] < UNSURE_BELOW for r in rows]
+    wrong = [r["served"] != r["truth"] for r in rows]
+
+    def share(picked: list[bool]) -> float:
+        return round(sum(b for b, p in zip(below, picked) if p) / max(1, sum(picked)), 4)
+
+    return {
+        "below": UNSURE_BELOW,
+        "photos": share([True] * len(rows)),
+        "wrong_guesses": share(wrong),
+        "right_guesses": share([not w for w in wrong]),
+        "wrong": sum(wrong),
+    }
+
+
 def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole_photo: bool) -> dict:
     """Both methods on every photo in which the pose model finds a person (catalog Apparel includes flat
     packshots: those are left out and counted)."""
@@ -78,11 +96,20 @@ def run(photos: list[tuple[str, Path]], pose: PoseModel, model, desc: str, whole
         person = None if whole_photo or verdict.person_box is None else verdict.person_box
         served = model.guess(image, verdict.face_box, verdict.person_box)
         head = model.encoder.classify([image.crop(person) if person else image])[0]
-        rows.append({"truth": truth, "head": head.gender, "served": served.gender, "source": served.source})
+        rows.append(
+            {
+                "truth": truth,
+                "head": head.gender,
+                "served": served.gender,
+                "score": served.score,
+                "source": served.source,
+            }
+        )
     faces = sum(r["source"] == "face and clothes" for r in rows) / len(rows)
     return {
         "head": score(rows, "head"),
         "served": score(rows, "served"),
+        "unsure": unsure(rows),
         "face_found": round(faces, 4),
         "no_person_found": skipped,
     }
@@ -99,6 +126,18 @@ def key_figures_of(report: dict) -> dict[str, str]:
         for where in sorted(report, key=lambda where: where != "street")
         if isinstance(report[where], dict) and "served" in report[where]
     }
+
+
+def unsure_text(street: dict | None) -> str:
+    """The card's line on when Shop the Look says it is not sure whose clothing a photo shows."""
+    if not street or "unsure" not in street:
+        return ""
+    u = street["unsure"]
+    return (
+        f"\nShop the Look says it is not sure whose clothing it is below {u['below']:.0%} (`UNSURE_BELOW`): on the "
+        f"held-out street photos, {u['photos']:.0%} of the photos, holding {u['wrong_guesses']:.0%} of the "
+        f"{u['wrong']} wrong guesses and {u['right_guesses']:.0%} of the right ones.\n"
+    )
 
 
 def render_card(model, report: dict, command: str) -> str:
@@ -146,7 +185,7 @@ Catalog: held-out Apparel photos in which the pose model finds a person
 ({report["catalog"]["no_person_found"]} flat packshots without one left out). A face was found in
 {report["catalog"]["face_found"]:.0%} of those catalog photos and
 {report.get("street", {}).get("face_found", 0):.0%} of the street photos.
-
+{unsure_text(report.get("street"))}
 ## Limits
 - Street photos are mostly women ({report.get("street", {}).get("served", {}).get("men", 0)} men among the
   {report.get("street", {}).get("served", {}).get("n", 0)} evaluation photos), so the men's figure is

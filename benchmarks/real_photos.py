@@ -239,7 +239,7 @@ def kind_variants(results: list[dict]) -> tuple[dict | None, dict | None]:
         for r in results
         if r.get("prior", "encoder head") != "encoder head"
         and r.get("head_share", 0.0) == 0.0
-        and r.get("kind_centre_crop", CENTRE_CROP) == CENTRE_CROP
+        and r.get("kind_centre_crop", 1.0) == CENTRE_CROP  # older results: the whole photo and its mirror
     ]
     return (head[-1] if head else None), (kind[-1] if kind else None)
 
@@ -283,8 +283,9 @@ encoder's own article head, or a checkpoint path). {checkpoint.stat().st_size / 
 Produced by `{command}`. Each variant is segmenter:prior weight:flip:embed:prior (prior `head` = the
 encoder's article head, the baseline; `kind` = this classifier as served, reading the photo, its central
 {CENTRE_CROP:.0%} (`CENTRE_CROP` in core/kinds.py) and their mirror images; `kind1.0` = the photo and its mirror
-image only); the app serves the last row. The centre crop was chosen on the validated run's validation photos
-(likeliest type accepted, people's photos 0.769 -> 0.771, street crops 0.721 -> 0.749) before it was measured here.
+image only); the app serves the last row. The centre crop was chosen before it was measured here, by
+`benchmarks/kind_views.py` on the validated run's validation photos (likeliest type accepted, people's photos
+0.769 -> 0.771, street crops 0.721 -> 0.740).
 
 {table(results)}
 

@@ -33,9 +33,9 @@ from core.errors import ModelUnavailable
 FORMAT = "stylelens-kind/1"
 BUNDLED_KIND_MODEL = path_of("garment-kind")
 # Test-time views: besides the photo (and its mirror image when the checkpoint's config says so), the central
-# CENTRE_CROP of it (the mean scale of training's random crops, 0.7-1.0), probabilities averaged. Measured
-# with the validated run's classifier on its validation photos (never trained on): likeliest type accepted,
-# people's photos 0.769 -> 0.771, street crops 0.721 -> 0.749 (1.0 = photo and mirror only).
+# CENTRE_CROP of it (the mean scale of training's random crops, 0.7-1.0), probabilities averaged. Chosen with
+# benchmarks/kind_views.py: the validated run's classifier on its validation photos (never trained on), likeliest
+# type accepted, people's photos 0.769 -> 0.771, street crops 0.721 -> 0.740 (1.0 = photo and mirror only).
 CENTRE_CROP = 0.85
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.look.garments import DETECTOR_CLASSES, GROUP_OF_LABEL, garment_boxes
 
@@ -119,6 +120,7 @@ def test_the_detector_card_compares_each_earlier_setting_and_says_whether_tta_wa
 
 
 def tiny_detector_checkpoint(path, seed: int, classes=("topwear", "bottomwear", "footwear", "fullbody"), epochs=40):
+    """A YOLO checkpoint whose weights and BatchNorm statistics are random (seeded), saved as ultralytics does."""
     import torch
 
     from core.look.shop import import_yolo
@@ -128,36 +130,53 @@ def tiny_detector_checkpoint(path, seed: int, classes=("topwear", "bottomwear", 
 
     torch.manual_seed(seed)
     model = DetectionModel("yolov8n.yaml", nc=len(classes), verbose=False)
-    for parameter in model.parameters():
-        parameter.data.normal_()
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point():
+            tensor.copy_(torch.rand_like(tensor) + 0.5 if "running_var" in name else torch.randn_like(tensor))
+        else:
+            tensor.fill_(seed)  # BatchNorm's num_batches_tracked: a counter, not averaged
     model.names = dict(enumerate(classes))
     train_args = {"imgsz": 320, "epochs": epochs, "model": f"stage{seed}.pt"}
-    torch.save({"model": model.half(), "train_args": train_args, "epoch": -1}, path)
-    return model.float().state_dict()
+    torch.save({"model": model.half(), "ema": None, "train_args": train_args, "epoch": -1, "date": "old"}, path)
+    return {k: v.clone() for k, v in model.float().state_dict().items()}
 
 
 def test_averaged_weights_are_the_mean_of_the_stages_and_say_where_they_came_from(tmp_path):
     import torch
 
     from benchmarks.detector import averaging_text, training_record
+    from core.look.shop import GarmentDetector
     from training.train_detector import main
 
     first = tiny_detector_checkpoint(tmp_path / "two.pt", 2)
     second = tiny_detector_checkpoint(tmp_path / "three.pt", 3, epochs=30)
     main(["--average", str(tmp_path / "two.pt"), str(tmp_path / "three.pt"), "--out", str(tmp_path / "soup.pt")])
     soup = torch.load(tmp_path / "soup.pt", weights_only=False)
-    key = next(k for k, v in first.items() if v.is_floating_point() and v.numel() > 100)
-    expected = ((first[key].half().float() + second[key].half().float()) / 2).half()
-    assert torch.allclose(soup["model"].state_dict()[key].float(), expected.float(), atol=1e-2)
-    assert soup["model"].names[3] == "fullbody" and soup["train_args"]["epochs"] == 40
-    assert [p["epochs"] for p in soup["averaged_from"]] == [40, 30]
+    state = soup["model"].float().state_dict()
+    for key in (next(k for k in first if k.endswith("conv.weight")), next(k for k in first if "running_var" in k)):
+        expected = (first[key].half().float() + second[key].half().float()) / 2
+        assert torch.allclose(state[key], expected, atol=1e-2) and not torch.allclose(state[key], first[key], atol=0.1)
+    counter = next(k for k in first if k.endswith("num_batches_tracked"))
+    assert state[counter].dtype == torch.int64 and int(state[counter]) == 2  # the first checkpoint's
+    assert soup["model"].names[3] == "fullbody" and soup["train_args"]["epochs"] == 40 and soup["date"] != "old"
+    assert [p["epochs"] for p in soup["averaged_from"]] == [40, 30] and len(soup["averaged_from"][1]["sha256"]) == 64
+    found = GarmentDetector(tmp_path / "soup.pt", confidence=0.0)(Image.new("RGB", (320, 240), "gray"))
+    assert all(d.label in DETECTOR_CLASSES for d in found)  # ultralytics loads the averaged file
     text = averaging_text(training_record(tmp_path / "soup.pt"), "0.9")
-    assert "three.pt`: 30 more epochs at 320 px; 0.9 h" in text and "--average" in text
+    assert "three.pt`: 30 more epochs at 320 px from the stage before" in text and "0.9 h" in text
+    assert "--finetune-epochs 30" in text and "--average" in text and "slightly optimistic" in text
     assert averaging_text({"averaged_from": []}, "?") == ""
     tiny_detector_checkpoint(tmp_path / "coco.pt", 4, classes=("person", "car", "dog", "cat"))
     with pytest.raises(SystemExit, match="not the same detector"):
         main(["--average", str(tmp_path / "two.pt"), str(tmp_path / "coco.pt"), "--out", str(tmp_path / "x.pt")])
-    with pytest.raises(SystemExit):  # one file is not an average; training needs --street
-        main(["--average", str(tmp_path / "two.pt"), "--out", str(tmp_path / "x.pt")])
+
+
+def test_averaging_needs_two_files_and_training_needs_the_street_photos(capsys):
+    from training.train_detector import main
+
+    with pytest.raises(SystemExit):
+        main(["--average", "one.pt", "--out", "x.pt"])
+    assert "--average needs at least two weights files" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--epochs", "1"])
+    assert "--street is needed to train" in capsys.readouterr().err

@@ -95,6 +95,8 @@ def test_a_hesitant_gender_guess_is_said_to_be_unsure_but_still_used(loaded_engi
     result = shop_the_look(loaded_engine, photo, lambda image: found, Pose(FULL), Hesitant(), k=3)
     assert result.gender_unsure and result.to_json()["gender_unsure"] is True
     assert all(h.product.gender in ("Men", "Unisex") for g in result.garments for h in g.hits)
+    packshot = shop_the_look(loaded_engine, photo, lambda image: [], Pose(NOBODY), Hesitant(), k=3)
+    assert not packshot.gender_unsure  # no person: nothing is limited by gender, nothing to be unsure of
 
 
 def test_a_half_shot_still_gets_its_visible_garments_with_a_note(loaded_engine):
@@ -203,11 +205,12 @@ def test_the_yolo_detector_gives_garment_boxes_inside_the_photo(tiny_detector, t
         GarmentDetector(tmp_path / "coco.pt")
 
 
-def test_the_detector_uses_test_time_augmentation_unless_told_not_to(tiny_detector):
+def test_the_detector_runs_with_or_without_test_time_augmentation_as_configured(tiny_detector):
     from core.look.shop import DETECTOR_TTA, GarmentDetector
 
+    assert GarmentDetector(tiny_detector).augment == DETECTOR_TTA  # the served setting is the default
     asked = []
-    for augment in (DETECTOR_TTA, False):
+    for augment in (True, False):
         detector = GarmentDetector(tiny_detector, confidence=0.0, augment=augment)
         predict = detector.model.predict
         detector.model.predict = lambda *args, _predict=predict, **kwargs: (
@@ -215,7 +218,7 @@ def test_the_detector_uses_test_time_augmentation_unless_told_not_to(tiny_detect
         )
         found = detector(Image.new("RGB", (320, 240), "gray"))
         assert found and all(0 <= d.box[0] <= d.box[2] <= 320 and 0 <= d.box[3] <= 240 for d in found)
-    assert asked == [True, False] and DETECTOR_TTA is True
+    assert asked == [True, False]
 
 
 def test_cli_look_prints_one_json_object_per_photo(

@@ -14,8 +14,14 @@ random weights), then 40 more epochs from its weights:
     python -m training.train_detector --street ../shared/datasets/street-photos \
         --finetune-from <stage-1 weights> --finetune-epochs 40 --finetune-imgsz 320
 
-then a third stage of 30 more epochs from stage 2's weights (the same command, --finetune-from <stage-2
-weights> --finetune-epochs 30), and the shipped weights are the average of stages 2 and 3 (no training):
+then a third stage of 30 more epochs from stage 2's weights, in its own folder (a finished stage 2 in
+--work would otherwise just be shipped again):
+
+    python -m training.train_detector --street ../shared/datasets/street-photos \
+        --finetune-from <stage-2 weights> --finetune-epochs 30 --finetune-imgsz 320 \
+        --work data/training/detector-stage3 --out data/training/detector-stage3/garment-detector-v3.pt
+
+and the shipped weights are the average of stages 2 and 3 (nothing trained):
 
     python -m training.train_detector --average <stage-2 weights> <stage-3 weights> --out assets/garment-detector.pt
 """
@@ -23,6 +29,7 @@ weights> --finetune-epochs 30), and the shipped weights are the average of stage
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -163,28 +170,30 @@ def ship(checkpoint: Path, out: Path) -> None:
 
 def average(paths: list[Path], out: Path) -> None:
     """Ship the average of several checkpoints' weights (a "model soup"): stages of one lineage, each trained
-    on from the one before, so their weights lie close enough to average. The first checkpoint's training
-    record is kept; `averaged_from` says which files went in, with their epochs and starting weights."""
+    on from the one before, so their weights lie close enough to average. Floating-point tensors are
+    averaged, BatchNorm's running statistics included (not recomputed: the stages are close); counters are
+    the first checkpoint's. The first checkpoint's training arguments are kept; its per-run metrics are
+    dropped, and `averaged_from` names each file that went in (sha256, epochs, starting weights)."""
+    import datetime
+
     import torch
 
     import_yolo()  # ultralytics' classes are needed to unpickle the models
     checkpoints = [torch.load(path, map_location="cpu", weights_only=False) for path in paths]
-    models = [checkpoint["model"].float() for checkpoint in checkpoints]
+    models = [(checkpoint.get("ema") or checkpoint["model"]).float() for checkpoint in checkpoints]
+    same_detector(paths, models)
     states = [model.state_dict() for model in models]
-    for path, model, state in zip(paths[1:], models[1:], states[1:]):
-        if model.names != models[0].names or {k: v.shape for k, v in state.items()} != {
-            k: v.shape for k, v in states[0].items()
-        }:
-            raise SystemExit(f"{path} is not the same detector as {paths[0]} (classes or layers differ)")
     averaged = {
         key: sum(state[key] for state in states) / len(states) if value.is_floating_point() else value
         for key, value in states[0].items()
     }
     models[0].load_state_dict(averaged)
     shipped = {**checkpoints[0], "model": models[0].half(), "ema": None, "optimizer": None}
+    shipped.update(train_metrics=None, train_results=None, date=datetime.datetime.now().isoformat())
     shipped["averaged_from"] = [
         {
             "weights": str(path),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "epochs": checkpoint.get("train_args", {}).get("epochs"),
             "imgsz": checkpoint.get("train_args", {}).get("imgsz"),
             "started_from": checkpoint.get("train_args", {}).get("model"),
@@ -194,6 +203,14 @@ def average(paths: list[Path], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(shipped, out)
     print(f"Saved {out}: the average of {len(paths)} checkpoints ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def same_detector(paths: list[Path], models: list) -> None:
+    """Refuse to average detectors with other classes or other layers than the first."""
+    shapes = [{key: value.shape for key, value in model.state_dict().items()} for model in models]
+    for path, model, shape in zip(paths[1:], models[1:], shapes[1:]):
+        if model.names != models[0].names or shape != shapes[0]:
+            raise SystemExit(f"{path} is not the same detector as {paths[0]} (classes or layers differ)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -228,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
         missing = [path for path in args.average if not Path(path).is_file()]
         if missing or len(args.average) < 2:
             arguments.error(f"--average needs at least two weights files ({', '.join(missing) or 'one given'})")
-        return average([Path(path) for path in args.average], Path(args.out))
+        average([Path(path) for path in args.average], Path(args.out))
+        return
     if not args.street:
         arguments.error("--street is needed to train (or --average to average trained weights)")
     if args.finetune_from and not Path(args.finetune_from).is_file():

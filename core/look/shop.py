@@ -40,9 +40,9 @@ DETECTOR_WEIGHTS = path_of("garment-detector")
 # Test-time augmentation: ultralytics runs the detector on the photo, on its mirror image at 0.83x scale and
 # on the photo at 0.67x scale, and merges the boxes. Measured on the stage-2 detector (benchmarks/detector.py,
 # --no-tta for off): held-out street photos 0641-0804, served AP50 over topwear/bottomwear/footwear 0.746 ->
-# 0.762, full-body pieces 0.358 -> 0.394; the training photos gave the same direction (0.867 -> 0.884, 0.713 ->
-# 0.784). Detection takes about 2.3x as long (29 -> 69 ms p50 on 2 cores). The shipped detector (stages 2 and 3
-# averaged) scores 0.775 / 0.455 with it (assets/garment-detector.md).
+# 0.762, full-body pieces 0.358 -> 0.394; the training photos (--photos train, a check of direction) gave
+# 0.867 -> 0.884 and 0.713 -> 0.784. Detection p50 28 -> 74 ms on 2 cores. The shipped detector (stages 2
+# and 3 averaged) scores 0.775 / 0.455 with it (assets/garment-detector.md).
 DETECTOR_TTA = True
 
 
@@ -108,8 +108,10 @@ class LookResult:
 
     @property
     def gender_unsure(self) -> bool:
-        """Whether the gender check could not tell well whose clothing it is (never for the user's choice)."""
-        return bool(self.gender) and self.gender_source != "you" and self.gender_score < UNSURE_BELOW
+        """Whether the gender check could not tell well whose clothing it is (never for the user's choice, nor
+        without a person: a product photo's results are not limited by gender)."""
+        checked = bool(self.gender) and self.gender_source != "you" and self.pose.people > 0
+        return checked and self.gender_score < UNSURE_BELOW
 
     def to_json(self, scale: float = 1.0) -> dict:
         """`scale`: the input photo's size over the analysed picture's, so that boxes are in the input's pixels."""
