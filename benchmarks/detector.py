@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -308,7 +309,7 @@ def averaging_text(trained: dict, hours_after: str) -> str:
     )
 
 
-def before_text(befores: list[dict], report: dict) -> str:
+def before_text(befores: Sequence[dict], report: dict) -> str:
     """One line per earlier detector or setting measured the same way (--before), comparing it with this one."""
     return "".join(before_line(before, report) for before in befores)
 
@@ -341,7 +342,7 @@ def shown_path(path: str) -> str:
         return path
 
 
-def render_card(weights: Path, report: dict, command: str, befores: list[dict] = ()) -> str:
+def render_card(weights: Path, report: dict, command: str, befores: Sequence[dict] = ()) -> str:
     from training.train_detector import parser as training_parser
 
     trained = training_record(weights)
@@ -387,7 +388,7 @@ Produced by `{command}`.
   served boxes that are right. **Served AP50 averaged over topwear, bottomwear, footwear:
   {report["served_ap50_top_bottom_foot"]:.3f}** (target 0.80); full-body pieces on their own:
   {report["classes"]["fullbody"]["served_ap50"]:.3f}.
-{before_text(list(befores), report)}- Detection time p50 {report["detect_ms_p50"]:.0f} ms per photo on 2 CPU cores.
+{before_text(befores, report)}- Detection time p50 {report["detect_ms_p50"]:.0f} ms per photo on 2 CPU cores.
 
 | class | true boxes | mAP50 | mAP50-95 | AP50 (ours) | AP50 mean-box baseline | served AP50 | served recall | served precision |
 |---|---|---|---|---|---|---|---|---|

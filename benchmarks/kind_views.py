@@ -22,14 +22,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from core.kinds import KindModel
-from training import clothing_photos, street
-from training.train_kind import STREET_VALIDATION, is_validation_sender, picture
+from training import street
+from training.train_kind import STREET_VALIDATION, picture, sender_photos
 
 
 def validation_sets(photos_dir: Path, street_dir: Path) -> dict[str, list[tuple[Image.Image, tuple[str, ...]]]]:
     """(picture, accepted article types) of each validation photo and street crop."""
-    training, _ = clothing_photos.split(clothing_photos.read_photos(photos_dir))
-    chosen = [p for p in training if is_validation_sender(p.sender)]
+    chosen = sender_photos(photos_dir, validation=True)
     photos = [(picture(p.path), p.article_types) for p in tqdm(chosen, desc="clothing photos", mininterval=5)]
     crops = [(c.image, street.STREET_TO_CATALOG[c.label]) for c in street.garment_crops(street_dir, STREET_VALIDATION)]
     return {"val-photos": photos, "val-street": crops}

@@ -96,9 +96,15 @@ def to_samples(images: list[Image.Image], accepted: list[tuple[str, ...]], kinds
     return Samples(pixels[keep], matrix[keep], [k for k, kept in zip(kinds, keep.tolist()) if kept])
 
 
-def photo_samples(folder: Path, validation: bool, classes, size: int) -> Samples:
+def sender_photos(folder: Path, validation: bool) -> list:
+    """The clothing photos of the training senders, those in the validation buckets or the others; never the
+    held-out senders."""
     training, _ = clothing_photos.split(clothing_photos.read_photos(folder))
-    chosen = [p for p in training if is_validation_sender(p.sender) == validation]
+    return [p for p in training if is_validation_sender(p.sender) == validation]
+
+
+def photo_samples(folder: Path, validation: bool, classes, size: int) -> Samples:
+    chosen = sender_photos(folder, validation)
     images = [picture(p.path) for p in tqdm(chosen, desc="clothing photos", mininterval=5)]
     return to_samples(images, [p.article_types for p in chosen], [p.label for p in chosen], classes, size)
 
