@@ -479,7 +479,7 @@ def parse_feedback(text: str) -> Feedback:
         known = _known(word)
         if known is None and len(word) >= 5 and word not in FILLER:
             close = difflib.get_close_matches(word, [w for w in VOCABULARY if w not in EXACT_ONLY], n=1, cutoff=0.8)
-            if close:
+            if close and close[0][0] == word[0]:  # a typo keeps the first letter: "alert" is not "paler"
                 corrections.append((word, close[0]))
                 known = close[0]
         read.append(known or word)

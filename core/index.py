@@ -70,6 +70,14 @@ class SearchFilter:
     def asks_attributes(self) -> bool:
         return bool(self.sleeves or self.lengths)
 
+    def describe(self) -> str:
+        """The restrictions in words, for messages: "the filters (Men or Unisex · Boots)"."""
+        parts = [" or ".join(self.genders), " or ".join(self.categories), " or ".join(self.article_types)]
+        if self.ids is not None and not (self.sleeves or self.lengths):
+            parts.append(f"{len(self.ids)} chosen products")
+        said = " · ".join(p for p in parts if p)
+        return f"the filters ({said})" if said else "the filters"
+
 
 @dataclass(frozen=True)
 class Manifest:

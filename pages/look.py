@@ -124,9 +124,9 @@ def garments_panel(lens, photo, result) -> None:
                     unsafe_allow_html=True,
                 )
         with right:
-            if not garment.hits:
+            if not garment.hits:  # the search's own "No product matches ..." note would say it again
                 st.caption("No catalog product of this kind and gender.")
-            for note in garment.notes:
+            for note in garment.notes if garment.hits else []:
                 st.caption(note)
             clicked = product_grid(lens, garment.hits, f"look-{d.label}", garment.explanations, actions=("✨ Refine",))
         if clicked:

@@ -96,12 +96,16 @@ def reference_picture(lens, ref: tuple):
 
 
 def history_ui(lens, turns: list[dict]) -> None:
-    """The dialogue so far as a strip: reference, feedback, next reference, ..."""
+    """The dialogue so far as a strip: reference, feedback, next reference, ... The current turn's feedback is
+    the one typed in its box (drawn below the strip), so the strip never lags a step behind."""
+    typed = st.session_state.get(f"feedback-{len(turns)}")
+    if typed is not None:
+        turns[-1]["text"] = typed
     columns = st.columns(min(len(turns), 6) * 2)
     for index, turn in enumerate(turns[-6:]):
         image, product = reference_picture(lens, turn["ref"])
         with columns[index * 2]:
-            picture(image, caption=(product.name[:40] if product else "your photo"), width=110)
+            picture(image, caption=(shortened(product.name, 48) if product else "your photo"), width=110)
         with columns[index * 2 + 1]:
             if turn["text"]:
                 st.markdown(f"➜ *“{html.escape(turn['text'][:80])}”*")
@@ -112,6 +116,10 @@ def history_ui(lens, turns: list[dict]) -> None:
     if right.button("Start over"):
         st.session_state["dialogue"] = []
         st.rerun()
+
+
+def shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def results_ui(lens, result) -> int | None:

@@ -166,7 +166,7 @@ def test_longer_sleeves_filters_the_first_stage_by_stored_sleeves(loaded_engine)
 def test_a_request_nothing_meets_is_said_and_kept_as_a_preference(loaded_engine):
     tees = store_tee_sleeves(loaded_engine, {})
     result = loaded_engine.search_composed("sleeveless", ref_id=tees[0].id, k=3)
-    assert len(result.hits) == 3 and any("No product here is recorded with none sleeves" in n for n in result.notes)
+    assert len(result.hits) == 3 and any("No product here is recorded as sleeveless:" in n for n in result.notes)
     assert all(not chip.ok for chips in result.chips.values() for chip in chips)
 
 

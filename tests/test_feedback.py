@@ -45,3 +45,47 @@ def test_what_the_catalog_cannot_see_is_reported_not_invented():
 def test_nonsense_and_other_languages_understand_nothing(text):
     feedback = parse_feedback(text)
     assert not feedback.understood and feedback.describe() == ""
+
+
+# ---- colour chips: the catalog's label decides where the product has one ------------------------------
+def _shirt(base_colour: str, colour_group: str = ""):
+    from core.catalog import Product
+
+    return Product(1, "Doodle Boy Red Tshirt", "Men", "Apparel", "Topwear", "Tshirts", base_colour, colour_group)
+
+
+def test_photo_colour_reading_gives_way_to_the_catalog_label():
+    from core.engine.results import explain_hit
+    from core.feedback import Chip
+
+    read = [Chip("red", False), Chip("printed", True)]  # the photo reading says "not red"
+    why = explain_hit(_shirt("Red", "Red"), None, read)
+    assert why.chips == [Chip("Red", True)]
+    assert why.photo_chips == [Chip("printed", True)]
+    pink = explain_hit(_shirt("Pink", "Pink"), None, [Chip("red", True)])
+    assert pink.chips == [Chip("Pink", False)] and pink.photo_chips == []
+
+
+def test_colour_group_from_the_base_colour_and_photo_reading_without_a_label():
+    from core.engine.results import catalog_colour, explain_hit
+    from core.feedback import Chip
+
+    assert catalog_colour(_shirt("Navy Blue")) == "Blue"
+    assert catalog_colour(_shirt("")) == ""
+    unlabelled = explain_hit(_shirt(""), None, [Chip("red", False)])
+    assert unlabelled.chips == [] and unlabelled.photo_chips == [Chip("red", False)]
+
+
+def test_feedback_colour_chip_is_not_repeated():
+    from core.engine.results import explain_hit
+    from core.feedback import Chip
+
+    feedback = parse_feedback("in red")
+    why = explain_hit(_shirt("Red", "Red"), None, [Chip("red", False)], feedback)
+    assert [c for c in why.chips if c.label == "Red"] == [Chip("Red", True)]
+    assert why.photo_chips == []
+
+
+def test_a_word_is_not_corrected_into_one_with_another_first_letter():
+    feedback = parse_feedback("<script>alert(1)</script>")
+    assert feedback.corrections == () and not feedback.lightness

@@ -130,3 +130,21 @@ def test_query_of_wrong_size_is_refused():
     index = VectorIndex.build(products, vectors, "m@1", "s")
     with pytest.raises(ValueError, match="dimensions"):
         index.search(np.ones(3, np.float32), 5)
+
+
+def test_filter_describes_itself_for_messages():
+    from core.index import SearchFilter
+
+    assert SearchFilter().describe() == "the filters"
+    said = SearchFilter.make("Men", "Footwear").describe()
+    assert said == "the filters (Men or Unisex · Footwear)"
+
+
+def test_attribute_wording_says_sleeveless():
+    from core.engine.search import attributes_text
+    from core.index import SearchFilter
+
+    assert attributes_text(SearchFilter(sleeves=("none",))) == "sleeveless"
+    assert attributes_text(SearchFilter(sleeves=("elbow", "long"), lengths=("midi",))) == (
+        "elbow/long sleeves and midi length"
+    )

@@ -149,6 +149,7 @@ def test_refine_page_runs_a_two_step_dialogue_and_steps_back(loaded_engine):
     at.text_input(key="feedback-1").input("in blue").run()
     assert not at.exception
     assert "Understood:** colour Blue" in texts(at)
+    assert "➜ *“in blue”*" in texts(at), "the strip shows the feedback just typed, not the one before"
     assert "Acme Men Blue Tshirts" in texts(at) and "Blue ✓" in texts(at)
     next(b for b in at.button if b.label == "Use as reference").click().run()
     assert not at.exception and len(at.session_state["dialogue"]) == 2

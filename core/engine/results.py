@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from core.attributes import Wish
 from core.catalog import Product
-from core.feedback import Chip, Feedback, match_chips
+from core.feedback import COLOUR_WORDS, Chip, Feedback, match_chips
 from core.garment_features import hex_colour
 from core.photo_query import PhotoQuery
 
@@ -121,6 +121,33 @@ def explain_hit(
     `feedback` what was asked, `reference` the reference's GarmentFeatures (lighter / darker compare to it)."""
     lightness = features.lightness if features is not None else None
     chips = match_chips(feedback, product, lightness, reference.lightness if reference is not None else None)
+    chips, read = labelled_colour(product, chips, read)
     shown = {chip.label.lower() for chip in chips}
     swatch = tuple(features.colours[0][0]) if features is not None and features.colours else None
     return Explanation(swatch, lightness, features, chips, [c for c in read if c.label.lower() not in shown])
+
+
+COLOUR_GROUPS = {group.lower() for group in COLOUR_WORDS.values()}
+
+
+def catalog_colour(product: Product) -> str:
+    """The product's colour group as its catalog labels give it ("" when they give none): its colour group,
+    else the group of a word of its base colour ("Navy Blue" -> Blue)."""
+    if product.colour_group:
+        return product.colour_group
+    words = product.base_colour.lower().split()
+    return next((COLOUR_WORDS[w] for w in reversed(words) if w in COLOUR_WORDS), "")
+
+
+def labelled_colour(product: Product, chips: list[Chip], read: list[Chip]) -> tuple[list[Chip], list[Chip]]:
+    """A colour asked for is judged by the catalog's label where the product has one: the card shows that
+    label, so a photo reading that disagrees with it ("red ✗" under a product labelled Red) is replaced by
+    the label's verdict. Without a label, the photo's reading stays."""
+    colour = catalog_colour(product)
+    asked = [c for c in read if c.label.lower() in COLOUR_GROUPS]
+    if not colour or not asked:
+        return chips, read
+    rest = [c for c in read if c not in asked]
+    if any(c.label in (colour, product.colour_group, product.base_colour) for c in chips):  # judged by the label
+        return chips, rest
+    return [*chips, Chip(colour, colour.lower() == asked[0].label.lower())], rest

@@ -374,25 +374,17 @@ class Search:
             return where, notes
         narrowed = replace(where, ids=self._cut_ids(where.sleeves, where.lengths))
         found = int(index.allowed_rows(narrowed).sum())
-        asked = " and ".join(
-            filter(
-                None,
-                [
-                    "/".join(where.sleeves) + " sleeves" if where.sleeves else "",
-                    "/".join(where.lengths) + " length" if where.lengths else "",
-                ],
-            )
-        )
+        asked = attributes_text(where)
         if found == 0:
             return replace(where, sleeves=(), lengths=()), [
                 *notes,
-                f"No product here is recorded with {asked}: showing the closest ones regardless.",
+                f"No product here is recorded as {asked}: showing the closest ones regardless.",
             ]
         if found < k:
             notes = [
                 *notes,
-                f"Only {found} product{'s are' if found > 1 else ' is'} here recorded with {asked}: "
-                f"{'all of them are' if found > 1 else 'it is'} shown.",
+                f"Only {found} product{'s' if found > 1 else ''} here {'are' if found > 1 else 'is'} recorded as "
+                f"{asked}: {'all of them are' if found > 1 else 'it is'} shown.",
             ]
         return narrowed, notes
 
@@ -484,7 +476,10 @@ class Search:
         if ranking.unavailable:
             notes = [*notes, f"Re-ranking is unavailable: {ranking.unavailable}"]
         if not hits:
-            notes = [*notes, "No product matches these filters." if not where.is_empty else "The catalog is empty."]
+            notes = [
+                *notes,
+                f"No product matches {where.describe()}." if not where.is_empty else "The catalog is empty.",
+            ]
         table = ranking.features if ranking.features is not None else self.stored_features([h.product.id for h in hits])
         read = self._read_chips(hits, table, ranking.question, wish)
         explanations = {
@@ -522,3 +517,14 @@ class Search:
         if wish.is_empty:
             return {}
         return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}
+
+
+def attributes_text(where: SearchFilter) -> str:
+    """The sleeves and lengths a filter asks for, in words: "sleeveless", "short/long sleeves", "midi length"."""
+    sleeves = ["sleeveless" if value == "none" else value for value in where.sleeves]
+    parts = []
+    if sleeves:
+        parts.append("/".join(sleeves) + ("" if sleeves == ["sleeveless"] else " sleeves"))
+    if where.lengths:
+        parts.append("/".join(where.lengths) + " length")
+    return " and ".join(parts)
