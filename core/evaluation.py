@@ -13,6 +13,7 @@ vectors by default, the baseline every learned composer is compared with through
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,13 @@ def read_queries(path: Path, confine: bool = False) -> tuple[list[EvalQuery], li
         detail = f" (first problem, line {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
         raise QueryFileError(f"{path.name} holds no usable query{detail}.")
     return queries, skipped
+
+
+def query_file_name(name: str) -> str:
+    """A safe file name for an uploaded query file, so messages name the file the user chose: its own
+    name's plain characters (no folders, no leading dots), else queries.jsonl."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".")
+    return plain if plain.lower().endswith(".jsonl") and len(plain) > len(".jsonl") else "queries.jsonl"
 
 
 def unpack_query_zip(data: bytes, into: Path) -> Path:

@@ -11,7 +11,7 @@ from core.composer import METHODS
 from core.config import PROJECT_ROOT
 from core.embedding_map import embedding_map
 from core.errors import QueryError, QueryFileError
-from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, evaluate, read_queries, unpack_query_zip
+from core.evaluation import MAX_EVAL_K, MIN_EVAL_K, evaluate, query_file_name, read_queries, unpack_query_zip
 from core.ingest import temporary_folder
 from ui.state import engine
 from ui.widgets import (
@@ -97,7 +97,7 @@ def _run(lens, kind: str, source, options: dict, bar):
         if source.name.lower().endswith(".zip"):
             path = unpack_query_zip(source.getvalue(), Path(scratch))
         else:
-            path = Path(scratch) / "queries.jsonl"
+            path = Path(scratch) / query_file_name(source.name)  # messages name the file the user uploaded
             path.write_bytes(source.getvalue())
         return _evaluate_file(lens, path, options, bar, confine=True)
 
@@ -180,7 +180,7 @@ def map_ui(lens) -> None:
             .encode(
                 x=alt.X("x:Q", axis=None),
                 y=alt.Y("y:Q", axis=None),
-                color=alt.Color("group:N", title=group_by),
+                color=alt.Color("group:N", title=group_by, scale=alt.Scale(scheme="tableau20")),  # 13 apart
                 tooltip=["name", "group", "product_id"],
             )
             .properties(height=560)
@@ -205,6 +205,7 @@ with user_errors():
         try:
             st.session_state["evaluation"] = run_evaluation(lens, kind, source, options)
         except QueryFileError as exc:
+            st.session_state.pop("evaluation", None)  # the last run's results would look like this file's
             st.warning(str(exc), icon="⚠️")
     if "evaluation" in st.session_state:
         results_ui(st.session_state["evaluation"])

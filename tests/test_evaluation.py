@@ -118,3 +118,12 @@ def test_cli_evaluate_prints_the_contract_fields(loaded_engine, tmp_path, capsys
     assert out["n"] == 2 and out["by_kind"]["text"]["n"] == 1 and out["by_kind"]["text"]["recall@1"] == 1.0
     assert main(["evaluate", "--queries", str(tmp_path / "nope.jsonl")]) == 1
     assert main(["evaluate", "--queries", str(path), "--k", "0"]) == 1
+
+
+def test_uploaded_query_files_keep_a_safe_form_of_their_name():
+    from core.evaluation import query_file_name
+
+    assert query_file_name("bad.jsonl") == "bad.jsonl"
+    assert query_file_name("../../etc/my queries.jsonl") == "my_queries.jsonl"
+    assert query_file_name("..jsonl") == "queries.jsonl"  # nothing left of the name but its ending
+    assert query_file_name("notes.txt") == "queries.jsonl"

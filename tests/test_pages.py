@@ -133,11 +133,17 @@ def test_evaluate_page_runs_a_query_file_and_draws_curves_and_map(loaded_engine,
 
 
 def test_evaluate_page_reports_a_bad_query_file(loaded_engine, tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "Acme Men Red Tshirts", "relevant_ids": [1000], "kind": "text"}\n')
     at = page("pages/evaluate.py").run()
+    at.text_input[0].set_value(str(good))
+    next(b for b in at.button if b.label == "Run evaluation").click().run()
+    assert [h.value for h in at.subheader if h.value.startswith("Results")] == [f"Results · {good}"]
     at.text_input[0].set_value(str(tmp_path / "missing.jsonl"))
     next(b for b in at.button if b.label == "Run evaluation").click().run()
     assert not at.exception
     assert "Cannot read the query file" in texts(at)
+    assert not [h for h in at.subheader if h.value.startswith("Results")], "no stale results under the error"
 
 
 def test_refine_page_runs_a_two_step_dialogue_and_steps_back(loaded_engine):
