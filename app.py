@@ -27,7 +27,7 @@ cols[2].metric(
     "in step" if status.index_in_step else "out of step",
     delta_color="normal" if status.index_in_step else "inverse",
 )
-cols[3].metric("Encoder", status.encoder)
+cols[3].metric("Encoder", status.encoder.split("@")[0], help=f"Full model key: {status.encoder}")
 
 if not database_ok:
     st.error(f"**The catalog database is unavailable.** {status.database}", icon="🛑")
@@ -52,10 +52,11 @@ else:
     with right:
         st.subheader("Per gender")
         st.dataframe(pd.Series(status.genders, name="products"), width="stretch")
-    links = st.columns(3)
-    links[0].page_link("pages/search.py", label="Search the catalog", icon="🔎")
-    links[1].page_link("pages/refine.py", label="Refine a product with feedback", icon="✨")
-    links[2].page_link("pages/evaluate.py", label="Measure retrieval quality", icon="📊")
+    links = st.columns(4)
+    links[0].page_link("pages/look.py", label="Shop the look of a photo", icon="🧍")
+    links[1].page_link("pages/search.py", label="Search the catalog", icon="🔎")
+    links[2].page_link("pages/refine.py", label="Refine a product with feedback", icon="✨")
+    links[3].page_link("pages/evaluate.py", label="Measure retrieval quality", icon="📊")
 
 with st.expander("Details"):
     st.json(

@@ -8,6 +8,12 @@ Latency: held-out street photos (0641-0804) resized to exactly 550x830, the same
 packshot, an empty scene, a crowd (three people side by side), a tiny image, a 40-megapixel photo, a
 landscape photo, a line drawing, a file that is not an image and a truncated JPEG; each is run the way
 the page runs it and its outcome recorded. Uses the catalog and encoder of the current settings.
+
+With `--product-photos CLOTHING_PHOTOS_DIR`: people's own photos of single garments from the held-out senders
+(training/clothing-photos-split.json) through Shop the Look, as a user uploading a product photo there would.
+Reported: how many have a person in them, and for those without one, precision@10 (an accepted kind among the
+first garment's 10 products) as served (the whole photo, searched as Search by photo does) beside the rule
+served before: the detector's confident garments (score >= 0.5) each searched as a worn garment of its class.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from core.images import load_image
 from core.ingest import read_catalog
 from core.look.gender import load_gender_model
 from core.look.pose_model import PoseModel
-from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, shop_the_look
-from training import street
+from core.look.shop import DETECTOR_WEIGHTS, GarmentDetector, best_per_class, search_garment, shop_the_look
+from training import clothing_photos, street
 
 SIZE = (550, 830)
 
@@ -133,7 +139,39 @@ def run(args: argparse.Namespace) -> dict:
             }
         except ImageError as exc:
             report["bad_input"][name] = {"outcome": "refused with a message", "message": str(exc)}
+    if args.product_photos:
+        report["product_photos"] = product_photos(engine, models, Path(args.product_photos), Path(args.catalog))
     return report
+
+
+def kind_precision(hits, accepted: tuple[str, ...], kind_of: dict[int, str]) -> float:
+    """Share of the hits whose article type is accepted (0 without hits)."""
+    return statistics.fmean(kind_of.get(h.product.id) in accepted for h in hits) if hits else 0.0
+
+
+def product_photos(engine: StyleLens, models: dict, photos_dir: Path, catalog_dir: Path) -> dict:
+    """Shop the Look on held-out people's photos of single garments (see the module's docstring)."""
+    rows, _ = read_catalog(catalog_dir / "images", catalog_dir / "styles.csv")
+    kind_of = {row.product.id: row.product.article_type for row in rows}
+    _, held = clothing_photos.split(clothing_photos.read_photos(photos_dir))
+    served, detector_class, with_person = [], [], 0
+    for photo in tqdm(held, desc="Product photos", mininterval=10):
+        image = load_image(photo.path.read_bytes())
+        result = shop_the_look(engine, image, **models, k=10)
+        if result.pose.people:
+            with_person += 1
+            continue
+        served.append(kind_precision(result.garments[0].hits, photo.article_types, kind_of))
+        confident = [d for d in best_per_class(models["detect"](image)) if d.score >= 0.5]
+        first = search_garment(engine, image, confident[0], result.gender, 10) if confident else result.garments[0]
+        detector_class.append(kind_precision(first.hits, photo.article_types, kind_of))
+    return {
+        "photos": len(held),
+        "with_person": with_person,
+        "without_person": len(served),
+        "served_p10": round(statistics.fmean(served), 4) if served else None,
+        "detector_class_p10": round(statistics.fmean(detector_class), 4) if detector_class else None,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", default=str(DETECTOR_WEIGHTS))
     parser.add_argument("--photos", type=int, default=100, help="held-out photos timed (default 100)")
     parser.add_argument("--out", type=Path, default=Path("data/benchmarks/look-results.json"))
+    parser.add_argument("--product-photos", type=Path, help="clothing-photos folder: Shop the Look on product photos")
     args = parser.parse_args(argv)
     report = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,11 +59,16 @@ def load_image(source: bytes | str | Path, max_side: int = WORKING_SIDE) -> Imag
     except UnidentifiedImageError as exc:
         raise ImageError("This file is not an image StyleLens can read (JPEG, PNG, WebP, BMP, GIF, TIFF).") from exc
     except Exception as exc:  # noqa: BLE001 - a decoder fed crafted bytes can fail in any way; all mean "damaged"
-        raise ImageError(f"The image file is damaged or truncated ({type(exc).__name__}: {str(exc)[:120]}).") from exc
+        raise ImageError(
+            "The image file is damaged or truncated: it may not have been saved or uploaded completely. "
+            "Try another copy of the photo."
+        ) from exc  # the decoder's own words stay on the exception chain, for logs
     try:
         return _to_upright_rgb(image, max_side, (width, height))
     except Exception as exc:  # noqa: BLE001 - e.g. a mode Pillow decodes but cannot convert
-        raise ImageError(f"The image cannot be converted to colour ({type(exc).__name__}: {str(exc)[:120]}).") from exc
+        raise ImageError(
+            "The image uses a colour format StyleLens cannot convert: save it as JPEG or PNG and try again."
+        ) from exc
 
 
 def original_size(image: Image.Image) -> tuple[int, int]:

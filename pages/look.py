@@ -61,7 +61,10 @@ def photo_ui(lens) -> None:
                     if st.button("Try this", key=f"sample-{path.name}", width="stretch"):
                         _use("path", str(path))
         else:
-            st.caption("Set `SAMPLE_PHOTOS_DIR` to a folder of photos of people to offer them here.")
+            st.caption(
+                "No sample photos of people are set up here: upload one, or try a catalog product photo. "
+                "(Whoever runs the app can offer samples with `SAMPLE_PHOTOS_DIR`.)"
+            )
         if st.button("🎲 A random catalog product photo", help="Packshots and on-model catalog shots"):
             products = lens.browse(limit=200)
             if products:
@@ -178,9 +181,12 @@ with user_errors():
         ensure_index(lens)
         choice = st.session_state.get("look_gender", "As detected")
         result = look(lens, photo, kind, value, k, None if choice == "As detected" else choice, rerank)
+        if result.blank:
+            st.warning(result.notes[0], icon="⚠️")
+            st.stop()
         shown_pose, shown_boxes, verdicts = st.columns([1, 1, 1.2])
         with shown_pose:
-            picture(draw_pose(photo, result.pose.landmarks), caption="1 · Pose keypoints", side=640)
+            picture(draw_pose(photo, result.pose.landmarks), caption="Pose keypoints (step 1)", side=640)
         with shown_boxes:
             masks = [(g.detection.label, g.mask) for g in result.garments if g.mask is not None]
             boxes = [(g.detection.label, g.box, g.detection.score) for g in result.garments]

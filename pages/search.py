@@ -6,7 +6,7 @@ from core.attributes import LENGTH_NAMES, SLEEVES, describe_features
 from core.errors import ModelUnavailable
 from core.images import load_image
 from core.index import SearchFilter
-from ui.state import attribute_reader, engine
+from ui.state import attribute_reader, engine, pose_model
 from ui.widgets import (
     before_after,
     ensure_index,
@@ -99,6 +99,24 @@ def photo_panel(lens, picture, photo) -> None:
             st.markdown(f"**Cut:** {cut}")
 
 
+def person_hint(data: bytes, picture) -> None:
+    """A photo of a person is served better by Shop the Look (each garment searched on its own): say so, with
+    a button that takes the photo there. Without the pose model, no hint."""
+    try:
+        people = pose_model().verdict(picture).people
+    except ModelUnavailable:
+        return
+    if not people:
+        return
+    st.info(
+        "There is a person in this photo: **Shop the Look** finds each garment they wear and its own matches.",
+        icon="🧍",
+    )
+    if st.button("Shop the Look with this photo", key="to-look"):
+        st.session_state["look_photo"] = ("upload", data)
+        st.switch_page("pages/look.py")
+
+
 def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool):
     """The results for the current query (None when its product is gone)."""
     uploaded = kind == "image"
@@ -116,6 +134,7 @@ def run_query(lens, kind: str, value, k: int, where: SearchFilter, rerank: bool)
     result = search(lens, kind, query, k, where, rerank)
     if uploaded:
         photo_panel(lens, query, result.photo)
+        person_hint(value, query)
     return result
 
 

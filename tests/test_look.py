@@ -110,7 +110,7 @@ def test_a_packshot_goes_straight_to_similar_products(loaded_engine):
     result = shop_the_look(loaded_engine, shoe, lambda image: [], Pose(NOBODY), Gender(), k=5)
     assert len(result.garments) == 1 and result.garments[0].detection.label == "product"
     assert result.garments[0].hits[0].product.article_type == "Heels"
-    assert "No person and no worn garment" in result.notes[0]
+    assert "No person found: showing products similar to the whole photo" in result.notes[0]
 
 
 def test_cli_look_says_when_the_detector_is_not_trained_yet(settings, tmp_path, capsys, monkeypatch):
@@ -163,11 +163,19 @@ def test_a_tiny_photo_gets_a_warning_and_similar_products_of_the_whole_photo(loa
     assert result.garments[0].detection.label == "product"
 
 
-def test_without_a_person_only_confident_garments_count(loaded_engine):
+def test_without_a_person_the_whole_photo_is_searched_and_the_detector_not_asked(loaded_engine):
     photo, _ = outfit()
-    shapes = [Detection("topwear", (10, 10, 190, 190), 0.35), Detection("bottomwear", (10, 200, 190, 380), 0.8)]
-    result = shop_the_look(loaded_engine, photo, lambda image: shapes, Pose(NOBODY), Gender(), k=2)
-    assert [g.detection.label for g in result.garments] == ["bottomwear"]
+    asked = []
+
+    def detect(image):
+        asked.append(image.size)
+        return [Detection("topwear", (10, 10, 190, 190), 0.9)]
+
+    result = shop_the_look(loaded_engine, photo, detect, Pose(NOBODY), Gender(), k=4)
+    assert asked == [] and [g.detection.label for g in result.garments] == ["product"]
+    assert result.garments[0].hits == loaded_engine.search_image(photo, 4).hits  # the Search page's answer
+    chosen = shop_the_look(loaded_engine, photo, detect, Pose(NOBODY), Gender(), k=4, gender="Women")
+    assert chosen.garments[0].hits and all(h.product.gender in ("Women", "Unisex") for h in chosen.garments[0].hits)
 
 
 @pytest.fixture(scope="module")
@@ -291,3 +299,19 @@ def test_garments_are_segmented_boxed_by_their_masks_and_drawn(loaded_engine):
     assert (tinted[top.mask] != np.asarray(photo)[top.mask]).any() and (
         tinted[~top.mask] == np.asarray(photo)[~top.mask]
     ).all()
+
+
+def test_a_blank_photo_is_refused_with_a_note_before_any_model_runs(loaded_engine):
+    class NoPose:
+        def verdict(self, image):
+            raise AssertionError("the pose model is not asked about a blank photo")
+
+    def detect(image):
+        raise AssertionError("nor is the detector")
+
+    for colour in ("black", "white", (90, 140, 200)):
+        result = shop_the_look(loaded_engine, Image.new("RGB", (600, 800), colour), detect, NoPose(), Gender(), k=3)
+        assert result.blank and result.garments == [] and "one flat colour" in result.notes[0]
+        assert result.to_json()["garments"] == [] and not result.gender_unsure
+    photo, _ = outfit()
+    assert not shop_the_look(loaded_engine, photo, lambda image: [], Pose(NOBODY), Gender(), k=3).blank

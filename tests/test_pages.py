@@ -72,6 +72,32 @@ def test_search_bad_input_gives_a_message(loaded_engine, query, message):
     assert message in texts(at)
 
 
+@pytest.mark.parametrize("people", [0, 1])
+def test_search_by_a_photo_of_a_person_offers_shop_the_look(loaded_engine, monkeypatch, people):
+    import io
+
+    import ui.state
+    from core.look.pose import PoseVerdict
+    from tests.conftest import draw_product
+
+    class Pose:
+        def verdict(self, image):
+            return PoseVerdict(bool(people), bool(people), (), people=people)
+
+    monkeypatch.setattr(ui.state, "pose_model", lambda: Pose())
+    buffer = io.BytesIO()
+    draw_product("dress", (200, 40, 40)).save(buffer, format="PNG")
+    at = page("pages/search.py")
+    at.session_state["query"] = ("image", buffer.getvalue())
+    at.run()
+    assert not at.exception
+    offered = [b for b in at.button if b.label == "Shop the Look with this photo"]
+    assert ("**Shop the Look** finds each garment" in texts(at)) == bool(people) and len(offered) == people
+    if people:
+        offered[0].click().run()
+        assert at.session_state["look_photo"] == ("upload", buffer.getvalue())
+
+
 def test_more_like_this_searches_by_that_product(loaded_engine):
     at = page("pages/search.py")
     at.session_state["query"] = ("similar", 1007)

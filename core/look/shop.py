@@ -34,7 +34,8 @@ CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 MIN_BOX = 4  # pixels a side: smaller boxes (possible on tiny photos) are dropped
 SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning and no garment detection
-NO_PERSON_MIN_SCORE = 0.5  # detector confidence a garment needs when no person is found
+BLANK_SPREAD = 3.0  # grey levels: a photo whose pixels vary less than this is blank (one flat colour)
+BLANK_NOTE = "The photo is one flat colour: there is no person or garment in it to shop. Try another photo."
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
 DETECTOR_WEIGHTS = path_of("garment-detector")
 # Test-time augmentation: ultralytics runs the detector on the photo, on its mirror image at 0.83x scale and
@@ -105,6 +106,7 @@ class LookResult:
     gender_source: str = ""  # "face and clothes", "clothes" (no face found) or "you" (the user's choice)
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    blank: bool = False  # the photo is one flat colour: nothing was looked for
 
     @property
     def gender_unsure(self) -> bool:
@@ -155,6 +157,9 @@ def shop_the_look(
 
     `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
     person)` tells whose clothing it is (core.look.gender.GenderModel)."""
+    if is_blank(image):
+        nobody = PoseVerdict(False, False, ("no person found",), people=0)
+        return LookResult(nobody, gender, 1.0 if gender else 0.0, [], "you" if gender else "", [BLANK_NOTE], blank=True)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     verdict = pose_model.verdict(image)
@@ -165,17 +170,15 @@ def shop_the_look(
     )
     timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
-    detections = [] if min(image.size) < SMALL_SIDE else best_per_class(detect_in(detect, image, verdict.region))
-    if not verdict.people:  # nobody to wear them: only confident garments (a flat lay), not shapes in a drawing
-        detections = [d for d in detections if d.score >= NO_PERSON_MIN_SCORE]
+    seen = verdict.people and min(image.size) >= SMALL_SIDE  # garments are looked for on a person only
+    detections = best_per_class(detect_in(detect, image, verdict.region)) if seen else []
     timings["detect"] = time.perf_counter() - started
-    notes = _notes(verdict, detections, image.size)
+    notes = _notes(verdict, image.size)
     started = time.perf_counter()
-    garments = [search_garment(engine, image, d, guess.gender, k, rerank) for d in detections]
-    if not detections and not verdict.people:
-        whole = Detection("product", (0, 0, image.width, image.height), 1.0)
-        found = engine.search_image(image, k, rerank=rerank)
-        garments = [matches(whole, found, whole.box, image.size)]
+    if verdict.people:
+        garments = [search_garment(engine, image, d, guess.gender, k, rerank) for d in detections]
+    else:  # a product photo: the whole photo takes the Search page's path, its kind read by the kind classifier
+        garments = [product_photo_matches(engine, image, gender, k, rerank)]
     timings["search"] = time.perf_counter() - started
     return LookResult(
         verdict,
@@ -186,6 +189,25 @@ def shop_the_look(
         notes,
         {name: seconds * 1000 for name, seconds in timings.items()},
     )
+
+
+def is_blank(image: Image.Image) -> bool:
+    """Whether the photo is one flat colour (all black, all white, ...): nothing in it to find."""
+    small = np.asarray(image.convert("L").resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32)
+    return float(small.std()) < BLANK_SPREAD
+
+
+def product_photo_matches(
+    engine: StyleLens, image: Image.Image, gender: str | None, k: int, rerank: bool
+) -> GarmentMatches:
+    """Similar products of a photo without a person, as Search by photo finds them (any gender unless the user
+    chose one). The detector, trained on worn garments, is not asked: on people's own photos of single garments
+    (benchmarks/look.py --product-photos) its garment class, searched as for a worn garment, found the right
+    kind of product far less often than the whole photo does."""
+    whole = Detection("product", (0, 0, image.width, image.height), 1.0)
+    where = SearchFilter.make(gender) if gender in ("Men", "Women") else SearchFilter()
+    found = engine.search_image(image, k, where, rerank=rerank)
+    return matches(whole, found, whole.box, image.size)
 
 
 def detect_in(detect: Detect, image: Image.Image, region: tuple[int, int, int, int] | None) -> list[Detection]:
@@ -243,15 +265,15 @@ def padded(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, 
     return max(0, x1 - dx), max(0, y1 - dy), min(size[0], x2 + dx), min(size[1], y2 + dy)
 
 
-def _notes(verdict: PoseVerdict, detections: Sequence[Detection], size: tuple[int, int]) -> list[str]:
+def _notes(verdict: PoseVerdict, size: tuple[int, int]) -> list[str]:
     notes = []
     if min(size) < SMALL_SIDE:
         notes.append(
             f"The photo is only {size[0]}×{size[1]} pixels: too small to see a person or garments "
             "reliably. A photo at least 400 pixels wide works best."
         )
-    if not verdict.people and not detections:
-        return notes + ["No person and no worn garment found: showing products similar to the whole photo."]
+    if not verdict.people:
+        return notes + ["No person found: showing products similar to the whole photo."]
     if verdict.people > 1:
         notes.append(f"{verdict.people} people in the photo: showing the garments of the one nearest the camera.")
     if not verdict.full_shot:
