@@ -120,7 +120,8 @@ def garments_panel(lens, photo, result) -> None:
         st.subheader(f"{ICONS.get(d.label, '•')} {d.label.capitalize()}")
         left, right = st.columns([1, 5])
         with left:
-            picture(garment.cutout or photo.crop(garment.box), caption=f"detector score {d.score:.2f}")
+            said = "the garment in your photo" if d.label == "product" else f"detector score {d.score:.2f}"
+            picture(garment.cutout or photo.crop(garment.box), caption=said)
             if garment.colour is not None:
                 st.markdown(
                     f"{swatch_html(garment.colour)} <small>colour of the garment's own pixels</small>",
@@ -189,7 +190,9 @@ with user_errors():
             picture(draw_pose(photo, result.pose.landmarks), caption="Pose keypoints (step 1)", side=640)
         with shown_boxes:
             masks = [(g.detection.label, g.mask) for g in result.garments if g.mask is not None]
-            boxes = [(g.detection.label, g.box, g.detection.score) for g in result.garments]
+            boxes = [
+                (g.detection.label, g.box, g.detection.score) for g in result.garments if g.detection.label != "product"
+            ]
             caption = "3 · Garments found (tinted: each garment's pixels)" if masks else "3 · Garments found"
             picture(draw_boxes(draw_masks(photo, masks), boxes), caption=caption, side=640)
         with verdicts:

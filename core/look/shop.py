@@ -170,9 +170,10 @@ def shop_the_look(
     )
     timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
-    seen = verdict.people and min(image.size) >= SMALL_SIDE  # garments are looked for on a person only
-    detections = best_per_class(detect_in(detect, image, verdict.region)) if seen else []
-    timings["detect"] = time.perf_counter() - started
+    detections = []
+    if verdict.people and min(image.size) >= SMALL_SIDE:  # garments are looked for on a person only
+        detections = best_per_class(detect_in(detect, image, verdict.region))
+        timings["detect"] = time.perf_counter() - started
     notes = _notes(verdict, image.size)
     started = time.perf_counter()
     if verdict.people:
