@@ -274,7 +274,7 @@ def _notes(verdict: PoseVerdict, size: tuple[int, int]) -> list[str]:
             "reliably. A photo at least 400 pixels wide works best."
         )
     if not verdict.people:
-        return notes + ["No person found: showing products similar to the whole photo."]
+        return notes + ["Showing products similar to the whole photo, as Search by photo does (no person in it)."]
     if verdict.people > 1:
         notes.append(f"{verdict.people} people in the photo: showing the garments of the one nearest the camera.")
     if not verdict.full_shot:
