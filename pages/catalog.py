@@ -123,6 +123,8 @@ def categories_ui(lens) -> None:
 def show_categories(report, top: int) -> None:
     if report.skipped:
         st.warning(f"{len(report.skipped)} files could not be read as images and were skipped.", icon="⚠️")
+        with st.expander("Which files, and why"):
+            st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True, width="stretch")
     if not report.predictions:
         return
     counts = pd.DataFrame(

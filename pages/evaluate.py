@@ -134,7 +134,7 @@ def results_ui(result: dict) -> None:
         alt.Chart(long)
         .mark_line()
         .encode(
-            x=alt.X("K:Q", scale=alt.Scale(type="log")),
+            x=alt.X("K:Q", scale=alt.Scale(type="log", domain=[1, report["k"]], nice=False)),  # ends at K
             y=alt.Y("recall@K:Q", scale=alt.Scale(domain=[0, 1])),
             color="kind:N",
             tooltip=["kind", "K", alt.Tooltip("recall@K:Q", format=".3f")],

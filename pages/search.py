@@ -20,6 +20,7 @@ from ui.widgets import (
 )
 
 page_header("Search", "🔎")
+st.caption("Describe what you are looking for, or upload a photo of a product: StyleLens shows the closest products.")
 
 GENDERS = ["Any", "Women", "Men", "Girls", "Boys", "Unisex"]
 
