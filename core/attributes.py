@@ -36,6 +36,7 @@ LENGTHS = {
     "dress": ("mini", "knee", "midi", "maxi"),
     "bottom": ("shorts", "cropped", "full"),
 }
+LENGTH_WORDS = {"full": "full length", "regular": "regular length", "long": "long", "cropped": "cropped"}  # in notes
 LENGTH_NAMES = tuple(dict.fromkeys(name for names in LENGTHS.values() for name in names))  # for filters
 FAMILY_OF_TYPE = {  # catalog article type -> length family (types not here have no length worth reading)
     **{
@@ -417,6 +418,6 @@ def _lengths_wanted(asked: str, family: str | None, reference: str | None, notes
     at = scale.index(reference)
     wanted = scale[at + 1 :] if asked == "longer" else scale[:at]
     if not wanted:
-        notes.append(f"The reference is already {reference}: kept its length.")
+        notes.append(f"The reference is already {LENGTH_WORDS.get(reference, reference)}: kept its length.")
         return (reference,)
     return tuple(wanted)

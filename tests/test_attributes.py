@@ -277,3 +277,10 @@ def test_an_import_reads_each_photo_through_the_backbone_once_for_its_vector_and
     for product, image, attributes in zip(products, images, read):
         assert stored[product.id] == extract(image).with_attributes(attributes, engine.features_version()).to_doc()
     assert engine.catalog.ids_without_features(engine.features_version()) == []
+
+
+def test_a_length_already_at_its_end_is_said_in_words():
+    from core.attributes import resolve_wish
+
+    wish = resolve_wish(None, "longer", "Jeans", reference_length="full")
+    assert wish.lengths == ("full",) and wish.notes == ("The reference is already full length: kept its length.",)
