@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> dict:
         try:
             result, ms = look(data)
             report["bad_input"][name] = {
-                "outcome": "ok",
+                "outcome": "refused as blank" if result.blank else "ok",
                 "ms": round(ms),
                 "people": result.pose.people,
                 "full_shot": result.pose.full_shot,
@@ -158,8 +158,8 @@ def product_photos(engine: StyleLens, models: dict, photos_dir: Path, catalog_di
     for photo in tqdm(held, desc="Product photos", mininterval=10):
         image = load_image(photo.path.read_bytes())
         result = shop_the_look(engine, image, **models, k=10)
-        if result.pose.people:
-            with_person += 1
+        if result.pose.people or result.blank:  # a blank photo is refused: nothing searched
+            with_person += bool(result.pose.people)
             continue
         served.append(kind_precision(result.garments[0].hits, photo.article_types, kind_of))
         confident = [d for d in best_per_class(models["detect"](image)) if d.score >= 0.5]

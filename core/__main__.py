@@ -388,10 +388,12 @@ def _look(args) -> int:
             print(json.dumps(data))
         else:
             verdict = "full shot" if result.pose.full_shot else "not a full shot"
-            print(
-                f"{photo}: {verdict}, {result.gender} ({result.gender_score:.0%} by {result.gender_source})"
-                + "".join(f"; {r}" for r in result.pose.reasons)
+            whose = (
+                f"{result.gender} ({result.gender_score:.0%} by {result.gender_source})" if result.gender else "anyone"
             )
+            print(f"{photo}: {verdict}, {whose}" + "".join(f"; {r}" for r in result.pose.reasons))
+            for note in result.notes:
+                print(f"  note: {note}")
             for garment in data["garments"]:
                 names = ", ".join(h["name"] for h in garment["hits"][:3])
                 print(f"  {garment['label']} {garment['box']} {garment['score']:.2f}: {names}")

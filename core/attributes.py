@@ -36,7 +36,6 @@ LENGTHS = {
     "dress": ("mini", "knee", "midi", "maxi"),
     "bottom": ("shorts", "cropped", "full"),
 }
-LENGTH_WORDS = {"full": "full length", "regular": "regular length", "long": "long", "cropped": "cropped"}  # in notes
 LENGTH_NAMES = tuple(dict.fromkeys(name for names in LENGTHS.values() for name in names))  # for filters
 FAMILY_OF_TYPE = {  # catalog article type -> length family (types not here have no length worth reading)
     **{
@@ -107,9 +106,9 @@ class Attributes:
         """Plain words: "long sleeves, knee length" ("" when nothing was read)."""
         parts = []
         if self.sleeves:
-            parts.append("sleeveless" if self.sleeves == "none" else f"{self.sleeves} sleeves")
+            parts.append(sleeves_in_words(self.sleeves))
         if self.length:
-            parts.append(f"{self.length} length" if self.length not in ("shorts",) else "shorts")
+            parts.append(length_in_words(self.length))
         return ", ".join(parts)
 
 
@@ -315,14 +314,30 @@ def load_attribute_model(encoder=None, path: Path | None = None) -> AttributeMod
     return AttributeModel(head, encoder, record, digest)
 
 
+def sleeves_in_words(value: str) -> str:
+    """A stored sleeve value in words: "sleeveless", "long sleeves"."""
+    return "sleeveless" if value == "none" else f"{value} sleeves"
+
+
+def length_in_words(value: str) -> str:
+    """A stored length in words: "knee length", "full length", "shorts"."""
+    return "shorts" if value == "shorts" else f"{value} length"
+
+
+def cut_in_words(sleeves: tuple[str, ...], lengths: tuple[str, ...]) -> str:
+    """Sleeves and lengths allowed, in words: "sleeveless", "elbow sleeves or long sleeves and midi length"."""
+    parts = [" or ".join(map(sleeves_in_words, sleeves)), " or ".join(map(length_in_words, lengths))]
+    return " and ".join(part for part in parts if part)
+
+
 def describe_features(features, shade: bool = True) -> str:
     """A garment's stored cut (and shade) in words (a core.garment_features.GarmentFeatures): "long sleeves ·
     knee length · dark"."""
     parts = []
     if features.sleeves:
-        parts.append("sleeveless" if features.sleeves == "none" else f"{features.sleeves} sleeves")
+        parts.append(sleeves_in_words(features.sleeves))
     if features.length:
-        parts.append("shorts" if features.length == "shorts" else f"{features.length} length")
+        parts.append(length_in_words(features.length))
     if shade:
         parts.append("dark" if features.lightness < 0.4 else "light" if features.lightness > 0.7 else "mid-tone")
     return " · ".join(parts)
@@ -418,6 +433,6 @@ def _lengths_wanted(asked: str, family: str | None, reference: str | None, notes
     at = scale.index(reference)
     wanted = scale[at + 1 :] if asked == "longer" else scale[:at]
     if not wanted:
-        notes.append(f"The reference is already {LENGTH_WORDS.get(reference, reference)}: kept its length.")
+        notes.append(f"The reference is already {length_in_words(reference)}: kept its length.")
         return (reference,)
     return tuple(wanted)

@@ -140,7 +140,7 @@ def read_queries(path: Path, confine: bool = False) -> tuple[list[EvalQuery], li
 def query_file_name(name: str) -> str:
     """A safe file name for an uploaded query file, so messages name the file the user chose: its own
     name's plain characters (no folders, no leading dots), else queries.jsonl."""
-    plain = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".")
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".")[-100:]  # file systems cap names
     return plain if plain.lower().endswith(".jsonl") and len(plain) > len(".jsonl") else "queries.jsonl"
 
 

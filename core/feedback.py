@@ -478,8 +478,9 @@ def parse_feedback(text: str) -> Feedback:
     for word in words_of(text):
         known = _known(word)
         if known is None and len(word) >= 5 and word not in FILLER:
-            close = difflib.get_close_matches(word, [w for w in VOCABULARY if w not in EXACT_ONLY], n=1, cutoff=0.8)
-            if close and close[0][0] == word[0]:  # a typo keeps the first letter: "alert" is not "paler"
+            same_start = [w for w in VOCABULARY if w[0] == word[0] and w not in EXACT_ONLY]  # "alert" is not "paler"
+            close = difflib.get_close_matches(word, same_start, n=1, cutoff=0.8)
+            if close:
                 corrections.append((word, close[0]))
                 known = close[0]
         read.append(known or word)
@@ -563,6 +564,15 @@ class Chip:
         return {"label": self.label, "ok": self.ok}
 
 
+def catalog_colour(product) -> str:
+    """The product's colour group as its catalog labels give it ("" when they give none): its colour group,
+    else the group of a word of its base colour ("Navy Blue" -> Blue)."""
+    if product.colour_group:
+        return product.colour_group
+    words = (product.base_colour or "").lower().split()
+    return next((COLOUR_WORDS[w] for w in reversed(words) if w in COLOUR_WORDS), "")
+
+
 def match_chips(
     feedback: Feedback | None, product, lightness: float | None = None, reference_lightness: float | None = None
 ) -> list[Chip]:
@@ -571,9 +581,8 @@ def match_chips(
         return []
     chips = []
     if feedback.colour_group:
-        chips.append(
-            Chip(product.colour_group or product.base_colour or "?", product.colour_group == feedback.colour_group)
-        )
+        colour = catalog_colour(product)
+        chips.append(Chip(colour or product.base_colour or "?", colour == feedback.colour_group))
     if feedback.lightness and lightness is not None and reference_lightness is not None:
         lighter = lightness > reference_lightness
         chips.append(Chip("lighter" if feedback.lightness > 0 else "darker", lighter == (feedback.lightness > 0)))

@@ -128,10 +128,11 @@ def garments_panel(lens, photo, result) -> None:
                     unsafe_allow_html=True,
                 )
         with right:
-            if not garment.hits:  # the search's own "No product matches ..." note would say it again
+            if not garment.hits:
                 st.caption("No catalog product of this kind and gender.")
-            for note in garment.notes if garment.hits else []:
-                st.caption(note)
+            for note in garment.notes:
+                if garment.hits or not note.startswith("No product matches"):  # said just above
+                    st.caption(note)
             clicked = product_grid(lens, garment.hits, f"look-{d.label}", garment.explanations, actions=("✨ Refine",))
         if clicked:
             st.session_state["refine_ref"] = clicked[1]
@@ -187,13 +188,13 @@ with user_errors():
             st.stop()
         shown_pose, shown_boxes, verdicts = st.columns([1, 1, 1.2])
         with shown_pose:
-            picture(draw_pose(photo, result.pose.landmarks), caption="Pose keypoints (step 1)", side=640)
+            picture(draw_pose(photo, result.pose.landmarks), caption="Pose keypoints", side=640)
         with shown_boxes:
             masks = [(g.detection.label, g.mask) for g in result.garments if g.mask is not None]
             boxes = [
                 (g.detection.label, g.box, g.detection.score) for g in result.garments if g.detection.label != "product"
             ]
-            caption = "3 · Garments found (tinted: each garment's pixels)" if masks else "3 · Garments found"
+            caption = "Garments found (tinted: each garment's pixels)" if masks else "Garments found"
             picture(draw_boxes(draw_masks(photo, masks), boxes), caption=caption, side=640)
         with verdicts:
             st.markdown("**1 · Pose check**")
@@ -209,7 +210,7 @@ with user_errors():
                 + f" · total {total:.0f} ms"
             )
         st.divider()
-        st.markdown("**4 · Similar products for every garment**")
+        st.markdown("**3 · Similar products for every garment**")
         if not result.garments:
             st.warning("No garment was found in this photo. Try a sharper, full-length photo of one person.", icon="⚠️")
         garments_panel(lens, photo, result)

@@ -102,12 +102,8 @@ def photo_panel(lens, picture, photo) -> None:
 
 def person_hint(data: bytes, picture) -> None:
     """A photo of a person is served better by Shop the Look (each garment searched on its own): say so, with
-    a button that takes the photo there. Without the pose model, no hint."""
-    try:
-        people = pose_model().verdict(picture).people
-    except ModelUnavailable:
-        return
-    if not people:
+    a button that takes the photo there."""
+    if not pose_model().verdict(picture).people:
         return
     st.info(
         "There is a person in this photo: **Shop the Look** finds each garment they wear and its own matches.",

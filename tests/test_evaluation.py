@@ -127,3 +127,6 @@ def test_uploaded_query_files_keep_a_safe_form_of_their_name():
     assert query_file_name("../../etc/my queries.jsonl") == "my_queries.jsonl"
     assert query_file_name("..jsonl") == "queries.jsonl"  # nothing left of the name but its ending
     assert query_file_name("notes.txt") == "queries.jsonl"
+    assert len(query_file_name("q" * 300 + ".jsonl")) == 100 and query_file_name("q" * 300 + ".jsonl").endswith(
+        ".jsonl"
+    )

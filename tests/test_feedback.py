@@ -67,8 +67,8 @@ def test_photo_colour_reading_gives_way_to_the_catalog_label():
 
 
 def test_colour_group_from_the_base_colour_and_photo_reading_without_a_label():
-    from core.engine.results import catalog_colour, explain_hit
-    from core.feedback import Chip
+    from core.engine.results import explain_hit
+    from core.feedback import Chip, catalog_colour
 
     assert catalog_colour(_shirt("Navy Blue")) == "Blue"
     assert catalog_colour(_shirt("")) == ""
@@ -76,16 +76,15 @@ def test_colour_group_from_the_base_colour_and_photo_reading_without_a_label():
     assert unlabelled.chips == [] and unlabelled.photo_chips == [Chip("red", False)]
 
 
-def test_feedback_colour_chip_is_not_repeated():
+def test_feedback_colour_is_judged_by_the_base_colour_when_there_is_no_colour_group():
     from core.engine.results import explain_hit
     from core.feedback import Chip
 
-    feedback = parse_feedback("in red")
-    why = explain_hit(_shirt("Red", "Red"), None, [Chip("red", False)], feedback)
-    assert [c for c in why.chips if c.label == "Red"] == [Chip("Red", True)]
-    assert why.photo_chips == []
+    why = explain_hit(_shirt("Navy Blue"), None, [Chip("blue", False)], parse_feedback("in blue"))
+    assert why.chips == [Chip("Blue", True)] and why.photo_chips == []
 
 
 def test_a_word_is_not_corrected_into_one_with_another_first_letter():
     feedback = parse_feedback("<script>alert(1)</script>")
     assert feedback.corrections == () and not feedback.lightness
+    assert ("ligther", "lighter") in parse_feedback("ligther").corrections

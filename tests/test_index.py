@@ -141,10 +141,8 @@ def test_filter_describes_itself_for_messages():
 
 
 def test_attribute_wording_says_sleeveless():
-    from core.engine.search import attributes_text
-    from core.index import SearchFilter
+    from core.attributes import cut_in_words
 
-    assert attributes_text(SearchFilter(sleeves=("none",))) == "sleeveless"
-    assert attributes_text(SearchFilter(sleeves=("elbow", "long"), lengths=("midi",))) == (
-        "elbow/long sleeves and midi length"
-    )
+    assert cut_in_words(("none",), ()) == "sleeveless"
+    assert cut_in_words(("elbow", "long"), ("midi",)) == "elbow sleeves or long sleeves and midi length"
+    assert cut_in_words((), ("shorts",)) == "shorts"

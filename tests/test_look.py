@@ -174,8 +174,14 @@ def test_without_a_person_the_whole_photo_is_searched_and_the_detector_not_asked
     result = shop_the_look(loaded_engine, photo, detect, Pose(NOBODY), Gender(), k=4)
     assert asked == [] and [g.detection.label for g in result.garments] == ["product"]
     assert result.garments[0].hits == loaded_engine.search_image(photo, 4).hits  # the Search page's answer
-    chosen = shop_the_look(loaded_engine, photo, detect, Pose(NOBODY), Gender(), k=4, gender="Women")
-    assert chosen.garments[0].hits and all(h.product.gender in ("Women", "Unisex") for h in chosen.garments[0].hits)
+    assert result.gender is None and result.to_json()["gender"] is None  # the gender check is not run
+
+    class NoGender:
+        def guess(self, image, face=None, person=None):
+            raise AssertionError("nobody's gender to check in a product photo")
+
+    chosen = shop_the_look(loaded_engine, photo, detect, Pose(NOBODY), NoGender(), k=4, gender="Women")
+    assert chosen.garments[0].hits == result.garments[0].hits  # a product photo is for anyone, as the page says
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +265,8 @@ def test_cli_look_prints_one_json_object_per_photo(
     assert boxes == {"shirt.jpg": [0, 0, 1600, 1600], "shoe.png": [0, 0, 300, 300]}  # pixels of each file
     for line in lines:
         assert {"full_shot", "front_facing", "reasons", "gender", "gender_confidence", "garments"} <= set(line)
-        assert line["gender_source"] == "clothes" and line["gender"] in ("Men", "Women")  # no face in a packshot
+        assert line["gender"] is None and line["gender_source"] == ""  # a packshot: for anyone, nobody checked
+        assert line["blank"] is False and [g["label"] for g in line["garments"]] == ["product"]
         assert line["full_shot"] is False and "no person found" in line["reasons"]
         assert all({"label", "box", "score", "hits"} <= set(g) and len(g["hits"]) == 3 for g in line["garments"])
 
@@ -312,6 +319,6 @@ def test_a_blank_photo_is_refused_with_a_note_before_any_model_runs(loaded_engin
     for colour in ("black", "white", (90, 140, 200)):
         result = shop_the_look(loaded_engine, Image.new("RGB", (600, 800), colour), detect, NoPose(), Gender(), k=3)
         assert result.blank and result.garments == [] and "one flat colour" in result.notes[0]
-        assert result.to_json()["garments"] == [] and not result.gender_unsure
+        assert result.to_json()["garments"] == [] and result.to_json()["blank"] and not result.gender_unsure
     photo, _ = outfit()
     assert not shop_the_look(loaded_engine, photo, lambda image: [], Pose(NOBODY), Gender(), k=3).blank

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from core.attributes import Wish
 from core.catalog import Product
-from core.feedback import COLOUR_WORDS, Chip, Feedback, match_chips
+from core.feedback import COLOUR_WORDS, Chip, Feedback, catalog_colour, match_chips
 from core.garment_features import hex_colour
 from core.photo_query import PhotoQuery
 
@@ -128,15 +128,6 @@ def explain_hit(
 
 
 COLOUR_GROUPS = {group.lower() for group in COLOUR_WORDS.values()}
-
-
-def catalog_colour(product: Product) -> str:
-    """The product's colour group as its catalog labels give it ("" when they give none): its colour group,
-    else the group of a word of its base colour ("Navy Blue" -> Blue)."""
-    if product.colour_group:
-        return product.colour_group
-    words = product.base_colour.lower().split()
-    return next((COLOUR_WORDS[w] for w in reversed(words) if w in COLOUR_WORDS), "")
 
 
 def labelled_colour(product: Product, chips: list[Chip], read: list[Chip]) -> tuple[list[Chip], list[Chip]]:

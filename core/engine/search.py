@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.attributes import Description, Wish, likeliest_type
+from core.attributes import Description, Wish, cut_in_words, likeliest_type
 from core.catalog import CutTable, Product, parse_id
 from core.composer import Compose, composition
 from core.engine.requests import (
@@ -374,7 +374,7 @@ class Search:
             return where, notes
         narrowed = replace(where, ids=self._cut_ids(where.sleeves, where.lengths))
         found = int(index.allowed_rows(narrowed).sum())
-        asked = attributes_text(where)
+        asked = cut_in_words(where.sleeves, where.lengths)
         if found == 0:
             return replace(where, sleeves=(), lengths=()), [
                 *notes,
@@ -517,14 +517,3 @@ class Search:
         if wish.is_empty:
             return {}
         return {h.product.id: wish_chips(wish, table.get(h.product.id)) for h in hits}
-
-
-def attributes_text(where: SearchFilter) -> str:
-    """The sleeves and lengths a filter asks for, in words: "sleeveless", "short/long sleeves", "midi length"."""
-    sleeves = ["sleeveless" if value == "none" else value for value in where.sleeves]
-    parts = []
-    if sleeves:
-        parts.append("/".join(sleeves) + ("" if sleeves == ["sleeveless"] else " sleeves"))
-    if where.lengths:
-        parts.append("/".join(where.lengths) + " length")
-    return " and ".join(parts)

@@ -38,9 +38,9 @@ Box = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class GenderGuess:
-    gender: str
+    gender: str | None  # None: not checked (no person in the photo)
     score: float  # probability of `gender`
-    source: str  # "face and clothes", "clothes" (no face found) or "you" (chosen by the user)
+    source: str  # "face and clothes", "clothes" (no face found), "you" (chosen by the user) or "" (not checked)
 
 
 def face_crop(image: Image.Image, face: Box) -> Image.Image:

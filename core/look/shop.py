@@ -34,6 +34,7 @@ CATALOG_CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 MIN_BOX = 4  # pixels a side: smaller boxes (possible on tiny photos) are dropped
 SMALL_SIDE = 128  # below this many pixels a side, the photo gets a warning and no garment detection
+ANYONE = GenderGuess(None, 0.0, "")  # no person: the gender check is not run
 BLANK_SPREAD = 3.0  # grey levels: a photo whose pixels vary less than this is blank (one flat colour)
 BLANK_NOTE = "The photo is one flat colour: there is no person or garment in it to shop. Try another photo."
 CROP_MARGIN = 0.06  # a little context around each box helps the encoder
@@ -126,6 +127,7 @@ class LookResult:
             "gender_confidence": round(self.gender_score, 4),
             "gender_source": self.gender_source,
             "gender_unsure": self.gender_unsure,
+            "blank": self.blank,
             "garments": [g.to_json(scale) for g in self.garments],
             "notes": self.notes,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -159,16 +161,20 @@ def shop_the_look(
     person)` tells whose clothing it is (core.look.gender.GenderModel)."""
     if is_blank(image):
         nobody = PoseVerdict(False, False, ("no person found",), people=0)
-        return LookResult(nobody, gender, 1.0 if gender else 0.0, [], "you" if gender else "", [BLANK_NOTE], blank=True)
+        return LookResult(nobody, None, 0.0, [], "", [BLANK_NOTE], blank=True)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     verdict = pose_model.verdict(image)
     timings["pose"] = time.perf_counter() - started
     started = time.perf_counter()
-    guess = (
-        GenderGuess(gender, 1.0, "you") if gender else gender_model.guess(image, verdict.face_box, verdict.person_box)
-    )
-    timings["gender"] = time.perf_counter() - started
+    guess = ANYONE  # a product photo's similar products are not limited by gender
+    if verdict.people:
+        guess = (
+            GenderGuess(gender, 1.0, "you")
+            if gender
+            else gender_model.guess(image, verdict.face_box, verdict.person_box)
+        )
+        timings["gender"] = time.perf_counter() - started
     started = time.perf_counter()
     detections = []
     if verdict.people and min(image.size) >= SMALL_SIDE:  # garments are looked for on a person only
@@ -179,7 +185,7 @@ def shop_the_look(
     if verdict.people:
         garments = [search_garment(engine, image, d, guess.gender, k, rerank) for d in detections]
     else:  # a product photo: the whole photo takes the Search page's path, its kind read by the kind classifier
-        garments = [product_photo_matches(engine, image, gender, k, rerank)]
+        garments = [product_photo_matches(engine, image, k, rerank)]
     timings["search"] = time.perf_counter() - started
     return LookResult(
         verdict,
@@ -198,16 +204,13 @@ def is_blank(image: Image.Image) -> bool:
     return float(small.std()) < BLANK_SPREAD
 
 
-def product_photo_matches(
-    engine: StyleLens, image: Image.Image, gender: str | None, k: int, rerank: bool
-) -> GarmentMatches:
-    """Similar products of a photo without a person, as Search by photo finds them (any gender unless the user
-    chose one). The detector, trained on worn garments, is not asked: on people's own photos of single garments
-    (benchmarks/look.py --product-photos) its garment class, searched as for a worn garment, found the right
-    kind of product far less often than the whole photo does."""
+def product_photo_matches(engine: StyleLens, image: Image.Image, k: int, rerank: bool) -> GarmentMatches:
+    """Similar products of a photo without a person, as Search by photo finds them (any gender). The detector,
+    trained on worn garments, is not asked: on people's own photos of single garments (benchmarks/look.py
+    --product-photos) its garment class, searched as for a worn garment, found the right kind of product far
+    less often than the whole photo does."""
     whole = Detection("product", (0, 0, image.width, image.height), 1.0)
-    where = SearchFilter.make(gender) if gender in ("Men", "Women") else SearchFilter()
-    found = engine.search_image(image, k, where, rerank=rerank)
+    found = engine.search_image(image, k, rerank=rerank)
     return matches(whole, found, whole.box, image.size)
 
 
