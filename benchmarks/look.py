@@ -163,7 +163,8 @@ def product_photos(engine: StyleLens, models: dict, photos_dir: Path, catalog_di
             continue
         served.append(kind_precision(result.garments[0].hits, photo.article_types, kind_of))
         confident = [d for d in best_per_class(models["detect"](image)) if d.score >= 0.5]
-        first = search_garment(engine, image, confident[0], result.gender, 10) if confident else result.garments[0]
+        guessed = models["gender_model"].guess(image, None, None).gender  # the old rule read it from the clothes
+        first = search_garment(engine, image, confident[0], guessed, 10) if confident else result.garments[0]
         detector_class.append(kind_precision(first.hits, photo.article_types, kind_of))
     return {
         "photos": len(held),
