@@ -195,6 +195,7 @@ def training_record(weights: Path) -> dict:
         "batch": args.get("batch"),
         "model": args.get("model"),
         "close_mosaic": args.get("close_mosaic"),
+        "device": args.get("device", "cpu"),
         "optimizer": args.get("optimizer"),
         "lr0": args.get("lr0"),
         "lrf": args.get("lrf"),
@@ -241,12 +242,17 @@ SHIPPED = (
 )
 
 
-def stage_one_text(epochs, imgsz, batch, close_mosaic, config: str, hours: str) -> str:
+def stage_one_text(epochs, imgsz, batch, close_mosaic, config: str, hours: str, device="cpu") -> str:
     return (
         f"{epochs} epochs at {imgsz} px from `{config}` (random weights), batch {batch}, ultralytics' default "
-        f"augmentation (mosaic, HSV, flips, scale; mosaic off for the last {close_mosaic} epochs), CPU only, "
-        f"offline, {hours} h on 2 cores"
+        f"augmentation (mosaic, HSV, flips, scale; mosaic off for the last {close_mosaic} epochs), "
+        f"{where_trained(device, hours)}, offline"
     )
+
+
+def where_trained(device, hours: str) -> str:
+    """Where and how long a stage trained, from the device ultralytics recorded ("cpu", 0, "cuda:0", ...)."""
+    return f"CPU only, {hours} h on 2 cores" if str(device) == "cpu" else f"on a GPU (device {device}), {hours} h"
 
 
 def optimizer_text(trained: dict) -> str:
@@ -262,7 +268,13 @@ def training_text(trained: dict, stage1, hours: str, continued: bool) -> str:
     its weights. `trained` is what the shipped checkpoint records (training_record)."""
     if not continued:
         one = stage_one_text(
-            trained["epochs"], trained["imgsz"], trained["batch"], trained["close_mosaic"], trained["model"], hours
+            trained["epochs"],
+            trained["imgsz"],
+            trained["batch"],
+            trained["close_mosaic"],
+            trained["model"],
+            hours,
+            trained.get("device", "cpu"),
         )
         return "\n".join(
             [
@@ -280,7 +292,8 @@ def training_text(trained: dict, stage1, hours: str, continued: bool) -> str:
             f"--finetune-from <stage-1 weights> --finetune-epochs {trained['epochs']} --finetune-imgsz "
             f"{trained['imgsz']}`: {trained['epochs']} more epochs at {trained['imgsz']} px from the stage-1 "
             f"weights, batch {trained['batch']}, same augmentation (mosaic off for the last "
-            f"{trained['close_mosaic']} epochs), {optimizer_text(trained)}, CPU only, {hours} h on 2 cores "
+            f"{trained['close_mosaic']} epochs), {optimizer_text(trained)}, "
+            f"{where_trained(trained.get('device', 'cpu'), hours)} "
             "(resumable: the same command goes on from `data/training/detector/runs/garments-finetune/`). " + SHIPPED,
             f"- {FINETUNE_416}",
         ]

@@ -75,6 +75,11 @@ def test_a_second_stage_can_go_on_from_shipped_weights_without_retraining_stage_
     assert [m.source for m in RecordingYolo.made] == [str(start)]  # no stage 1 model from the config
     trained = RecordingYolo.made[0].trained
     assert trained["epochs"] == 20 and trained["imgsz"] == 320 and trained["close_mosaic"] == 5
+    assert trained["device"] == "cpu"  # --device auto on a machine without a GPU (tests run on the CPU)
+    from training.train_detector import yolo_device
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert yolo_device("auto") == 0 and yolo_device("cpu") == "cpu"
     assert shipped == [(tmp_path / "work" / "runs" / "garments-finetune" / "weights" / "last.pt", tmp_path / "out.pt")]
 
 
@@ -180,3 +185,16 @@ def test_averaging_needs_two_files_and_training_needs_the_street_photos(capsys):
     with pytest.raises(SystemExit):
         main(["--epochs", "1"])
     assert "--street is needed to train" in capsys.readouterr().err
+
+
+def test_the_detector_card_says_where_a_stage_trained():
+    from benchmarks.detector import training_text
+    from training.train_detector import parser
+
+    stage1 = parser().parse_args(["--street", "-"])
+    recorded = {"optimizer": "AdamW", "lr0": 0.00125, "lrf": 0.1, "warmup_epochs": 0, "batch": 8, "close_mosaic": 5}
+    on_gpu = {**recorded, "model": "yolov8s.yaml", "epochs": 60, "imgsz": 384, "device": 0}
+    assert "on a GPU (device 0), 0.2 h" in training_text(on_gpu, stage1, "0.2", continued=False)
+    assert "CPU only, 1.5 h on 2 cores" in training_text({**on_gpu, "device": "cpu"}, stage1, "1.5", continued=False)
+    second = training_text({**on_gpu, "model": "a.pt"}, stage1, "0.3", continued=True).splitlines()[1]
+    assert "on a GPU (device 0), 0.3 h" in second

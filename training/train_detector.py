@@ -39,6 +39,7 @@ from tqdm import tqdm
 from core.look.garments import DETECTOR_CLASSES, garment_boxes
 from core.look.shop import import_yolo
 from training import street
+from training.resume import pick_device
 
 
 def write_dataset(street_dir: Path, work: Path) -> Path:
@@ -99,7 +100,7 @@ def train(args: argparse.Namespace) -> None:
             batch=args.batch,
             workers=2,
             cache="ram",
-            device="cpu",
+            device=yolo_device(args.device),
             pretrained=False,
             amp=False,
             plots=False,
@@ -113,6 +114,11 @@ def train(args: argparse.Namespace) -> None:
     if args.finetune_epochs:
         last = finetune(YOLO, last, yaml, work, args)
     ship(last, Path(args.out))
+
+
+def yolo_device(choice: str) -> str | int:
+    """ultralytics' name for the device: "cpu", or 0 for the first GPU."""
+    return 0 if pick_device(choice) == "cuda" else "cpu"
 
 
 def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace) -> Path:
@@ -133,7 +139,7 @@ def finetune(yolo, start: Path, yaml: Path, work: Path, args: argparse.Namespace
             batch=args.batch,
             workers=2,
             cache="ram",
-            device="cpu",
+            device=yolo_device(args.device),
             amp=False,
             plots=False,
             seed=0,
@@ -220,6 +226,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", default="data/training/detector")
     parser.add_argument("--config", default="yolov8n.yaml", help="ultralytics model config (no weights)")
     parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--device", default="auto", help="auto (a GPU when there is one, else the CPU), cpu or cuda")
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument(
