@@ -104,7 +104,7 @@ class LookResult:
     gender: str | None
     gender_score: float
     garments: list[GarmentMatches]
-    gender_source: str = ""  # "face and clothes", "clothes" (no face found) or "you" (the user's choice)
+    gender_source: str = ""  # "face and clothes", "clothes" (no face found), "you" (the user's choice), "" (none)
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     blank: bool = False  # the photo is one flat colour: nothing was looked for
@@ -155,7 +155,8 @@ def shop_the_look(
     gender: str | None = None,
     rerank: bool = False,
 ) -> LookResult:
-    """The whole pipeline on one photo; `gender` overrides the gender check.
+    """The whole pipeline on one photo; `gender` overrides the gender check (a photo without a person is
+    searched whole, for anyone: neither the gender check nor `gender` applies to it).
 
     `detect` finds garments, `pose_model.verdict(image)` judges the pose, `gender_model.guess(image, face,
     person)` tells whose clothing it is (core.look.gender.GenderModel)."""
