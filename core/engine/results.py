@@ -139,6 +139,6 @@ def labelled_colour(product: Product, chips: list[Chip], read: list[Chip]) -> tu
     if not colour or not asked:
         return chips, read
     rest = [c for c in read if c not in asked]
-    if any(c.label in (colour, product.colour_group, product.base_colour) for c in chips):  # judged by the label
+    if any(c.label == colour for c in chips):  # match_chips already judged it by the same label
         return chips, rest
     return [*chips, Chip(colour, colour.lower() == asked[0].label.lower())], rest

@@ -113,8 +113,7 @@ class LookResult:
     def gender_unsure(self) -> bool:
         """Whether the gender check could not tell well whose clothing it is (never for the user's choice, nor
         without a person: a product photo's results are not limited by gender)."""
-        checked = bool(self.gender) and self.gender_source != "you" and self.pose.people > 0
-        return checked and self.gender_score < UNSURE_BELOW
+        return self.gender_source not in ("", "you") and self.gender_score < UNSURE_BELOW  # "": nobody checked
 
     def to_json(self, scale: float = 1.0) -> dict:
         """`scale`: the input photo's size over the analysed picture's, so that boxes are in the input's pixels."""
